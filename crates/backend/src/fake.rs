@@ -1,0 +1,82 @@
+//! A scriptable engine for tests: reads `model.fake` files of `key=value` lines.
+//!
+//! Keys: `offset` (added to every input value, default 0), `load` (`ok`, `fail`
+//! or `panic`), `load_ms` and `run_ms` (sleeps). The model takes `x` FP32 [-1]
+//! and returns `y` FP32 [-1].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use inferd_tensor::{DataType, Dim, Signature, Tensor, TensorData, TensorSpec};
+
+use crate::{Backend, BackendError, LoadedModel, ModelFiles, ModelOptions};
+
+/// The fake backend.
+#[derive(Debug, Default)]
+pub struct FakeBackend;
+
+impl Backend for FakeBackend {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
+    fn platform(&self) -> &'static str {
+        "fake"
+    }
+
+    fn is_available(&self) -> bool {
+        true
+    }
+
+    fn can_load(&self, files: &ModelFiles) -> bool {
+        files.with_extension("fake").next().is_some()
+    }
+
+    fn load(&self, files: &ModelFiles, _options: &ModelOptions) -> Result<Arc<dyn LoadedModel>, BackendError> {
+        let path = files.with_extension("fake").next().ok_or_else(|| BackendError::Unsupported("no .fake file".into()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| BackendError::Load(e.to_string()))?;
+        let script: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.trim(), v.trim())).collect();
+        let number = |key: &str| script.get(key).and_then(|v| v.parse::<f32>().ok()).unwrap_or(0.0);
+        std::thread::sleep(Duration::from_millis(number("load_ms") as u64));
+        match script.get("load").copied().unwrap_or("ok") {
+            "fail" => return Err(BackendError::Load("fake load failure".into())),
+            "panic" => panic!("fake load panic"),
+            _ => {}
+        }
+        let spec = |name: &str| TensorSpec { name: name.into(), dtype: DataType::F32, shape: vec![Dim::Any] };
+        Ok(Arc::new(FakeModel {
+            signature: Signature { inputs: vec![spec("x")], outputs: vec![spec("y")] },
+            offset: number("offset"),
+            run: Duration::from_millis(number("run_ms") as u64),
+        }))
+    }
+}
+
+struct FakeModel {
+    signature: Signature,
+    offset: f32,
+    run: Duration,
+}
+
+impl LoadedModel for FakeModel {
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn execute(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, BackendError> {
+        std::thread::sleep(self.run);
+        let input = inputs.first().ok_or_else(|| BackendError::Execution("no input".into()))?;
+        let TensorData::Raw(bytes) = input.data() else {
+            return Err(BackendError::Execution("fake model takes FP32".into()));
+        };
+        let out: Vec<u8> = bytes
+            .chunks_exact(4)
+            .flat_map(|c| (f32::from_le_bytes([c[0], c[1], c[2], c[3]]) + self.offset).to_le_bytes())
+            .collect();
+        let tensor = Tensor::new(DataType::F32, input.shape().to_vec(), TensorData::Raw(Bytes::from(out)))
+            .map_err(|e| BackendError::Execution(e.to_string()))?;
+        Ok(vec![tensor])
+    }
+}

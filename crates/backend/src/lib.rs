@@ -1,0 +1,60 @@
+//! Backends turn model files into [`LoadedModel`]s that run inference.
+//!
+//! Every engine implements [`Backend`]; the [`Backends`] registry lists the
+//! engines built into this binary and picks one for a model's files.
+
+mod error;
+#[cfg(any(test, feature = "fake"))]
+pub mod fake;
+mod options;
+mod registry;
+#[cfg(feature = "tract")]
+pub mod tract;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use inferd_tensor::{Signature, Tensor};
+
+pub use error::BackendError;
+pub use options::{InputShapes, ModelOptions};
+pub use registry::Backends;
+
+/// The files of one model version, as found on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelFiles {
+    /// The version folder.
+    pub dir: PathBuf,
+    /// Regular files in it, recursively, sorted.
+    pub files: Vec<PathBuf>,
+}
+
+impl ModelFiles {
+    /// Files whose name ends with `.{ext}`.
+    pub fn with_extension<'a>(&'a self, ext: &'a str) -> impl Iterator<Item = &'a PathBuf> + 'a {
+        self.files.iter().filter(move |f| f.extension().is_some_and(|e| e == ext))
+    }
+}
+
+/// An inference engine that can load some model formats.
+pub trait Backend: Send + Sync {
+    /// Short name used in config (`"tract"`).
+    fn name(&self) -> &'static str;
+    /// Platform string reported in model metadata.
+    fn platform(&self) -> &'static str;
+    /// Whether the engine can run on this machine (its runtime library was found).
+    fn is_available(&self) -> bool;
+    /// Whether these files hold a model this engine reads.
+    fn can_load(&self, files: &ModelFiles) -> bool;
+    /// Loads and compiles a model. Slow: call it off the async runtime.
+    fn load(&self, files: &ModelFiles, options: &ModelOptions) -> Result<Arc<dyn LoadedModel>, BackendError>;
+}
+
+/// A model ready to run. `execute` may be called from many threads at once.
+pub trait LoadedModel: Send + Sync {
+    /// Inputs and outputs, in the order `execute` takes and returns them.
+    fn signature(&self) -> &Signature;
+    /// Runs one inference. `inputs` follow the signature's order and have been
+    /// validated against it; the outputs follow the signature's output order.
+    fn execute(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, BackendError>;
+}

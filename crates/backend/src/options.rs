@@ -1,0 +1,59 @@
+use std::collections::BTreeMap;
+
+use inferd_tensor::Dim;
+
+/// Input shapes to impose at load time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum InputShapes {
+    /// Keep the model's own shapes.
+    #[default]
+    Model,
+    /// One shape for the model's single input.
+    Single(Vec<Dim>),
+    /// A shape per named input; others keep theirs.
+    PerInput(BTreeMap<String, Vec<Dim>>),
+}
+
+/// Load-time settings for one model version, from config.json or the CLI.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelOptions {
+    /// Shapes to set on inputs.
+    pub shapes: InputShapes,
+    /// Size to set on the first dimension of every input.
+    pub batch_size: Option<u64>,
+    /// Layout per input (`""` key: the single input), e.g. `NHWC:NCHW`.
+    pub layouts: BTreeMap<String, String>,
+    /// Device name; `None` means CPU.
+    pub target_device: Option<String>,
+    /// Engine settings, values as text.
+    pub plugin_config: BTreeMap<String, String>,
+}
+
+impl ModelOptions {
+    /// The number of compute threads asked for with `INFERENCE_NUM_THREADS`.
+    pub fn inference_threads(&self) -> Result<Option<usize>, String> {
+        match self.plugin_config.get("INFERENCE_NUM_THREADS") {
+            None => Ok(None),
+            Some(v) => match v.parse::<usize>() {
+                Ok(0) => Ok(None),
+                Ok(n) => Ok(Some(n)),
+                Err(_) => Err(format!("plugin_config INFERENCE_NUM_THREADS must be a non-negative integer, not {v:?}")),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_from_plugin_config() {
+        let mut o = ModelOptions::default();
+        assert_eq!(o.inference_threads(), Ok(None));
+        o.plugin_config.insert("INFERENCE_NUM_THREADS".into(), "3".into());
+        assert_eq!(o.inference_threads(), Ok(Some(3)));
+        o.plugin_config.insert("INFERENCE_NUM_THREADS".into(), "many".into());
+        assert!(o.inference_threads().is_err());
+    }
+}

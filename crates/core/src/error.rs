@@ -1,0 +1,130 @@
+use inferd_backend::BackendError;
+
+/// A request that does not fit the model's signature. Messages follow OVMS.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// Wrong number of inputs.
+    #[error("Invalid number of inputs - Expected: {expected}; Actual: {actual}")]
+    InputCount {
+        /// Inputs the model takes.
+        expected: usize,
+        /// Inputs sent.
+        actual: usize,
+    },
+    /// A model input is missing from the request.
+    #[error("Missing input with specific name - Required input: {0}")]
+    MissingInput(String),
+    /// Data type differs from the model's.
+    #[error("Invalid input precision - Expected: {expected}; Actual: {actual}; input name: {name}")]
+    Precision {
+        /// Input name.
+        name: String,
+        /// Model's type.
+        expected: String,
+        /// Request's type.
+        actual: String,
+    },
+    /// Only the first dimension differs.
+    #[error("Invalid input batch size - Expected: {expected}; Actual: {actual}; input name: {name}")]
+    BatchSize {
+        /// Input name.
+        name: String,
+        /// Model's first dimension.
+        expected: String,
+        /// Request's first dimension.
+        actual: String,
+    },
+    /// Rank or a non-batch dimension differs.
+    #[error("Invalid input shape - Expected: {expected}; Actual: {actual}; input name: {name}")]
+    Shape {
+        /// Input name.
+        name: String,
+        /// Model's shape.
+        expected: String,
+        /// Request's shape.
+        actual: String,
+    },
+    /// Content does not hold what the shape calls for.
+    #[error("Invalid number of values in tensor proto container - Expected: {expected}; Actual: {actual}; input name: {name}")]
+    ValueCount {
+        /// Input name.
+        name: String,
+        /// Values the shape calls for.
+        expected: usize,
+        /// Values sent.
+        actual: usize,
+    },
+    /// Raw content length does not match the shape.
+    #[error("Invalid content size of tensor proto - Expected: {expected} bytes; Actual: {actual} bytes; input name: {name}")]
+    ContentSize {
+        /// Input name.
+        name: String,
+        /// Bytes the shape calls for.
+        expected: usize,
+        /// Bytes sent.
+        actual: usize,
+    },
+    /// Other malformed content (bad BYTES framing, overflowing shape).
+    #[error("Invalid content of input {name}: {message}")]
+    Content {
+        /// Input name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An output was asked for that the model does not have.
+    #[error("Invalid output name - Requested output: {0} is not an output of the model")]
+    UnknownOutput(String),
+}
+
+/// Why the core could not serve a request.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CoreError {
+    /// No model of that name.
+    #[error("Model with requested name is not found")]
+    ModelNotFound,
+    /// The model has no such version.
+    #[error("Model with requested version is not found")]
+    VersionNotFound,
+    /// The version exists but is not serving (loading, failed or retired).
+    #[error("Model with requested version is not loaded yet")]
+    VersionNotLoaded,
+    /// The request does not fit the model.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// Too many requests are queued for this model version.
+    #[error("Too many requests queued for model {0}; retry later")]
+    Overloaded(String),
+    /// The backend refused a value (e.g. non-UTF-8 text for tract).
+    #[error("{0}")]
+    BackendInput(String),
+    /// The backend failed; details are logged, not sent.
+    #[error("Internal inference error")]
+    Internal,
+}
+
+impl CoreError {
+    /// A stable short name for logs and metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CoreError::ModelNotFound => "model_not_found",
+            CoreError::VersionNotFound => "version_not_found",
+            CoreError::VersionNotLoaded => "version_not_loaded",
+            CoreError::Invalid(_) => "invalid_argument",
+            CoreError::Overloaded(_) => "overloaded",
+            CoreError::BackendInput(_) => "invalid_argument",
+            CoreError::Internal => "internal",
+        }
+    }
+
+    /// Maps a backend error met while running a request.
+    pub fn from_execution(model: &str, version: u64, err: BackendError) -> Self {
+        match err {
+            BackendError::InvalidInput(message) => CoreError::BackendInput(message),
+            other => {
+                tracing::error!(model, version, error = %other, "inference failed");
+                CoreError::Internal
+            }
+        }
+    }
+}

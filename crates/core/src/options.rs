@@ -1,0 +1,47 @@
+use inferd_backend::{InputShapes, ModelOptions};
+use inferd_repository::{BatchSize, LayoutSetting, ModelConfig, ShapeSetting};
+
+/// Backend load options from a model's config entry.
+pub fn model_options(config: &ModelConfig) -> ModelOptions {
+    let shapes = match &config.shape {
+        None | Some(ShapeSetting::Auto) => InputShapes::Model,
+        Some(ShapeSetting::All(dims)) => InputShapes::Single(dims.clone()),
+        Some(ShapeSetting::PerInput(map)) => InputShapes::PerInput(map.clone()),
+    };
+    let batch_size = match config.batch_size {
+        Some(BatchSize::Fixed(n)) => Some(n),
+        Some(BatchSize::Auto) | None => None,
+    };
+    let layouts = match &config.layout {
+        None => Default::default(),
+        Some(LayoutSetting::All(layout)) => [(String::new(), layout.clone())].into(),
+        Some(LayoutSetting::PerInput(map)) => map.clone(),
+    };
+    let plugin_config = config
+        .plugin_config
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect();
+    ModelOptions { shapes, batch_size, layouts, target_device: config.target_device.clone(), plugin_config }
+}
+
+#[cfg(test)]
+mod tests {
+    use inferd_tensor::Dim;
+
+    use super::*;
+
+    #[test]
+    fn config_maps_to_options() {
+        let mut config = ModelConfig::new("m", "/m");
+        config.shape = Some(ShapeSetting::All(vec![Dim::Fixed(1), Dim::Any]));
+        config.layout = Some(LayoutSetting::All("NCHW".into()));
+        config.plugin_config = Some(serde_json::from_str(r#"{"INFERENCE_NUM_THREADS": 2, "PERFORMANCE_HINT": "LATENCY"}"#).unwrap());
+        let options = model_options(&config);
+        assert_eq!(options.shapes, InputShapes::Single(vec![Dim::Fixed(1), Dim::Any]));
+        assert_eq!(options.layouts[""], "NCHW");
+        assert_eq!(options.plugin_config["INFERENCE_NUM_THREADS"], "2");
+        assert_eq!(options.plugin_config["PERFORMANCE_HINT"], "LATENCY");
+    }
+}

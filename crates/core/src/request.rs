@@ -1,0 +1,67 @@
+use inferd_tensor::{DataType, Tensor, TensorData};
+
+/// Which version of a model a request addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionRequest {
+    /// The highest available version.
+    Latest,
+    /// Exactly this version.
+    Specific(u64),
+}
+
+impl VersionRequest {
+    /// Parses a protocol version string: empty or `0` means latest.
+    pub fn parse(text: &str) -> Result<Self, crate::CoreError> {
+        match text.trim() {
+            "" | "0" => Ok(VersionRequest::Latest),
+            t => t.parse::<u64>().map(VersionRequest::Specific).map_err(|_| crate::CoreError::VersionNotFound),
+        }
+    }
+}
+
+/// One input as a frontend decoded it, not yet checked against the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InferInput {
+    /// Input name.
+    pub name: String,
+    /// Data type the client declared.
+    pub dtype: DataType,
+    /// Shape the client declared (may hold negative numbers, which are refused).
+    pub shape: Vec<i64>,
+    /// Content as decoded from the wire.
+    pub data: TensorData,
+}
+
+/// A protocol-neutral inference request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InferRequest {
+    /// Inputs in the order the client sent them.
+    pub inputs: Vec<InferInput>,
+    /// Names of the outputs wanted; empty means all.
+    pub outputs: Vec<String>,
+}
+
+/// The result of one inference.
+#[derive(Debug, Clone)]
+pub struct InferResponse {
+    /// Model name.
+    pub model_name: String,
+    /// Version that ran.
+    pub model_version: u64,
+    /// Output names and tensors, in the model's output order.
+    pub outputs: Vec<(String, Tensor)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_strings() {
+        assert_eq!(VersionRequest::parse("").unwrap(), VersionRequest::Latest);
+        assert_eq!(VersionRequest::parse("0").unwrap(), VersionRequest::Latest);
+        assert_eq!(VersionRequest::parse("3").unwrap(), VersionRequest::Specific(3));
+        assert!(VersionRequest::parse("x").is_err());
+        assert!(VersionRequest::parse("-1").is_err());
+    }
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Writes the tiny ONNX models under models/ that the tests and the quick start use.
+
+Run with the project venv (scripts/venv.sh prints its python). The output is
+committed; rerun only to change the models. Every model is a few hundred bytes.
+"""
+import json
+import pathlib
+
+import onnx
+from onnx import TensorProto, helper
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent / "models"
+OPSET = [helper.make_opsetid("", 13)]
+
+
+def save(graph, name, version):
+    model = helper.make_model(graph, opset_imports=OPSET, producer_name="inferd-gen")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    folder = ROOT / name / str(version)
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(folder / "model.onnx"))
+
+
+def add_model():
+    """a, b: FP32 [batch, 16] -> sum = a + b, diff = a - b."""
+    shape = ["batch", 16]
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["a", "b"], ["sum"]), helper.make_node("Sub", ["a", "b"], ["diff"])],
+        "add",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("a", "b")],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("sum", "diff")],
+    )
+    save(graph, "add", 1)
+
+
+def versioned_model():
+    """x: FP32 [1, 4] (fixed) -> y = x + version, for versions 1..3."""
+    for version in (1, 2, 3):
+        offset = helper.make_tensor("offset", TensorProto.FLOAT, [1], [float(version)])
+        graph = helper.make_graph(
+            [helper.make_node("Add", ["x", "offset"], ["y"])],
+            "versioned",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+            initializer=[offset],
+        )
+        save(graph, "versioned", version)
+
+
+IDENTITY_TYPES = {
+    "fp32": TensorProto.FLOAT,
+    "fp64": TensorProto.DOUBLE,
+    "fp16": TensorProto.FLOAT16,
+    "int8": TensorProto.INT8,
+    "int16": TensorProto.INT16,
+    "int32": TensorProto.INT32,
+    "int64": TensorProto.INT64,
+    "uint8": TensorProto.UINT8,
+    "uint16": TensorProto.UINT16,
+    "uint32": TensorProto.UINT32,
+    "uint64": TensorProto.UINT64,
+    "bool": TensorProto.BOOL,
+    "bytes": TensorProto.STRING,
+}
+
+
+def identity_models():
+    """identity_<type>: input [rows, cols] -> output, same values, one model per type."""
+    for suffix, elem in IDENTITY_TYPES.items():
+        graph = helper.make_graph(
+            [helper.make_node("Identity", ["input"], ["output"])],
+            f"identity_{suffix}",
+            [helper.make_tensor_value_info("input", elem, ["rows", "cols"])],
+            [helper.make_tensor_value_info("output", elem, ["rows", "cols"])],
+        )
+        save(graph, f"identity_{suffix}", 1)
+
+
+def config():
+    """models/config.json serving every model above (relative base paths)."""
+    names = ["add", "versioned"] + [f"identity_{s}" for s in IDENTITY_TYPES]
+    entries = []
+    for name in names:
+        entry = {"name": name, "base_path": name}
+        if name == "versioned":
+            entry["model_version_policy"] = {"all": {}}
+        entries.append({"config": entry})
+    (ROOT / "config.json").write_text(json.dumps({"model_config_list": entries}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    add_model()
+    versioned_model()
+    identity_models()
+    config()
+    print(f"models written under {ROOT}")
