@@ -16,7 +16,7 @@ use std::sync::Arc;
 pub use error::{CoreError, ValidationError};
 pub use manager::Manager;
 pub use options::model_options;
-pub use request::{InferInput, InferRequest, InferResponse, VersionRequest};
+pub use request::{ContentEncoding, InferInput, InferRequest, InferResponse, VersionRequest};
 pub use scheduler::SchedulerOptions;
 pub use servable::Servable;
 pub use state::{ServableState, VersionStatus};

@@ -194,6 +194,14 @@ impl Manager {
         self.read().get(name).map(|m| m.versions.values().map(|v| v.status.clone()).collect())
     }
 
+    /// Versions of model `name` that are serving, as strings, ascending.
+    pub fn available_versions(&self, name: &str) -> Vec<String> {
+        self.read()
+            .get(name)
+            .map(|m| m.versions.values().filter(|v| v.servable.is_some()).map(|v| v.status.version.to_string()).collect())
+            .unwrap_or_default()
+    }
+
     /// Names of every model the manager knows, sorted.
     pub fn model_names(&self) -> Vec<String> {
         self.read().keys().cloned().collect()

@@ -19,6 +19,16 @@ impl VersionRequest {
     }
 }
 
+/// How the client sent an input's content (chooses the wording of size errors).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ContentEncoding {
+    /// Packed bytes (raw_input_contents, binary REST extension).
+    #[default]
+    Raw,
+    /// A list of values (typed contents, JSON data).
+    Values,
+}
+
 /// One input as a frontend decoded it, not yet checked against the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InferInput {
@@ -30,6 +40,8 @@ pub struct InferInput {
     pub shape: Vec<i64>,
     /// Content as decoded from the wire.
     pub data: TensorData,
+    /// How the content was sent.
+    pub encoding: ContentEncoding,
 }
 
 /// A protocol-neutral inference request.

@@ -2,7 +2,7 @@
 
 use inferd_tensor::{Dim, Signature, Tensor, TensorError, TensorSpec, format_shape};
 
-use crate::{InferInput, InferRequest, ValidationError};
+use crate::{ContentEncoding, InferInput, InferRequest, ValidationError};
 
 /// A request that fits the model: inputs in signature order, checked.
 #[derive(Debug, Clone)]
@@ -47,7 +47,11 @@ fn check_input(spec: &TensorSpec, input: InferInput) -> Result<Tensor, Validatio
         });
     }
     let shape = check_shape(spec, &input)?;
+    let element_bytes = input.dtype.size_bytes().unwrap_or(1);
     Tensor::new(input.dtype, shape, input.data).map_err(|e| match e {
+        TensorError::ByteSize { expected, actual } if input.encoding == ContentEncoding::Values => {
+            ValidationError::ValueCount { name: input.name.clone(), expected: expected / element_bytes, actual: actual / element_bytes }
+        }
         TensorError::ByteSize { expected, actual } => {
             ValidationError::ContentSize { name: input.name.clone(), expected, actual }
         }
@@ -140,6 +144,7 @@ mod tests {
             dtype: DataType::F32,
             shape,
             data: TensorData::Raw(Bytes::from(vec![0u8; values * 4])),
+            encoding: ContentEncoding::Raw,
         }
     }
 
@@ -198,6 +203,14 @@ mod tests {
     }
 
     #[test]
+    fn values_count_is_reported_in_values() {
+        let mut input = f32_input("x", vec![1, 4], 3);
+        input.encoding = ContentEncoding::Values;
+        let msg = message(&fixed_signature(), request(vec![input]));
+        assert_eq!(msg, "Invalid number of values in tensor proto container - Expected: 4; Actual: 3; input name: x");
+    }
+
+    #[test]
     fn negative_dims_are_refused() {
         let msg = message(&fixed_signature(), request(vec![f32_input("x", vec![-1, 4], 4)]));
         assert!(msg.starts_with("Invalid input shape"), "{msg}");
@@ -224,6 +237,7 @@ mod tests {
             dtype: DataType::Bytes,
             shape: vec![3],
             data: TensorData::Strings(vec![Bytes::from_static(b"x")]),
+            encoding: ContentEncoding::Values,
         };
         assert_eq!(
             message(&sig, request(vec![input])),

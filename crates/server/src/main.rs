@@ -1,1 +1,37 @@
-fn main() {}
+//! `inferd`: parse flags, check them, run until SIGTERM/SIGINT.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use inferd_server::cli::Cli;
+use inferd_server::config::ServerConfig;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match ServerConfig::from_cli(&cli) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("inferd: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = inferd_server::init_logging(cli.log_level, cli.log_path.as_deref()) {
+        eprintln!("inferd: error: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("inferd: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(inferd_server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("inferd: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

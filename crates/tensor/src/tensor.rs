@@ -41,6 +41,18 @@ pub enum TensorData {
     Strings(Vec<Bytes>),
 }
 
+impl TensorData {
+    /// Content from its wire form: packed little-endian elements, or for
+    /// `BYTES` a run of (4-byte little-endian length, bytes) pairs. No copy.
+    pub fn from_wire(dtype: DataType, wire: Bytes) -> Result<Self, TensorError> {
+        if dtype == DataType::Bytes {
+            Ok(TensorData::Strings(split_length_prefixed(wire)?))
+        } else {
+            Ok(TensorData::Raw(wire))
+        }
+    }
+}
+
 /// A typed, shaped tensor whose content always matches its shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tensor {
@@ -78,12 +90,7 @@ impl Tensor {
     /// Builds a tensor from its wire form: packed little-endian elements, or for
     /// `BYTES` a run of (4-byte little-endian length, bytes) pairs.
     pub fn from_wire(dtype: DataType, shape: Vec<usize>, wire: Bytes) -> Result<Self, TensorError> {
-        let data = if dtype == DataType::Bytes {
-            TensorData::Strings(split_length_prefixed(wire)?)
-        } else {
-            TensorData::Raw(wire)
-        };
-        Tensor::new(dtype, shape, data)
+        Tensor::new(dtype, shape, TensorData::from_wire(dtype, wire)?)
     }
 
     /// Element type.

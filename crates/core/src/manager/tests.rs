@@ -38,6 +38,7 @@ fn request(value: f32) -> InferRequest {
             dtype: DataType::F32,
             shape: vec![1],
             data: TensorData::Raw(Bytes::copy_from_slice(&value.to_le_bytes())),
+            encoding: Default::default(),
         }],
         outputs: vec![],
     }

@@ -1,0 +1,113 @@
+//! Command-line flags, named as OpenVINO Model Server names them.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// inferd: serve ONNX models over KServe v2 gRPC and REST.
+///
+/// Single-model mode: --model_name and --model_path. Multi-model mode:
+/// --config_path with an OVMS config.json. Not both.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "inferd", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// gRPC port (KServe v2 GRPCInferenceService and grpc.health.v1); 0 turns gRPC off.
+    #[arg(long = "port", default_value_t = 9178)]
+    pub port: u16,
+
+    /// REST port (KServe v2 /v2/...); 0 turns REST off.
+    #[arg(long = "rest_port", alias = "rest_api_port", default_value_t = 0)]
+    pub rest_port: u16,
+
+    /// Address the gRPC server listens on.
+    #[arg(long = "grpc_bind_address", default_value = "0.0.0.0")]
+    pub grpc_bind_address: IpAddr,
+
+    /// Address the REST server listens on.
+    #[arg(long = "rest_bind_address", default_value = "0.0.0.0")]
+    pub rest_bind_address: IpAddr,
+
+    /// Multi-model mode: path of an OVMS-format config.json.
+    #[arg(long = "config_path", alias = "model_config_file")]
+    pub config_path: Option<PathBuf>,
+
+    /// Single-model mode: name clients use for the model.
+    #[arg(long = "model_name")]
+    pub model_name: Option<String>,
+
+    /// Single-model mode: folder holding numbered version folders (<path>/1/model.onnx).
+    #[arg(long = "model_path", alias = "model_base_path")]
+    pub model_path: Option<String>,
+
+    /// Single-model mode: version policy as JSON, e.g. '{"all": {}}' [default: latest 1].
+    #[arg(long = "model_version_policy")]
+    pub model_version_policy: Option<String>,
+
+    /// Single-model mode: batch size set on every input at load time.
+    #[arg(long = "batch_size")]
+    pub batch_size: Option<String>,
+
+    /// Single-model mode: input shape(s), e.g. "(1,3,224,224)" or '{"input": "(1,-1)"}'.
+    #[arg(long = "shape")]
+    pub shape: Option<String>,
+
+    /// Single-model mode: input layout(s), e.g. "NCHW" or '{"input": "NHWC"}'.
+    #[arg(long = "layout")]
+    pub layout: Option<String>,
+
+    /// Single-model mode: inferences of the model that may run at once [default: one per core].
+    #[arg(long = "nireq")]
+    pub nireq: Option<u32>,
+
+    /// Single-model mode: device to run on [default: CPU].
+    #[arg(long = "target_device")]
+    pub target_device: Option<String>,
+
+    /// Single-model mode: backend settings as JSON, e.g. '{"INFERENCE_NUM_THREADS": 2}'.
+    #[arg(long = "plugin_config")]
+    pub plugin_config: Option<String>,
+
+    /// Largest accepted request body (REST) or message (gRPC), in bytes.
+    #[arg(long = "max_request_bytes", default_value_t = 1 << 30)]
+    pub max_request_bytes: usize,
+
+    /// Log verbosity.
+    #[arg(long = "log_level", value_enum, default_value_t = LogLevel::Info, ignore_case = true)]
+    pub log_level: LogLevel,
+
+    /// Write logs to this file instead of standard output.
+    #[arg(long = "log_path")]
+    pub log_path: Option<PathBuf>,
+}
+
+/// `--log_level` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub enum LogLevel {
+    /// Everything.
+    Trace,
+    /// Debugging detail.
+    Debug,
+    /// State changes and start-up (default).
+    Info,
+    /// Problems only.
+    #[value(alias = "WARN")]
+    Warning,
+    /// Errors only.
+    Error,
+}
+
+impl LogLevel {
+    /// The `tracing` level filter.
+    pub fn filter(self) -> tracing::level_filters::LevelFilter {
+        use tracing::level_filters::LevelFilter;
+        match self {
+            LogLevel::Trace => LevelFilter::TRACE,
+            LogLevel::Debug => LevelFilter::DEBUG,
+            LogLevel::Info => LevelFilter::INFO,
+            LogLevel::Warning => LevelFilter::WARN,
+            LogLevel::Error => LevelFilter::ERROR,
+        }
+    }
+}

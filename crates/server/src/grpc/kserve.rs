@@ -1,0 +1,141 @@
+//! `inference.GRPCInferenceService` over the core.
+
+use std::sync::Arc;
+
+use inferd_core::{Core, InferRequest, Servable, VersionRequest};
+use inferd_tensor::TensorSpec;
+use tonic::{Request, Response, Status};
+
+use super::status_from_core;
+use super::tensor::{decode_input, encode_contents};
+use crate::proto::kserve::grpc_inference_service_server::GrpcInferenceService;
+use crate::proto::kserve::model_infer_response::InferOutputTensor;
+use crate::proto::kserve::model_metadata_response::TensorMetadata;
+use crate::proto::kserve::*;
+
+/// The KServe v2 gRPC service.
+pub struct KServeGrpc {
+    core: Arc<Core>,
+}
+
+impl KServeGrpc {
+    /// A service over `core`.
+    pub fn new(core: Arc<Core>) -> Self {
+        KServeGrpc { core }
+    }
+
+    fn servable(&self, name: &str, version: &str) -> Result<Arc<Servable>, Status> {
+        let version = VersionRequest::parse(version).map_err(status_from_core)?;
+        self.core.manager().handle(name, version).map_err(status_from_core)
+    }
+}
+
+fn metadata(specs: &[TensorSpec]) -> Vec<TensorMetadata> {
+    specs
+        .iter()
+        .map(|s| TensorMetadata { name: s.name.clone(), datatype: s.dtype.name().to_string(), shape: s.shape_i64() })
+        .collect()
+}
+
+fn decode_request(request: ModelInferRequest) -> Result<(InferRequest, bool), Status> {
+    let use_raw = !request.raw_input_contents.is_empty();
+    if use_raw && request.raw_input_contents.len() != request.inputs.len() {
+        return Err(Status::invalid_argument(format!(
+            "raw_input_contents has {} entries for {} inputs; send one per input",
+            request.raw_input_contents.len(),
+            request.inputs.len()
+        )));
+    }
+    let mut raw = request.raw_input_contents.into_iter();
+    let inputs = request
+        .inputs
+        .into_iter()
+        .map(|tensor| decode_input(tensor, if use_raw { raw.next() } else { None }))
+        .collect::<Result<Vec<_>, _>>()?;
+    let outputs = request.outputs.into_iter().map(|o| o.name).collect();
+    Ok((InferRequest { inputs, outputs }, use_raw))
+}
+
+#[tonic::async_trait]
+impl GrpcInferenceService for KServeGrpc {
+    async fn server_live(&self, _: Request<ServerLiveRequest>) -> Result<Response<ServerLiveResponse>, Status> {
+        Ok(Response::new(ServerLiveResponse { live: true }))
+    }
+
+    async fn server_ready(&self, _: Request<ServerReadyRequest>) -> Result<Response<ServerReadyResponse>, Status> {
+        Ok(Response::new(ServerReadyResponse { ready: self.core.manager().is_ready() }))
+    }
+
+    async fn model_ready(&self, request: Request<ModelReadyRequest>) -> Result<Response<ModelReadyResponse>, Status> {
+        let request = request.into_inner();
+        let ready = match self.servable(&request.name, &request.version) {
+            Ok(_) => true,
+            Err(status) if status.code() == tonic::Code::Unavailable => false,
+            Err(status) => return Err(status),
+        };
+        Ok(Response::new(ModelReadyResponse { ready }))
+    }
+
+    async fn server_metadata(&self, _: Request<ServerMetadataRequest>) -> Result<Response<ServerMetadataResponse>, Status> {
+        Ok(Response::new(ServerMetadataResponse {
+            name: crate::SERVER_NAME.to_string(),
+            version: crate::SERVER_VERSION.to_string(),
+            extensions: crate::rest::EXTENSIONS.iter().map(|e| e.to_string()).collect(),
+        }))
+    }
+
+    async fn model_metadata(&self, request: Request<ModelMetadataRequest>) -> Result<Response<ModelMetadataResponse>, Status> {
+        let request = request.into_inner();
+        let servable = self.servable(&request.name, &request.version)?;
+        let versions = self.core.manager().available_versions(&request.name);
+        let signature = servable.signature();
+        Ok(Response::new(ModelMetadataResponse {
+            name: servable.name().to_string(),
+            versions,
+            platform: servable.platform().to_string(),
+            inputs: metadata(&signature.inputs),
+            outputs: metadata(&signature.outputs),
+        }))
+    }
+
+    async fn model_infer(&self, request: Request<ModelInferRequest>) -> Result<Response<ModelInferResponse>, Status> {
+        let request = request.into_inner();
+        let servable = self.servable(&request.model_name, &request.model_version)?;
+        let id = request.id.clone();
+        let (infer, use_raw) = decode_request(request)?;
+        let response = servable.infer(infer).await.map_err(status_from_core)?;
+        let mut outputs = Vec::with_capacity(response.outputs.len());
+        let mut raw_output_contents = Vec::new();
+        // Typed contents cannot carry FP16/BF16: those force the raw form.
+        let typed: Option<Vec<_>> = if use_raw {
+            None
+        } else {
+            response.outputs.iter().map(|(_, t)| encode_contents(t)).collect()
+        };
+        let mut typed = typed.map(Vec::into_iter);
+        for (name, tensor) in &response.outputs {
+            let contents = match typed.as_mut() {
+                Some(contents) => contents.next(),
+                None => {
+                    raw_output_contents.push(tensor.to_wire());
+                    None
+                }
+            };
+            outputs.push(InferOutputTensor {
+                name: name.clone(),
+                datatype: tensor.dtype().name().to_string(),
+                shape: tensor.shape().iter().map(|&d| d as i64).collect(),
+                parameters: Default::default(),
+                contents,
+            });
+        }
+        Ok(Response::new(ModelInferResponse {
+            model_name: response.model_name,
+            model_version: response.model_version.to_string(),
+            id,
+            parameters: Default::default(),
+            outputs,
+            raw_output_contents,
+        }))
+    }
+}

@@ -1,0 +1,94 @@
+//! KServe v2 REST: health, server and model metadata, model readiness.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use inferd_core::{Servable, VersionRequest};
+use inferd_tensor::TensorSpec;
+use serde::Serialize;
+
+use super::{ApiError, EXTENSIONS, RestState};
+
+pub async fn live() -> StatusCode {
+    StatusCode::OK
+}
+
+pub async fn ready(State(state): State<RestState>) -> StatusCode {
+    if state.core.manager().is_ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }
+}
+
+#[derive(Serialize)]
+pub struct ServerMetadata {
+    name: &'static str,
+    version: &'static str,
+    extensions: &'static [&'static str],
+}
+
+pub async fn server_metadata() -> Json<ServerMetadata> {
+    Json(ServerMetadata { name: crate::SERVER_NAME, version: crate::SERVER_VERSION, extensions: EXTENSIONS })
+}
+
+#[derive(Serialize)]
+struct TensorMetadata {
+    name: String,
+    datatype: &'static str,
+    shape: Vec<i64>,
+}
+
+#[derive(Serialize)]
+pub struct ModelMetadata {
+    name: String,
+    versions: Vec<String>,
+    platform: &'static str,
+    inputs: Vec<TensorMetadata>,
+    outputs: Vec<TensorMetadata>,
+}
+
+fn tensors(specs: &[TensorSpec]) -> Vec<TensorMetadata> {
+    specs.iter().map(|s| TensorMetadata { name: s.name.clone(), datatype: s.dtype.name(), shape: s.shape_i64() }).collect()
+}
+
+/// The servable for a model and an optional version path segment.
+pub fn servable(state: &RestState, model: &str, version: Option<&str>) -> Result<Arc<Servable>, ApiError> {
+    let version = match version {
+        Some(v) => VersionRequest::parse(v)?,
+        None => VersionRequest::Latest,
+    };
+    Ok(state.core.manager().handle(model, version)?)
+}
+
+fn metadata(state: &RestState, model: &str, version: Option<&str>) -> Result<Json<ModelMetadata>, ApiError> {
+    let servable = servable(state, model, version)?;
+    let signature = servable.signature();
+    Ok(Json(ModelMetadata {
+        name: servable.name().to_string(),
+        versions: state.core.manager().available_versions(model),
+        platform: servable.platform(),
+        inputs: tensors(&signature.inputs),
+        outputs: tensors(&signature.outputs),
+    }))
+}
+
+pub async fn model_metadata(State(state): State<RestState>, Path(model): Path<String>) -> Result<Json<ModelMetadata>, ApiError> {
+    metadata(&state, &model, None)
+}
+
+pub async fn model_version_metadata(
+    State(state): State<RestState>,
+    Path((model, version)): Path<(String, String)>,
+) -> Result<Json<ModelMetadata>, ApiError> {
+    metadata(&state, &model, Some(&version))
+}
+
+pub async fn model_ready(State(state): State<RestState>, Path(model): Path<String>) -> Result<StatusCode, ApiError> {
+    servable(&state, &model, None).map(|_| StatusCode::OK)
+}
+
+pub async fn model_version_ready(
+    State(state): State<RestState>,
+    Path((model, version)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    servable(&state, &model, Some(&version)).map(|_| StatusCode::OK)
+}

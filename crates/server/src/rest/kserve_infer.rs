@@ -1,0 +1,238 @@
+//! KServe v2 REST inference: JSON bodies and the binary tensor extension.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use inferd_core::{ContentEncoding, InferInput, InferRequest, InferResponse};
+use inferd_tensor::{DataType, TensorData};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::json_data::{JsonData, decode};
+use super::kserve::servable;
+use super::{ApiError, RestState};
+
+/// Header giving the length of the JSON part of a binary-extension body.
+pub const HEADER_LENGTH: &str = "inference-header-content-length";
+
+#[derive(Deserialize)]
+struct InferBody<'a> {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    parameters: Option<Map<String, Value>>,
+    #[serde(borrow)]
+    inputs: Vec<InputBody<'a>>,
+    #[serde(default)]
+    outputs: Option<Vec<OutputBody>>,
+}
+
+#[derive(Deserialize)]
+struct InputBody<'a> {
+    name: String,
+    shape: Vec<i64>,
+    datatype: String,
+    #[serde(default)]
+    parameters: Option<Map<String, Value>>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct OutputBody {
+    name: String,
+    #[serde(default)]
+    parameters: Option<Map<String, Value>>,
+}
+
+fn bool_param(params: &Option<Map<String, Value>>, key: &str) -> Option<bool> {
+    params.as_ref().and_then(|p| p.get(key)).and_then(Value::as_bool)
+}
+
+pub async fn infer(
+    State(state): State<RestState>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    run(&state, &model, None, &headers, body).await
+}
+
+pub async fn infer_version(
+    State(state): State<RestState>,
+    Path((model, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    run(&state, &model, Some(&version), &headers, body).await
+}
+
+fn body_error(state: &RestState, rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body exceeds the limit of {} bytes (--max_request_bytes)", state.max_request_bytes),
+        )
+    } else {
+        ApiError::new(rejection.status(), format!("Cannot read request body: {}", rejection.body_text()))
+    }
+}
+
+/// Splits a body into its JSON part and its binary part.
+fn split_body(headers: &HeaderMap, body: &Bytes) -> Result<(Bytes, Bytes), ApiError> {
+    let Some(value) = headers.get(HEADER_LENGTH) else {
+        return Ok((body.clone(), Bytes::new()));
+    };
+    let length: usize = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| ApiError::bad_request("Inference-Header-Content-Length must be a non-negative integer"))?;
+    if length > body.len() {
+        return Err(ApiError::bad_request(format!(
+            "Inference-Header-Content-Length is {length} but the body has only {} bytes",
+            body.len()
+        )));
+    }
+    Ok((body.slice(..length), body.slice(length..)))
+}
+
+async fn run(
+    state: &RestState,
+    model: &str,
+    version: Option<&str>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|r| body_error(state, r))?;
+    let servable = servable(state, model, version)?;
+    let (json, mut binary) = split_body(headers, &body)?;
+    let parsed: InferBody<'_> =
+        serde_json::from_slice(&json).map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
+    let mut inputs = Vec::with_capacity(parsed.inputs.len());
+    for input in parsed.inputs {
+        inputs.push(decode_input(input, &mut binary)?);
+    }
+    if !binary.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "{} bytes of binary data follow the JSON header but no input claims them (binary_data_size)",
+            binary.len()
+        )));
+    }
+    let all_binary = bool_param(&parsed.parameters, "binary_data_output").unwrap_or(false);
+    let outputs = parsed.outputs.unwrap_or_default();
+    let binary_outputs: Vec<String> = outputs
+        .iter()
+        .filter(|o| bool_param(&o.parameters, "binary_data").unwrap_or(all_binary))
+        .map(|o| o.name.clone())
+        .collect();
+    let names: Vec<String> = outputs.into_iter().map(|o| o.name).collect();
+    let wants_binary = |name: &str| if names.is_empty() { all_binary } else { binary_outputs.iter().any(|b| b == name) };
+    let response = servable.infer(InferRequest { inputs, outputs: names.clone() }).await?;
+    Ok(encode_response(response, parsed.id, wants_binary))
+}
+
+fn decode_input(input: InputBody<'_>, binary: &mut Bytes) -> Result<InferInput, ApiError> {
+    let dtype = DataType::from_name(&input.datatype).ok_or_else(|| {
+        ApiError::bad_request(format!("Invalid input precision - unknown datatype {}; input name: {}", input.datatype, input.name))
+    })?;
+    let binary_size = input.parameters.as_ref().and_then(|p| p.get("binary_data_size"));
+    let (data, encoding) = match (binary_size, input.data) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(format!("input {} has both data and binary_data_size; use one", input.name)));
+        }
+        (Some(size), None) => {
+            let size = size.as_u64().and_then(|s| usize::try_from(s).ok()).ok_or_else(|| {
+                ApiError::bad_request(format!("binary_data_size of input {} must be a non-negative integer", input.name))
+            })?;
+            if size > binary.len() {
+                return Err(ApiError::bad_request(format!(
+                    "binary_data_size of input {} is {size} but only {} bytes remain in the body",
+                    input.name,
+                    binary.len()
+                )));
+            }
+            let wire = binary.split_to(size);
+            let data = TensorData::from_wire(dtype, wire)
+                .map_err(|e| ApiError::bad_request(format!("Invalid content of input {}: {e}", input.name)))?;
+            (data, ContentEncoding::Raw)
+        }
+        (None, Some(raw)) => {
+            let data = decode(dtype, raw)
+                .map_err(|e| ApiError::bad_request(format!("Invalid data of input {} ({dtype}): {e}", input.name)))?;
+            (data, ContentEncoding::Values)
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(format!("input {} has neither data nor binary_data_size", input.name)));
+        }
+    };
+    Ok(InferInput { name: input.name, dtype, shape: input.shape, data, encoding })
+}
+
+#[derive(Serialize)]
+struct ResponseBody<'a> {
+    model_name: &'a str,
+    model_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    outputs: Vec<OutputTensor<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutputTensor<'a> {
+    name: &'a str,
+    datatype: &'static str,
+    shape: &'a [usize],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<BinaryParameters>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<JsonData<'a>>,
+}
+
+#[derive(Serialize)]
+struct BinaryParameters {
+    binary_data_size: usize,
+}
+
+fn encode_response(response: InferResponse, id: Option<String>, wants_binary: impl Fn(&str) -> bool) -> Response {
+    let mut blobs = Vec::new();
+    let outputs = response
+        .outputs
+        .iter()
+        .map(|(name, tensor)| {
+            if wants_binary(name) {
+                let wire = tensor.to_wire();
+                let parameters = Some(BinaryParameters { binary_data_size: wire.len() });
+                blobs.push(wire);
+                OutputTensor { name, datatype: tensor.dtype().name(), shape: tensor.shape(), parameters, data: None }
+            } else {
+                OutputTensor { name, datatype: tensor.dtype().name(), shape: tensor.shape(), parameters: None, data: Some(JsonData(tensor)) }
+            }
+        })
+        .collect();
+    let body = ResponseBody { model_name: &response.model_name, model_version: response.model_version.to_string(), id, outputs };
+    let json = match serde_json::to_vec(&body) {
+        Ok(json) => json,
+        Err(e) => return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode response: {e}")).into_response(),
+    };
+    if blobs.is_empty() {
+        return ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response();
+    }
+    let header_length = json.len();
+    let mut out = Vec::with_capacity(header_length + blobs.iter().map(Bytes::len).sum::<usize>());
+    out.extend_from_slice(&json);
+    for blob in &blobs {
+        out.extend_from_slice(blob);
+    }
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
+            (header::HeaderName::from_static(HEADER_LENGTH), HeaderValue::from(header_length)),
+        ],
+        out,
+    )
+        .into_response()
+}

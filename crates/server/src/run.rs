@@ -1,0 +1,125 @@
+//! Start-up, serving and graceful shutdown.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use inferd_backend::Backends;
+use inferd_core::{Core, Manager};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::cli::LogLevel;
+use crate::config::ServerConfig;
+
+/// Sets up `tracing` at `level`, to `path` when given, else to standard output.
+pub fn init_logging(level: LogLevel, path: Option<&Path>) -> anyhow::Result<()> {
+    let builder = tracing_subscriber::fmt().with_max_level(level.filter()).with_target(false);
+    match path {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open --log_path {}", path.display()))?;
+            builder.with_ansi(false).with_writer(Arc::new(file)).init();
+        }
+        None => builder.init(),
+    }
+    Ok(())
+}
+
+/// Resolves when SIGTERM or SIGINT arrives.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received, shutting down"),
+        () = term => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| format!("cannot listen for {what} on {addr}"))
+}
+
+/// Serves until SIGTERM/SIGINT, then stops accepting, lets in-flight requests
+/// finish, and returns.
+pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
+    let models = config.models.load().context("cannot start")?;
+    let grpc_listener = match config.grpc_addr {
+        Some(addr) => Some(bind(addr, "gRPC").await?),
+        None => None,
+    };
+    let rest_listener = match config.rest_addr {
+        Some(addr) => Some(bind(addr, "REST").await?),
+        None => None,
+    };
+
+    let backends = Backends::builtin();
+    for backend in backends.all() {
+        tracing::info!(backend = backend.name(), available = backend.is_available(), "backend");
+    }
+    let manager = Arc::new(Manager::new(backends));
+    let core = Arc::new(Core::new(manager.clone()));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    let mut servers = tokio::task::JoinSet::new();
+    let (health, health_service) = tonic_health::server::health_reporter();
+    crate::grpc::set_serving(&health, false).await;
+    if let Some(listener) = grpc_listener {
+        tracing::info!(address = %listener.local_addr()?, "gRPC server listening");
+        let server = crate::grpc::serve(core.clone(), health_service, config.max_request_bytes, listener, stopped(stop_rx.clone()));
+        servers.spawn(async move { server.await.context("gRPC server failed") });
+    }
+    if let Some(listener) = rest_listener {
+        tracing::info!(address = %listener.local_addr()?, "REST server listening");
+        let app = crate::rest::router(core.clone(), config.max_request_bytes);
+        let stop = stopped(stop_rx.clone());
+        servers.spawn(async move {
+            axum::serve(listener, app).with_graceful_shutdown(stop).await.context("REST server failed")
+        });
+    }
+
+    manager.apply(&models).await;
+    for name in manager.model_names() {
+        let status = manager.model_status(&name).unwrap_or_default();
+        let available: Vec<u64> =
+            status.iter().filter(|s| s.state == inferd_core::ServableState::Available).map(|s| s.version).collect();
+        tracing::info!(model = %name, versions = ?available, "model ready");
+    }
+    crate::grpc::set_serving(&health, true).await;
+    tracing::info!("server ready");
+
+    tokio::select! {
+        () = shutdown_signal() => {}
+        Some(result) = servers.join_next() => {
+            // A server stopped on its own: that is an error worth exiting on.
+            let _ = stop_tx.send(true);
+            return result.context("server task panicked")?.and(Err(anyhow::anyhow!("a server stopped unexpectedly")));
+        }
+    }
+    let _ = stop_tx.send(true);
+    while let Some(result) = servers.join_next().await {
+        result.context("server task panicked")??;
+    }
+    tracing::info!("shutdown complete");
+    Ok(())
+}
