@@ -34,20 +34,43 @@ impl Backend for FakeBackend {
         files.with_extension("fake").next().is_some()
     }
 
-    fn load(&self, files: &ModelFiles, _options: &ModelOptions) -> Result<Arc<dyn LoadedModel>, BackendError> {
-        let path = files.with_extension("fake").next().ok_or_else(|| BackendError::Unsupported("no .fake file".into()))?;
+    fn load(
+        &self,
+        files: &ModelFiles,
+        _options: &ModelOptions,
+    ) -> Result<Arc<dyn LoadedModel>, BackendError> {
+        let path = files
+            .with_extension("fake")
+            .next()
+            .ok_or_else(|| BackendError::Unsupported("no .fake file".into()))?;
         let text = std::fs::read_to_string(path).map_err(|e| BackendError::Load(e.to_string()))?;
-        let script: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.trim(), v.trim())).collect();
-        let number = |key: &str| script.get(key).and_then(|v| v.parse::<f32>().ok()).unwrap_or(0.0);
+        let script: HashMap<&str, &str> = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .collect();
+        let number = |key: &str| {
+            script
+                .get(key)
+                .and_then(|v| v.parse::<f32>().ok())
+                .unwrap_or(0.0)
+        };
         std::thread::sleep(Duration::from_millis(number("load_ms") as u64));
         match script.get("load").copied().unwrap_or("ok") {
             "fail" => return Err(BackendError::Load("fake load failure".into())),
             "panic" => panic!("fake load panic"),
             _ => {}
         }
-        let spec = |name: &str| TensorSpec { name: name.into(), dtype: DataType::F32, shape: vec![Dim::Any] };
+        let spec = |name: &str| TensorSpec {
+            name: name.into(),
+            dtype: DataType::F32,
+            shape: vec![Dim::Any],
+        };
         Ok(Arc::new(FakeModel {
-            signature: Signature { inputs: vec![spec("x")], outputs: vec![spec("y")] },
+            signature: Signature {
+                inputs: vec![spec("x")],
+                outputs: vec![spec("y")],
+            },
             offset: number("offset"),
             run: Duration::from_millis(number("run_ms") as u64),
         }))
@@ -67,16 +90,24 @@ impl LoadedModel for FakeModel {
 
     fn execute(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, BackendError> {
         std::thread::sleep(self.run);
-        let input = inputs.first().ok_or_else(|| BackendError::Execution("no input".into()))?;
+        let input = inputs
+            .first()
+            .ok_or_else(|| BackendError::Execution("no input".into()))?;
         let TensorData::Raw(bytes) = input.data() else {
             return Err(BackendError::Execution("fake model takes FP32".into()));
         };
         let out: Vec<u8> = bytes
             .chunks_exact(4)
-            .flat_map(|c| (f32::from_le_bytes([c[0], c[1], c[2], c[3]]) + self.offset).to_le_bytes())
+            .flat_map(|c| {
+                (f32::from_le_bytes([c[0], c[1], c[2], c[3]]) + self.offset).to_le_bytes()
+            })
             .collect();
-        let tensor = Tensor::new(DataType::F32, input.shape().to_vec(), TensorData::Raw(Bytes::from(out)))
-            .map_err(|e| BackendError::Execution(e.to_string()))?;
+        let tensor = Tensor::new(
+            DataType::F32,
+            input.shape().to_vec(),
+            TensorData::Raw(Bytes::from(out)),
+        )
+        .map_err(|e| BackendError::Execution(e.to_string()))?;
         Ok(vec![tensor])
     }
 }

@@ -32,7 +32,9 @@ pub struct ModelFiles {
 impl ModelFiles {
     /// Files whose name ends with `.{ext}`.
     pub fn with_extension<'a>(&'a self, ext: &'a str) -> impl Iterator<Item = &'a PathBuf> + 'a {
-        self.files.iter().filter(move |f| f.extension().is_some_and(|e| e == ext))
+        self.files
+            .iter()
+            .filter(move |f| f.extension().is_some_and(|e| e == ext))
     }
 }
 
@@ -47,7 +49,11 @@ pub trait Backend: Send + Sync {
     /// Whether these files hold a model this engine reads.
     fn can_load(&self, files: &ModelFiles) -> bool;
     /// Loads and compiles a model. Slow: call it off the async runtime.
-    fn load(&self, files: &ModelFiles, options: &ModelOptions) -> Result<Arc<dyn LoadedModel>, BackendError>;
+    fn load(
+        &self,
+        files: &ModelFiles,
+        options: &ModelOptions,
+    ) -> Result<Arc<dyn LoadedModel>, BackendError>;
 }
 
 /// A model ready to run. `execute` may be called from many threads at once.

@@ -37,7 +37,9 @@ impl ModelOptions {
             Some(v) => match v.parse::<usize>() {
                 Ok(0) => Ok(None),
                 Ok(n) => Ok(Some(n)),
-                Err(_) => Err(format!("plugin_config INFERENCE_NUM_THREADS must be a non-negative integer, not {v:?}")),
+                Err(_) => Err(format!(
+                    "plugin_config INFERENCE_NUM_THREADS must be a non-negative integer, not {v:?}"
+                )),
             },
         }
     }
@@ -51,9 +53,11 @@ mod tests {
     fn threads_from_plugin_config() {
         let mut o = ModelOptions::default();
         assert_eq!(o.inference_threads(), Ok(None));
-        o.plugin_config.insert("INFERENCE_NUM_THREADS".into(), "3".into());
+        o.plugin_config
+            .insert("INFERENCE_NUM_THREADS".into(), "3".into());
         assert_eq!(o.inference_threads(), Ok(Some(3)));
-        o.plugin_config.insert("INFERENCE_NUM_THREADS".into(), "many".into());
+        o.plugin_config
+            .insert("INFERENCE_NUM_THREADS".into(), "many".into());
         assert!(o.inference_threads().is_err());
     }
 }

@@ -11,10 +11,10 @@ pub struct Backends {
 impl Backends {
     /// The engines compiled in, fastest first.
     pub fn builtin() -> Self {
-        #[allow(unused_mut)]
-        let mut engines: Vec<Arc<dyn Backend>> = Vec::new();
-        #[cfg(feature = "tract")]
-        engines.push(Arc::new(crate::tract::TractBackend::new()));
+        let engines: Vec<Arc<dyn Backend>> = vec![
+            #[cfg(feature = "tract")]
+            Arc::new(crate::tract::TractBackend::new()),
+        ];
         Backends { engines }
     }
 
@@ -30,7 +30,11 @@ impl Backends {
 
     /// Picks the engine for `files`: the one named by `preferred`, or else the
     /// first available engine that reads them.
-    pub fn select(&self, files: &ModelFiles, preferred: Option<&str>) -> Result<Arc<dyn Backend>, BackendError> {
+    pub fn select(
+        &self,
+        files: &ModelFiles,
+        preferred: Option<&str>,
+    ) -> Result<Arc<dyn Backend>, BackendError> {
         if let Some(name) = preferred {
             let engine = self
                 .engines
@@ -38,7 +42,9 @@ impl Backends {
                 .find(|e| e.name() == name)
                 .ok_or_else(|| BackendError::Unsupported(format!("unknown backend {name:?}")))?;
             if !engine.is_available() {
-                return Err(BackendError::Unsupported(format!("backend {name:?} is not available on this machine")));
+                return Err(BackendError::Unsupported(format!(
+                    "backend {name:?} is not available on this machine"
+                )));
             }
             return Ok(engine.clone());
         }

@@ -25,7 +25,9 @@ pub enum ValidationError {
         actual: String,
     },
     /// Only the first dimension differs.
-    #[error("Invalid input batch size - Expected: {expected}; Actual: {actual}; input name: {name}")]
+    #[error(
+        "Invalid input batch size - Expected: {expected}; Actual: {actual}; input name: {name}"
+    )]
     BatchSize {
         /// Input name.
         name: String,
@@ -45,7 +47,9 @@ pub enum ValidationError {
         actual: String,
     },
     /// Content does not hold what the shape calls for.
-    #[error("Invalid number of values in tensor proto container - Expected: {expected}; Actual: {actual}; input name: {name}")]
+    #[error(
+        "Invalid number of values in tensor proto container - Expected: {expected}; Actual: {actual}; input name: {name}"
+    )]
     ValueCount {
         /// Input name.
         name: String,
@@ -55,7 +59,9 @@ pub enum ValidationError {
         actual: usize,
     },
     /// Raw content length does not match the shape.
-    #[error("Invalid content size of tensor proto - Expected: {expected} bytes; Actual: {actual} bytes; input name: {name}")]
+    #[error(
+        "Invalid content size of tensor proto - Expected: {expected} bytes; Actual: {actual} bytes; input name: {name}"
+    )]
     ContentSize {
         /// Input name.
         name: String,

@@ -9,7 +9,10 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use inferd_backend::{Backends, ModelFiles};
 use inferd_repository::{ModelConfig, ServerModelsConfig, list_files, list_versions};
 
-use crate::{CoreError, SchedulerOptions, Servable, ServableState, VersionRequest, VersionStatus, model_options};
+use crate::{
+    CoreError, SchedulerOptions, Servable, ServableState, VersionRequest, VersionStatus,
+    model_options,
+};
 
 struct VersionEntry {
     status: VersionStatus,
@@ -31,7 +34,11 @@ pub struct Manager {
 impl Manager {
     /// A manager that loads models with `backends`.
     pub fn new(backends: Backends) -> Self {
-        Manager { backends, models: RwLock::new(BTreeMap::new()), ready: AtomicBool::new(false) }
+        Manager {
+            backends,
+            models: RwLock::new(BTreeMap::new()),
+            ready: AtomicBool::new(false),
+        }
     }
 
     fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, ModelEntry>> {
@@ -83,15 +90,25 @@ impl Manager {
         let mut models = self.write();
         let entry = models
             .entry(model.name.clone())
-            .or_insert_with(|| ModelEntry { config: model.clone(), versions: BTreeMap::new() });
+            .or_insert_with(|| ModelEntry {
+                config: model.clone(),
+                versions: BTreeMap::new(),
+            });
         let changed = entry.config != *model;
         entry.config = model.clone();
         let mut stale = Vec::new();
         for &version in aspired {
-            let slot = entry.versions.entry(version).or_insert_with(|| VersionEntry {
-                status: VersionStatus { version, state: ServableState::Start, error: None },
-                servable: None,
-            });
+            let slot = entry
+                .versions
+                .entry(version)
+                .or_insert_with(|| VersionEntry {
+                    status: VersionStatus {
+                        version,
+                        state: ServableState::Start,
+                        error: None,
+                    },
+                    servable: None,
+                });
             if changed || slot.servable.is_none() {
                 stale.push(version);
             }
@@ -99,12 +116,26 @@ impl Manager {
         stale
     }
 
-    fn set_status(&self, name: &str, version: u64, state: ServableState, error: Option<String>, servable: Option<Arc<Servable>>) {
+    fn set_status(
+        &self,
+        name: &str,
+        version: u64,
+        state: ServableState,
+        error: Option<String>,
+        servable: Option<Arc<Servable>>,
+    ) {
         let mut models = self.write();
-        let Some(slot) = models.get_mut(name).and_then(|m| m.versions.get_mut(&version)) else {
+        let Some(slot) = models
+            .get_mut(name)
+            .and_then(|m| m.versions.get_mut(&version))
+        else {
             return;
         };
-        slot.status = VersionStatus { version, state, error };
+        slot.status = VersionStatus {
+            version,
+            state,
+            error,
+        };
         if servable.is_some() || state != ServableState::Available {
             slot.servable = servable;
         }
@@ -113,25 +144,45 @@ impl Manager {
     /// Loads one version on the calling (blocking) thread and publishes the outcome.
     fn load_version(&self, model: &ModelConfig, version: u64) {
         let name = model.name.as_str();
-        let keep_serving = self.read().get(name).and_then(|m| m.versions.get(&version)).and_then(|v| v.servable.clone());
+        let keep_serving = self
+            .read()
+            .get(name)
+            .and_then(|m| m.versions.get(&version))
+            .and_then(|v| v.servable.clone());
         if keep_serving.is_none() {
             self.set_status(name, version, ServableState::Loading, None, None);
         }
         tracing::info!(model = name, version, "LOADING");
-        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.build_servable(model, version)))
-            .unwrap_or_else(|_| Err("the backend panicked while loading the model".to_string()));
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.build_servable(model, version)
+        }))
+        .unwrap_or_else(|_| Err("the backend panicked while loading the model".to_string()));
         match built {
             Ok(servable) => {
                 let platform = servable.platform();
-                self.set_status(name, version, ServableState::Available, None, Some(Arc::new(servable)));
+                self.set_status(
+                    name,
+                    version,
+                    ServableState::Available,
+                    None,
+                    Some(Arc::new(servable)),
+                );
                 tracing::info!(model = name, version, backend = platform, "AVAILABLE");
             }
             Err(message) => {
                 tracing::error!(model = name, version, error = %message, "load failed");
                 match keep_serving {
                     // A reload failed: the version keeps serving what it had.
-                    Some(old) => self.set_status(name, version, ServableState::Available, Some(message), Some(old)),
-                    None => self.set_status(name, version, ServableState::Loading, Some(message), None),
+                    Some(old) => self.set_status(
+                        name,
+                        version,
+                        ServableState::Available,
+                        Some(message),
+                        Some(old),
+                    ),
+                    None => {
+                        self.set_status(name, version, ServableState::Loading, Some(message), None)
+                    }
                 }
             }
         }
@@ -141,27 +192,46 @@ impl Manager {
         let dir = Path::new(&model.base_path).join(version.to_string());
         let files = list_files(&dir).map_err(|e| e.to_string())?;
         let files = ModelFiles { dir, files };
-        let backend = self.backends.select(&files, None).map_err(|e| e.to_string())?;
-        let loaded = backend.load(&files, &model_options(model)).map_err(|e| e.to_string())?;
-        Ok(Servable::new(&model.name, version, backend.platform(), loaded, SchedulerOptions::with_nireq(model.nireq)))
+        let backend = self
+            .backends
+            .select(&files, None)
+            .map_err(|e| e.to_string())?;
+        let loaded = backend
+            .load(&files, &model_options(model))
+            .map_err(|e| e.to_string())?;
+        Ok(Servable::new(
+            &model.name,
+            version,
+            backend.platform(),
+            loaded,
+            SchedulerOptions::with_nireq(model.nireq),
+        ))
     }
 
     /// Unloads versions the config no longer aspires to, and models it no longer lists.
     fn unload_unaspired(&self, config: &ServerModelsConfig) {
-        let aspired: BTreeMap<&str, Vec<u64>> =
-            config.models().map(|m| (m.name.as_str(), self.aspired_versions(m))).collect();
+        let aspired: BTreeMap<&str, Vec<u64>> = config
+            .models()
+            .map(|m| (m.name.as_str(), self.aspired_versions(m)))
+            .collect();
         let mut released = Vec::new();
         {
             let mut models = self.write();
             for (name, entry) in models.iter_mut() {
                 let keep = aspired.get(name.as_str());
                 for (version, slot) in entry.versions.iter_mut() {
-                    if keep.is_some_and(|k| k.contains(version)) || slot.status.state == ServableState::End {
+                    if keep.is_some_and(|k| k.contains(version))
+                        || slot.status.state == ServableState::End
+                    {
                         continue;
                     }
                     tracing::info!(model = %name, version, "UNLOADING");
                     released.extend(slot.servable.take());
-                    slot.status = VersionStatus { version: *version, state: ServableState::End, error: None };
+                    slot.status = VersionStatus {
+                        version: *version,
+                        state: ServableState::End,
+                        error: None,
+                    };
                     tracing::info!(model = %name, version, "END");
                 }
             }
@@ -180,10 +250,19 @@ impl Manager {
                 if !model.versions.values().any(live) {
                     return Err(CoreError::VersionNotFound);
                 }
-                model.versions.values().rev().find_map(|v| v.servable.clone()).ok_or(CoreError::VersionNotLoaded)
+                model
+                    .versions
+                    .values()
+                    .rev()
+                    .find_map(|v| v.servable.clone())
+                    .ok_or(CoreError::VersionNotLoaded)
             }
             VersionRequest::Specific(version) => {
-                let slot = model.versions.get(&version).filter(|v| live(v)).ok_or(CoreError::VersionNotFound)?;
+                let slot = model
+                    .versions
+                    .get(&version)
+                    .filter(|v| live(v))
+                    .ok_or(CoreError::VersionNotFound)?;
                 slot.servable.clone().ok_or(CoreError::VersionNotLoaded)
             }
         }
@@ -191,14 +270,22 @@ impl Manager {
 
     /// Status of every version of model `name`, ascending; `None` for an unknown model.
     pub fn model_status(&self, name: &str) -> Option<Vec<VersionStatus>> {
-        self.read().get(name).map(|m| m.versions.values().map(|v| v.status.clone()).collect())
+        self.read()
+            .get(name)
+            .map(|m| m.versions.values().map(|v| v.status.clone()).collect())
     }
 
     /// Versions of model `name` that are serving, as strings, ascending.
     pub fn available_versions(&self, name: &str) -> Vec<String> {
         self.read()
             .get(name)
-            .map(|m| m.versions.values().filter(|v| v.servable.is_some()).map(|v| v.status.version.to_string()).collect())
+            .map(|m| {
+                m.versions
+                    .values()
+                    .filter(|v| v.servable.is_some())
+                    .map(|v| v.status.version.to_string())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

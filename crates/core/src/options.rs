@@ -21,9 +21,20 @@ pub fn model_options(config: &ModelConfig) -> ModelOptions {
         .plugin_config
         .iter()
         .flatten()
-        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+            )
+        })
         .collect();
-    ModelOptions { shapes, batch_size, layouts, target_device: config.target_device.clone(), plugin_config }
+    ModelOptions {
+        shapes,
+        batch_size,
+        layouts,
+        target_device: config.target_device.clone(),
+        plugin_config,
+    }
 }
 
 #[cfg(test)]
@@ -37,9 +48,15 @@ mod tests {
         let mut config = ModelConfig::new("m", "/m");
         config.shape = Some(ShapeSetting::All(vec![Dim::Fixed(1), Dim::Any]));
         config.layout = Some(LayoutSetting::All("NCHW".into()));
-        config.plugin_config = Some(serde_json::from_str(r#"{"INFERENCE_NUM_THREADS": 2, "PERFORMANCE_HINT": "LATENCY"}"#).unwrap());
+        config.plugin_config = Some(
+            serde_json::from_str(r#"{"INFERENCE_NUM_THREADS": 2, "PERFORMANCE_HINT": "LATENCY"}"#)
+                .unwrap(),
+        );
         let options = model_options(&config);
-        assert_eq!(options.shapes, InputShapes::Single(vec![Dim::Fixed(1), Dim::Any]));
+        assert_eq!(
+            options.shapes,
+            InputShapes::Single(vec![Dim::Fixed(1), Dim::Any])
+        );
         assert_eq!(options.layouts[""], "NCHW");
         assert_eq!(options.plugin_config["INFERENCE_NUM_THREADS"], "2");
         assert_eq!(options.plugin_config["PERFORMANCE_HINT"], "LATENCY");

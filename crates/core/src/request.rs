@@ -14,7 +14,10 @@ impl VersionRequest {
     pub fn parse(text: &str) -> Result<Self, crate::CoreError> {
         match text.trim() {
             "" | "0" => Ok(VersionRequest::Latest),
-            t => t.parse::<u64>().map(VersionRequest::Specific).map_err(|_| crate::CoreError::VersionNotFound),
+            t => t
+                .parse::<u64>()
+                .map(VersionRequest::Specific)
+                .map_err(|_| crate::CoreError::VersionNotFound),
         }
     }
 }
@@ -72,7 +75,10 @@ mod tests {
     fn version_strings() {
         assert_eq!(VersionRequest::parse("").unwrap(), VersionRequest::Latest);
         assert_eq!(VersionRequest::parse("0").unwrap(), VersionRequest::Latest);
-        assert_eq!(VersionRequest::parse("3").unwrap(), VersionRequest::Specific(3));
+        assert_eq!(
+            VersionRequest::parse("3").unwrap(),
+            VersionRequest::Specific(3)
+        );
         assert!(VersionRequest::parse("x").is_err());
         assert!(VersionRequest::parse("-1").is_err());
     }

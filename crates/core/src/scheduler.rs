@@ -26,7 +26,10 @@ impl SchedulerOptions {
             Some(n) if n > 0 => n as usize,
             _ => cores,
         };
-        SchedulerOptions { nireq, queue_capacity: Self::DEFAULT_QUEUE_CAPACITY.max(nireq) }
+        SchedulerOptions {
+            nireq,
+            queue_capacity: Self::DEFAULT_QUEUE_CAPACITY.max(nireq),
+        }
     }
 }
 
@@ -75,7 +78,12 @@ impl Scheduler {
             return Err(CoreError::Overloaded(self.model.clone()));
         }
         let _pending = PendingGuard(&self.pending);
-        let permit = self.permits.clone().acquire_owned().await.map_err(|_| CoreError::Internal)?;
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| CoreError::Internal)?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             job()
@@ -96,7 +104,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrency_is_bounded_by_nireq() {
-        let scheduler = Arc::new(Scheduler::new("m", SchedulerOptions { nireq: 2, queue_capacity: 100 }));
+        let scheduler = Arc::new(Scheduler::new(
+            "m",
+            SchedulerOptions {
+                nireq: 2,
+                queue_capacity: 100,
+            },
+        ));
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
@@ -122,7 +136,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn full_queue_is_refused_at_once() {
-        let scheduler = Arc::new(Scheduler::new("m", SchedulerOptions { nireq: 1, queue_capacity: 1 }));
+        let scheduler = Arc::new(Scheduler::new(
+            "m",
+            SchedulerOptions {
+                nireq: 1,
+                queue_capacity: 1,
+            },
+        ));
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let busy = {
             let scheduler = scheduler.clone();
@@ -140,7 +160,13 @@ mod tests {
 
     #[tokio::test]
     async fn panicking_job_is_an_internal_error() {
-        let scheduler = Scheduler::new("m", SchedulerOptions { nireq: 1, queue_capacity: 4 });
+        let scheduler = Scheduler::new(
+            "m",
+            SchedulerOptions {
+                nireq: 1,
+                queue_capacity: 4,
+            },
+        );
         let result: Result<(), _> = scheduler.run(|| panic!("backend bug")).await;
         assert!(matches!(result, Err(CoreError::Internal)));
         assert!(scheduler.run(|| 1).await.is_ok());

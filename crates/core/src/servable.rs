@@ -18,8 +18,20 @@ pub struct Servable {
 
 impl Servable {
     /// Wraps a loaded model.
-    pub fn new(name: &str, version: u64, platform: &'static str, model: Arc<dyn LoadedModel>, options: SchedulerOptions) -> Self {
-        Servable { name: name.to_string(), version, platform, model, scheduler: Scheduler::new(name, options) }
+    pub fn new(
+        name: &str,
+        version: u64,
+        platform: &'static str,
+        model: Arc<dyn LoadedModel>,
+        options: SchedulerOptions,
+    ) -> Self {
+        Servable {
+            name: name.to_string(),
+            version,
+            platform,
+            model,
+            scheduler: Scheduler::new(name, options),
+        }
     }
 
     /// Model name.
@@ -62,6 +74,10 @@ impl Servable {
             .iter()
             .filter_map(|&i| outputs[i].take().map(|t| (specs[i].name.clone(), t)))
             .collect();
-        Ok(InferResponse { model_name: self.name.clone(), model_version: self.version, outputs: selected })
+        Ok(InferResponse {
+            model_name: self.name.clone(),
+            model_version: self.version,
+            outputs: selected,
+        })
     }
 }

@@ -48,6 +48,10 @@ pub struct VersionStatus {
 impl VersionStatus {
     /// OVMS `error_code`: `OK`, or `UNKNOWN` with a message.
     pub fn error_code(&self) -> &'static str {
-        if self.error.is_some() { "UNKNOWN" } else { "OK" }
+        if self.error.is_some() {
+            "UNKNOWN"
+        } else {
+            "OK"
+        }
     }
 }

@@ -15,9 +15,15 @@ pub struct ValidRequest {
 
 /// Checks `request` against `signature`: input count, names, types, shapes and
 /// content sizes, then the requested output names.
-pub fn validate(signature: &Signature, request: InferRequest) -> Result<ValidRequest, ValidationError> {
+pub fn validate(
+    signature: &Signature,
+    request: InferRequest,
+) -> Result<ValidRequest, ValidationError> {
     if request.inputs.len() != signature.inputs.len() {
-        return Err(ValidationError::InputCount { expected: signature.inputs.len(), actual: request.inputs.len() });
+        return Err(ValidationError::InputCount {
+            expected: signature.inputs.len(),
+            actual: request.inputs.len(),
+        });
     }
     let mut slots: Vec<Option<InferInput>> = vec![None; signature.inputs.len()];
     for input in request.inputs {
@@ -50,15 +56,26 @@ fn check_input(spec: &TensorSpec, input: InferInput) -> Result<Tensor, Validatio
     let element_bytes = input.dtype.size_bytes().unwrap_or(1);
     Tensor::new(input.dtype, shape, input.data).map_err(|e| match e {
         TensorError::ByteSize { expected, actual } if input.encoding == ContentEncoding::Values => {
-            ValidationError::ValueCount { name: input.name.clone(), expected: expected / element_bytes, actual: actual / element_bytes }
+            ValidationError::ValueCount {
+                name: input.name.clone(),
+                expected: expected / element_bytes,
+                actual: actual / element_bytes,
+            }
         }
-        TensorError::ByteSize { expected, actual } => {
-            ValidationError::ContentSize { name: input.name.clone(), expected, actual }
-        }
-        TensorError::ElementCount { expected, actual } => {
-            ValidationError::ValueCount { name: input.name.clone(), expected, actual }
-        }
-        other => ValidationError::Content { name: input.name.clone(), message: other.to_string() },
+        TensorError::ByteSize { expected, actual } => ValidationError::ContentSize {
+            name: input.name.clone(),
+            expected,
+            actual,
+        },
+        TensorError::ElementCount { expected, actual } => ValidationError::ValueCount {
+            name: input.name.clone(),
+            expected,
+            actual,
+        },
+        other => ValidationError::Content {
+            name: input.name.clone(),
+            message: other.to_string(),
+        },
     })
 }
 
@@ -99,13 +116,18 @@ fn dim_text(dim: Dim) -> String {
     dim.to_string()
 }
 
-fn requested_outputs(signature: &Signature, names: &[String]) -> Result<Vec<usize>, ValidationError> {
+fn requested_outputs(
+    signature: &Signature,
+    names: &[String],
+) -> Result<Vec<usize>, ValidationError> {
     if names.is_empty() {
         return Ok((0..signature.outputs.len()).collect());
     }
     let mut indices = Vec::with_capacity(names.len());
     for name in names {
-        let index = signature.output_index(name).ok_or_else(|| ValidationError::UnknownOutput(name.clone()))?;
+        let index = signature
+            .output_index(name)
+            .ok_or_else(|| ValidationError::UnknownOutput(name.clone()))?;
         if !indices.contains(&index) {
             indices.push(index);
         }
@@ -122,20 +144,33 @@ mod tests {
     use super::*;
 
     fn spec(name: &str, dtype: DataType, shape: Vec<Dim>) -> TensorSpec {
-        TensorSpec { name: name.into(), dtype, shape }
+        TensorSpec {
+            name: name.into(),
+            dtype,
+            shape,
+        }
     }
 
     fn add_signature() -> Signature {
         let shape = vec![Dim::Any, Dim::Fixed(16)];
         Signature {
-            inputs: vec![spec("a", DataType::F32, shape.clone()), spec("b", DataType::F32, shape.clone())],
-            outputs: vec![spec("sum", DataType::F32, shape.clone()), spec("diff", DataType::F32, shape)],
+            inputs: vec![
+                spec("a", DataType::F32, shape.clone()),
+                spec("b", DataType::F32, shape.clone()),
+            ],
+            outputs: vec![
+                spec("sum", DataType::F32, shape.clone()),
+                spec("diff", DataType::F32, shape),
+            ],
         }
     }
 
     fn fixed_signature() -> Signature {
         let shape = vec![Dim::Fixed(1), Dim::Fixed(4)];
-        Signature { inputs: vec![spec("x", DataType::F32, shape.clone())], outputs: vec![spec("y", DataType::F32, shape)] }
+        Signature {
+            inputs: vec![spec("x", DataType::F32, shape.clone())],
+            outputs: vec![spec("y", DataType::F32, shape)],
+        }
     }
 
     fn f32_input(name: &str, shape: Vec<i64>, values: usize) -> InferInput {
@@ -149,7 +184,10 @@ mod tests {
     }
 
     fn request(inputs: Vec<InferInput>) -> InferRequest {
-        InferRequest { inputs, outputs: vec![] }
+        InferRequest {
+            inputs,
+            outputs: vec![],
+        }
     }
 
     fn message(sig: &Signature, req: InferRequest) -> String {
@@ -158,7 +196,10 @@ mod tests {
 
     #[test]
     fn valid_request_is_put_in_signature_order() {
-        let req = request(vec![f32_input("b", vec![2, 16], 32), f32_input("a", vec![2, 16], 32)]);
+        let req = request(vec![
+            f32_input("b", vec![2, 16], 32),
+            f32_input("a", vec![2, 16], 32),
+        ]);
         let valid = validate(&add_signature(), req).unwrap();
         assert_eq!(valid.inputs.len(), 2);
         assert_eq!(valid.inputs[0].shape(), &[2, 16]);
@@ -168,38 +209,80 @@ mod tests {
     #[test]
     fn ovms_messages() {
         let sig = add_signature();
-        assert_eq!(message(&sig, request(vec![f32_input("a", vec![1, 16], 16)])), "Invalid number of inputs - Expected: 2; Actual: 1");
         assert_eq!(
-            message(&sig, request(vec![f32_input("a", vec![1, 16], 16), f32_input("c", vec![1, 16], 16)])),
+            message(&sig, request(vec![f32_input("a", vec![1, 16], 16)])),
+            "Invalid number of inputs - Expected: 2; Actual: 1"
+        );
+        assert_eq!(
+            message(
+                &sig,
+                request(vec![
+                    f32_input("a", vec![1, 16], 16),
+                    f32_input("c", vec![1, 16], 16)
+                ])
+            ),
             "Missing input with specific name - Required input: b"
         );
         let mut wrong_type = f32_input("b", vec![1, 16], 16);
         wrong_type.dtype = DataType::I64;
         wrong_type.data = TensorData::Raw(Bytes::from(vec![0u8; 128]));
         assert_eq!(
-            message(&sig, request(vec![f32_input("a", vec![1, 16], 16), wrong_type])),
+            message(
+                &sig,
+                request(vec![f32_input("a", vec![1, 16], 16), wrong_type])
+            ),
             "Invalid input precision - Expected: FP32; Actual: INT64; input name: b"
         );
         assert_eq!(
-            message(&sig, request(vec![f32_input("a", vec![1, 15], 15), f32_input("b", vec![1, 16], 16)])),
+            message(
+                &sig,
+                request(vec![
+                    f32_input("a", vec![1, 15], 15),
+                    f32_input("b", vec![1, 16], 16)
+                ])
+            ),
             "Invalid input shape - Expected: (-1,16); Actual: (1,15); input name: a"
         );
         assert_eq!(
-            message(&sig, request(vec![f32_input("a", vec![16], 16), f32_input("b", vec![1, 16], 16)])),
+            message(
+                &sig,
+                request(vec![
+                    f32_input("a", vec![16], 16),
+                    f32_input("b", vec![1, 16], 16)
+                ])
+            ),
             "Invalid input shape - Expected: (-1,16); Actual: (16); input name: a"
         );
         assert_eq!(
-            message(&sig, request(vec![f32_input("a", vec![2, 16], 31), f32_input("b", vec![2, 16], 32)])),
+            message(
+                &sig,
+                request(vec![
+                    f32_input("a", vec![2, 16], 31),
+                    f32_input("b", vec![2, 16], 32)
+                ])
+            ),
             "Invalid content size of tensor proto - Expected: 128 bytes; Actual: 124 bytes; input name: a"
         );
     }
 
     #[test]
     fn batch_mismatch_is_reported_as_batch() {
-        let msg = message(&fixed_signature(), request(vec![f32_input("x", vec![2, 4], 8)]));
-        assert_eq!(msg, "Invalid input batch size - Expected: 1; Actual: 2; input name: x");
-        let msg = message(&fixed_signature(), request(vec![f32_input("x", vec![2, 5], 10)]));
-        assert_eq!(msg, "Invalid input shape - Expected: (1,4); Actual: (2,5); input name: x");
+        let msg = message(
+            &fixed_signature(),
+            request(vec![f32_input("x", vec![2, 4], 8)]),
+        );
+        assert_eq!(
+            msg,
+            "Invalid input batch size - Expected: 1; Actual: 2; input name: x"
+        );
+        let msg = message(
+            &fixed_signature(),
+            request(vec![f32_input("x", vec![2, 5], 10)]),
+        );
+        assert_eq!(
+            msg,
+            "Invalid input shape - Expected: (1,4); Actual: (2,5); input name: x"
+        );
     }
 
     #[test]
@@ -207,12 +290,18 @@ mod tests {
         let mut input = f32_input("x", vec![1, 4], 3);
         input.encoding = ContentEncoding::Values;
         let msg = message(&fixed_signature(), request(vec![input]));
-        assert_eq!(msg, "Invalid number of values in tensor proto container - Expected: 4; Actual: 3; input name: x");
+        assert_eq!(
+            msg,
+            "Invalid number of values in tensor proto container - Expected: 4; Actual: 3; input name: x"
+        );
     }
 
     #[test]
     fn negative_dims_are_refused() {
-        let msg = message(&fixed_signature(), request(vec![f32_input("x", vec![-1, 4], 4)]));
+        let msg = message(
+            &fixed_signature(),
+            request(vec![f32_input("x", vec![-1, 4], 4)]),
+        );
         assert!(msg.starts_with("Invalid input shape"), "{msg}");
     }
 
@@ -248,7 +337,10 @@ mod tests {
     #[test]
     fn requested_outputs_are_checked_and_ordered() {
         let sig = add_signature();
-        let mut req = request(vec![f32_input("a", vec![1, 16], 16), f32_input("b", vec![1, 16], 16)]);
+        let mut req = request(vec![
+            f32_input("a", vec![1, 16], 16),
+            f32_input("b", vec![1, 16], 16),
+        ]);
         req.outputs = vec!["diff".into(), "sum".into(), "diff".into()];
         assert_eq!(validate(&sig, req.clone()).unwrap().outputs, vec![0, 1]);
         req.outputs = vec!["prod".into()];

@@ -105,7 +105,9 @@ impl BatchSize {
             "auto" => Ok(BatchSize::Auto),
             t => match t.parse::<u64>() {
                 Ok(n) if n > 0 => Ok(BatchSize::Fixed(n)),
-                _ => Err(format!("batch_size must be a positive integer or \"auto\", not {text:?}")),
+                _ => Err(format!(
+                    "batch_size must be a positive integer or \"auto\", not {text:?}"
+                )),
             },
         }
     }
@@ -116,7 +118,9 @@ impl<'de> Deserialize<'de> for BatchSize {
         match serde_json::Value::deserialize(deserializer)? {
             serde_json::Value::String(s) => BatchSize::parse(&s),
             serde_json::Value::Number(n) => BatchSize::parse(&n.to_string()),
-            other => Err(format!("batch_size must be a positive integer or \"auto\", not {other}")),
+            other => Err(format!(
+                "batch_size must be a positive integer or \"auto\", not {other}"
+            )),
         }
         .map_err(serde::de::Error::custom)
     }
@@ -212,7 +216,12 @@ impl ModelConfig {
 
     /// Checks values that the schema alone cannot.
     pub fn check(&self) -> Result<(), ConfigError> {
-        let invalid = |what: String| Err(ConfigError::Invalid(format!("model {:?}: {what}", self.name)));
+        let invalid = |what: String| {
+            Err(ConfigError::Invalid(format!(
+                "model {:?}: {what}",
+                self.name
+            )))
+        };
         if self.name.trim().is_empty() {
             return Err(ConfigError::Invalid("a model has an empty name".into()));
         }
@@ -222,8 +231,13 @@ impl ModelConfig {
         if self.base_path.trim().is_empty() {
             return invalid("base_path is empty".into());
         }
-        if let Some(scheme) = ["s3://", "gs://", "az://", "azfs://"].iter().find(|s| self.base_path.starts_with(**s)) {
-            return invalid(format!("{scheme} base paths are not supported yet; use a local folder"));
+        if let Some(scheme) = ["s3://", "gs://", "az://", "azfs://"]
+            .iter()
+            .find(|s| self.base_path.starts_with(**s))
+        {
+            return invalid(format!(
+                "{scheme} base paths are not supported yet; use a local folder"
+            ));
         }
         if let Err(e) = self.version_policy().check() {
             return invalid(e);
@@ -269,8 +283,11 @@ impl ModelConfig {
 impl ServerModelsConfig {
     /// Parses and checks a config.json text; `path` names it in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let config: ServerModelsConfig = serde_json::from_str(text)
-            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        let config: ServerModelsConfig =
+            serde_json::from_str(text).map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
         config.check()?;
         Ok(config)
     }
@@ -278,8 +295,10 @@ impl ServerModelsConfig {
     /// Reads, parses and checks a config.json; relative base paths are
     /// resolved against the file's folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut config = Self::parse(&text, path)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         for entry in &mut config.model_config_list {
@@ -309,14 +328,21 @@ impl ServerModelsConfig {
         for model in self.models() {
             model.check()?;
             if !names.insert(model.name.as_str()) {
-                return Err(ConfigError::Invalid(format!("model name {:?} is used twice", model.name)));
+                return Err(ConfigError::Invalid(format!(
+                    "model name {:?} is used twice",
+                    model.name
+                )));
             }
         }
         if !self.pipeline_config_list.is_empty() {
-            return Err(ConfigError::Invalid("pipeline_config_list: pipelines are not supported yet".into()));
+            return Err(ConfigError::Invalid(
+                "pipeline_config_list: pipelines are not supported yet".into(),
+            ));
         }
         if !self.custom_node_library_config_list.is_empty() {
-            return Err(ConfigError::Invalid("custom_node_library_config_list: custom nodes are not supported yet".into()));
+            return Err(ConfigError::Invalid(
+                "custom_node_library_config_list: custom nodes are not supported yet".into(),
+            ));
         }
         Ok(())
     }
@@ -349,7 +375,10 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named() {
-        let err = parse(r#"{"model_config_list": [{"config": {"name": "a", "base_path": "/m", "nirek": 1}}]}"#).unwrap_err();
+        let err = parse(
+            r#"{"model_config_list": [{"config": {"name": "a", "base_path": "/m", "nirek": 1}}]}"#,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("unknown field `nirek`"), "{err}");
         let err = parse(r#"{"model_config_lst": []}"#).unwrap_err();
         assert!(err.to_string().contains("model_config_lst"), "{err}");
@@ -368,7 +397,12 @@ mod tests {
         let dup = r#"{"model_config_list": [{"config": {"name": "a", "base_path": "/m"}}, {"config": {"name": "a", "base_path": "/n"}}]}"#;
         assert!(parse(dup).unwrap_err().to_string().contains("used twice"));
         let zero = r#"{"model_config_list": [{"config": {"name": "a", "base_path": "/m", "model_version_policy": {"latest": {"num_versions": 0}}}}]}"#;
-        assert!(parse(zero).unwrap_err().to_string().contains("num_versions"));
+        assert!(
+            parse(zero)
+                .unwrap_err()
+                .to_string()
+                .contains("num_versions")
+        );
         let s3 = r#"{"model_config_list": [{"config": {"name": "a", "base_path": "s3://b/m"}}]}"#;
         assert!(parse(s3).unwrap_err().to_string().contains("s3://"));
     }

@@ -16,11 +16,18 @@ pub enum SourceError {
 /// The version numbers under `base_path`: folders named by a positive integer.
 /// Other entries are ignored.
 pub fn list_versions(base_path: &Path) -> Result<Vec<u64>, SourceError> {
-    let read_err = |source| SourceError::Read { path: base_path.to_path_buf(), source };
+    let read_err = |source| SourceError::Read {
+        path: base_path.to_path_buf(),
+        source,
+    };
     let mut versions = Vec::new();
     for entry in std::fs::read_dir(base_path).map_err(read_err)? {
         let entry = entry.map_err(read_err)?;
-        let Some(version) = entry.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) else {
+        let Some(version) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
             continue;
         };
         if version > 0 && entry.path().is_dir() {
@@ -34,7 +41,10 @@ pub fn list_versions(base_path: &Path) -> Result<Vec<u64>, SourceError> {
 /// Lists the regular files under version folder `dir`, recursively, sorted.
 pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, SourceError> {
     let mut files = Vec::new();
-    collect_files(dir, &mut files).map_err(|source| SourceError::Read { path: dir.to_path_buf(), source })?;
+    collect_files(dir, &mut files).map_err(|source| SourceError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     files.sort();
     Ok(files)
 }
@@ -78,6 +88,12 @@ mod tests {
         std::fs::write(dir.path().join("model.onnx"), b"x").unwrap();
         std::fs::write(dir.path().join("variables/v.index"), b"x").unwrap();
         let files = list_files(dir.path()).unwrap();
-        assert_eq!(files, vec![dir.path().join("model.onnx"), dir.path().join("variables/v.index")]);
+        assert_eq!(
+            files,
+            vec![
+                dir.path().join("model.onnx"),
+                dir.path().join("variables/v.index")
+            ]
+        );
     }
 }

@@ -107,7 +107,11 @@ mod tests {
             (VersionPolicy::specific(vec![4]), &[1, 2, 3], &[]),
         ];
         for (policy, available, want) in cases {
-            assert_eq!(&policy.select(available), want, "{policy:?} over {available:?}");
+            assert_eq!(
+                &policy.select(available),
+                want,
+                "{policy:?} over {available:?}"
+            );
         }
     }
 
@@ -117,7 +121,8 @@ mod tests {
         assert_eq!(p, VersionPolicy::latest(2));
         let p: VersionPolicy = serde_json::from_str(r#"{"all": {}}"#).unwrap();
         assert_eq!(p, VersionPolicy::all());
-        let p: VersionPolicy = serde_json::from_str(r#"{"specific": {"versions": [1, 3]}}"#).unwrap();
+        let p: VersionPolicy =
+            serde_json::from_str(r#"{"specific": {"versions": [1, 3]}}"#).unwrap();
         assert_eq!(p, VersionPolicy::specific(vec![1, 3]));
         assert!(serde_json::from_str::<VersionPolicy>(r#"{"newest": {}}"#).is_err());
         assert!(serde_json::from_str::<VersionPolicy>(r#"{"latest": {"n": 1}}"#).is_err());

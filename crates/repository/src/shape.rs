@@ -25,7 +25,10 @@ pub fn parse_dims(text: &str) -> Result<Vec<Dim>, String> {
     if inner.trim().is_empty() {
         return Err(format!("shape {text:?} has no dimensions"));
     }
-    inner.split(',').map(|d| parse_dim(d.trim(), text)).collect()
+    inner
+        .split(',')
+        .map(|d| parse_dim(d.trim(), text))
+        .collect()
 }
 
 fn parse_dim(dim: &str, whole: &str) -> Result<Dim, String> {
@@ -49,12 +52,22 @@ fn parse_dim(dim: &str, whole: &str) -> Result<Dim, String> {
 
 /// Checks a layout such as `NHWC` or `NHWC:NCHW` and returns it unchanged.
 pub fn parse_layout(text: &str) -> Result<String, String> {
-    let ok_part = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphabetic() || c == '.' || c == '?');
+    let ok_part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphabetic() || c == '.' || c == '?')
+    };
     let valid = match text.split_once(':') {
         Some((from, to)) => ok_part(from) && ok_part(to) && from.len() == to.len(),
         None => ok_part(text),
     };
-    if valid { Ok(text.to_string()) } else { Err(format!("invalid layout {text:?}: use e.g. NHWC or NHWC:NCHW")) }
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "invalid layout {text:?}: use e.g. NHWC or NHWC:NCHW"
+        ))
+    }
 }
 
 fn dims_to_string(dims: &[Dim]) -> String {
@@ -66,7 +79,8 @@ impl ShapeSetting {
     pub fn parse(text: &str) -> Result<Self, String> {
         let trimmed = text.trim();
         if trimmed.starts_with('{') {
-            let value: serde_json::Value = serde_json::from_str(trimmed).map_err(|e| format!("shape: {e}"))?;
+            let value: serde_json::Value =
+                serde_json::from_str(trimmed).map_err(|e| format!("shape: {e}"))?;
             return Self::from_json(&value);
         }
         Self::from_json(&serde_json::Value::String(trimmed.to_string()))
@@ -79,15 +93,21 @@ impl ShapeSetting {
             serde_json::Value::Object(map) => {
                 let mut per_input = BTreeMap::new();
                 for (name, dims) in map {
-                    let dims = dims.as_str().ok_or_else(|| format!("shape of input {name:?} must be a string like \"(1,3,224,224)\""))?;
+                    let dims = dims.as_str().ok_or_else(|| {
+                        format!("shape of input {name:?} must be a string like \"(1,3,224,224)\"")
+                    })?;
                     if dims == "auto" {
-                        return Err(format!("shape \"auto\" for input {name:?} is not supported yet"));
+                        return Err(format!(
+                            "shape \"auto\" for input {name:?} is not supported yet"
+                        ));
                     }
                     per_input.insert(name.clone(), parse_dims(dims)?);
                 }
                 Ok(ShapeSetting::PerInput(per_input))
             }
-            other => Err(format!("shape must be \"auto\", a string like \"(1,3,224,224)\" or an object, not {other}")),
+            other => Err(format!(
+                "shape must be \"auto\", a string like \"(1,3,224,224)\" or an object, not {other}"
+            )),
         }
     }
 }
@@ -105,7 +125,8 @@ impl Serialize for ShapeSetting {
             ShapeSetting::Auto => serializer.serialize_str("auto"),
             ShapeSetting::All(dims) => serializer.serialize_str(&dims_to_string(dims)),
             ShapeSetting::PerInput(map) => {
-                let text: BTreeMap<&String, String> = map.iter().map(|(k, v)| (k, dims_to_string(v))).collect();
+                let text: BTreeMap<&String, String> =
+                    map.iter().map(|(k, v)| (k, dims_to_string(v))).collect();
                 text.serialize(serializer)
             }
         }
@@ -118,9 +139,23 @@ mod tests {
 
     #[test]
     fn dims_parse() {
-        assert_eq!(parse_dims("(1,3,224,224)").unwrap(), vec![Dim::Fixed(1), Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)]);
-        assert_eq!(parse_dims("[-1, 16]").unwrap(), vec![Dim::Any, Dim::Fixed(16)]);
-        assert_eq!(parse_dims("(1:8,4)").unwrap(), vec![Dim::Range(1, 8), Dim::Fixed(4)]);
+        assert_eq!(
+            parse_dims("(1,3,224,224)").unwrap(),
+            vec![
+                Dim::Fixed(1),
+                Dim::Fixed(3),
+                Dim::Fixed(224),
+                Dim::Fixed(224)
+            ]
+        );
+        assert_eq!(
+            parse_dims("[-1, 16]").unwrap(),
+            vec![Dim::Any, Dim::Fixed(16)]
+        );
+        assert_eq!(
+            parse_dims("(1:8,4)").unwrap(),
+            vec![Dim::Range(1, 8), Dim::Fixed(4)]
+        );
         for bad in ["()", "(0,3)", "(a,3)", "(8:1)", "(1,,2)", "(-2)"] {
             assert!(parse_dims(bad).is_err(), "{bad} should be refused");
         }
@@ -129,9 +164,14 @@ mod tests {
     #[test]
     fn setting_forms() {
         assert_eq!(ShapeSetting::parse("auto").unwrap(), ShapeSetting::Auto);
-        assert_eq!(ShapeSetting::parse("(1,2)").unwrap(), ShapeSetting::All(vec![Dim::Fixed(1), Dim::Fixed(2)]));
+        assert_eq!(
+            ShapeSetting::parse("(1,2)").unwrap(),
+            ShapeSetting::All(vec![Dim::Fixed(1), Dim::Fixed(2)])
+        );
         let per = ShapeSetting::parse(r#"{"a": "(-1,16)"}"#).unwrap();
-        let ShapeSetting::PerInput(map) = per else { panic!("per-input expected") };
+        let ShapeSetting::PerInput(map) = per else {
+            panic!("per-input expected")
+        };
         assert_eq!(map["a"], vec![Dim::Any, Dim::Fixed(16)]);
         assert!(ShapeSetting::parse(r#"{"a": 3}"#).is_err());
     }

@@ -72,6 +72,10 @@ pub struct Cli {
     #[arg(long = "max_request_bytes", default_value_t = 1 << 30)]
     pub max_request_bytes: usize,
 
+    /// After SIGTERM/SIGINT, how long in-flight requests may take before the server exits anyway.
+    #[arg(long = "exit_timeout_seconds", default_value_t = 30)]
+    pub exit_timeout_seconds: u64,
+
     /// Log verbosity.
     #[arg(long = "log_level", value_enum, default_value_t = LogLevel::Info, ignore_case = true)]
     pub log_level: LogLevel,

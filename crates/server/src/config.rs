@@ -3,7 +3,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use inferd_repository::{BatchSize, ConfigError, LayoutSetting, ModelConfig, ServerModelsConfig, ShapeSetting, VersionPolicy};
+use inferd_repository::{
+    BatchSize, ConfigError, LayoutSetting, ModelConfig, ServerModelsConfig, ShapeSetting,
+    VersionPolicy,
+};
 
 use crate::cli::Cli;
 
@@ -36,6 +39,8 @@ pub struct ServerConfig {
     pub rest_addr: Option<SocketAddr>,
     /// Largest request body or gRPC message, in bytes.
     pub max_request_bytes: usize,
+    /// Grace period for in-flight requests at shutdown, in seconds.
+    pub exit_timeout_seconds: u64,
     /// The models to serve.
     pub models: ModelSource,
 }
@@ -50,15 +55,15 @@ impl ModelSource {
     }
 }
 
-const SINGLE_MODEL_FLAGS: &str =
-    "--model_version_policy, --batch_size, --shape, --layout, --nireq, --target_device, --plugin_config";
+const SINGLE_MODEL_FLAGS: &str = "--model_version_policy, --batch_size, --shape, --layout, --nireq, --target_device, --plugin_config";
 
 impl ServerConfig {
     /// Checks the flags against each other and builds the configuration.
     pub fn from_cli(cli: &Cli) -> Result<Self, StartupError> {
         let flags = |m: &str| Err(StartupError::Flags(m.to_string()));
         let grpc_addr = (cli.port != 0).then(|| SocketAddr::new(cli.grpc_bind_address, cli.port));
-        let rest_addr = (cli.rest_port != 0).then(|| SocketAddr::new(cli.rest_bind_address, cli.rest_port));
+        let rest_addr =
+            (cli.rest_port != 0).then(|| SocketAddr::new(cli.rest_bind_address, cli.rest_port));
         if grpc_addr.is_none() && rest_addr.is_none() {
             return flags("--port and --rest_port are both 0: there would be nothing to serve on");
         }
@@ -66,14 +71,21 @@ impl ServerConfig {
             && g.port() == r.port()
             && (g.ip() == r.ip() || g.ip().is_unspecified() || r.ip().is_unspecified())
         {
-            return Err(StartupError::Flags(format!("--port and --rest_port are both {}: use two different ports", g.port())));
+            return Err(StartupError::Flags(format!(
+                "--port and --rest_port are both {}: use two different ports",
+                g.port()
+            )));
         }
         if cli.max_request_bytes == 0 {
             return flags("--max_request_bytes must be positive");
         }
         let single = cli.model_name.is_some() || cli.model_path.is_some();
         let models = match (&cli.config_path, single) {
-            (Some(_), true) => return flags("--config_path cannot be used together with --model_name/--model_path"),
+            (Some(_), true) => {
+                return flags(
+                    "--config_path cannot be used together with --model_name/--model_path",
+                );
+            }
             (Some(path), false) => {
                 if has_single_model_settings(cli) {
                     return Err(StartupError::Flags(format!(
@@ -83,9 +95,19 @@ impl ServerConfig {
                 ModelSource::ConfigFile(path.clone())
             }
             (None, true) => ModelSource::Single(ServerModelsConfig::single(single_model(cli)?)?),
-            (None, false) => return flags("no model to serve: give --model_name with --model_path, or --config_path"),
+            (None, false) => {
+                return flags(
+                    "no model to serve: give --model_name with --model_path, or --config_path",
+                );
+            }
         };
-        Ok(ServerConfig { grpc_addr, rest_addr, max_request_bytes: cli.max_request_bytes, models })
+        Ok(ServerConfig {
+            grpc_addr,
+            rest_addr,
+            max_request_bytes: cli.max_request_bytes,
+            exit_timeout_seconds: cli.exit_timeout_seconds,
+            models,
+        })
     }
 }
 
@@ -102,11 +124,14 @@ fn has_single_model_settings(cli: &Cli) -> bool {
 fn single_model(cli: &Cli) -> Result<ModelConfig, StartupError> {
     let bad = |flag: &str, e: String| StartupError::Flags(format!("{flag}: {e}"));
     let (Some(name), Some(path)) = (&cli.model_name, &cli.model_path) else {
-        return Err(StartupError::Flags("--model_name and --model_path must be given together".into()));
+        return Err(StartupError::Flags(
+            "--model_name and --model_path must be given together".into(),
+        ));
     };
     let mut model = ModelConfig::new(name.clone(), path.clone());
     if let Some(text) = &cli.model_version_policy {
-        let policy: VersionPolicy = serde_json::from_str(text).map_err(|e| bad("--model_version_policy", e.to_string()))?;
+        let policy: VersionPolicy =
+            serde_json::from_str(text).map_err(|e| bad("--model_version_policy", e.to_string()))?;
         model.model_version_policy = Some(policy);
     }
     if let Some(text) = &cli.batch_size {
@@ -117,7 +142,9 @@ fn single_model(cli: &Cli) -> Result<ModelConfig, StartupError> {
     }
     if let Some(text) = &cli.layout {
         let layout = if text.trim_start().starts_with('{') {
-            LayoutSetting::PerInput(serde_json::from_str(text).map_err(|e| bad("--layout", e.to_string()))?)
+            LayoutSetting::PerInput(
+                serde_json::from_str(text).map_err(|e| bad("--layout", e.to_string()))?,
+            )
         } else {
             LayoutSetting::All(text.clone())
         };
@@ -126,7 +153,8 @@ fn single_model(cli: &Cli) -> Result<ModelConfig, StartupError> {
     model.nireq = cli.nireq;
     model.target_device = cli.target_device.clone();
     if let Some(text) = &cli.plugin_config {
-        let map = serde_json::from_str(text).map_err(|e| bad("--plugin_config", format!("expected a JSON object: {e}")))?;
+        let map = serde_json::from_str(text)
+            .map_err(|e| bad("--plugin_config", format!("expected a JSON object: {e}")))?;
         model.plugin_config = Some(map);
     }
     Ok(model)
@@ -139,31 +167,72 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<ServerConfig, String> {
-        let cli = Cli::try_parse_from(std::iter::once("inferd").chain(args.iter().copied())).map_err(|e| e.to_string())?;
+        let cli = Cli::try_parse_from(std::iter::once("inferd").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
         ServerConfig::from_cli(&cli).map_err(|e| e.to_string())
     }
 
     #[test]
     fn single_model_mode() {
-        let c = parse(&["--model_name", "add", "--model_path", "/m/add", "--port", "9000", "--rest_port", "8000"]).unwrap();
+        let c = parse(&[
+            "--model_name",
+            "add",
+            "--model_path",
+            "/m/add",
+            "--port",
+            "9000",
+            "--rest_port",
+            "8000",
+        ])
+        .unwrap();
         assert_eq!(c.grpc_addr.unwrap().port(), 9000);
         assert_eq!(c.rest_addr.unwrap().port(), 8000);
-        let ModelSource::Single(models) = c.models else { panic!("single mode expected") };
+        let ModelSource::Single(models) = c.models else {
+            panic!("single mode expected")
+        };
         assert_eq!(models.models().next().unwrap().name, "add");
     }
 
     #[test]
     fn zero_port_turns_a_listener_off() {
-        let c = parse(&["--config_path", "c.json", "--port", "0", "--rest_port", "8000"]).unwrap();
+        let c = parse(&[
+            "--config_path",
+            "c.json",
+            "--port",
+            "0",
+            "--rest_port",
+            "8000",
+        ])
+        .unwrap();
         assert!(c.grpc_addr.is_none());
-        assert!(parse(&["--config_path", "c.json", "--port", "0"]).unwrap_err().contains("nothing to serve"));
+        assert!(
+            parse(&["--config_path", "c.json", "--port", "0"])
+                .unwrap_err()
+                .contains("nothing to serve")
+        );
     }
 
     #[test]
     fn conflicts_are_refused() {
-        let both = parse(&["--config_path", "c.json", "--model_name", "a", "--model_path", "/a"]).unwrap_err();
+        let both = parse(&[
+            "--config_path",
+            "c.json",
+            "--model_name",
+            "a",
+            "--model_path",
+            "/a",
+        ])
+        .unwrap_err();
         assert!(both.contains("cannot be used together"), "{both}");
-        let clash = parse(&["--config_path", "c.json", "--port", "8000", "--rest_port", "8000"]).unwrap_err();
+        let clash = parse(&[
+            "--config_path",
+            "c.json",
+            "--port",
+            "8000",
+            "--rest_port",
+            "8000",
+        ])
+        .unwrap_err();
         assert!(clash.contains("both 8000"), "{clash}");
         let half = parse(&["--model_name", "a"]).unwrap_err();
         assert!(half.contains("together"), "{half}");
@@ -177,7 +246,10 @@ mod tests {
     fn bad_values_are_named() {
         let base = ["--model_name", "a", "--model_path", "/a"];
         let with = |extra: &[&str]| parse(&[&base[..], extra].concat()).unwrap_err();
-        assert!(with(&["--model_version_policy", "{\"newest\": {}}"]).contains("--model_version_policy"));
+        assert!(
+            with(&["--model_version_policy", "{\"newest\": {}}"])
+                .contains("--model_version_policy")
+        );
         assert!(with(&["--shape", "(1,x)"]).contains("--shape"));
         assert!(with(&["--plugin_config", "[1]"]).contains("--plugin_config"));
         assert!(with(&["--batch_size", "0"]).contains("--batch_size"));

@@ -8,8 +8,8 @@ pub mod config;
 pub mod grpc;
 pub mod proto;
 pub mod rest;
-mod values;
 mod run;
+mod values;
 
 pub use run::{init_logging, run};
 

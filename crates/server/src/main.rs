@@ -19,7 +19,10 @@ fn main() -> ExitCode {
         eprintln!("inferd: error: {e}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("inferd: error: cannot start the async runtime: {e}");

@@ -14,7 +14,9 @@ use crate::config::ServerConfig;
 
 /// Sets up `tracing` at `level`, to `path` when given, else to standard output.
 pub fn init_logging(level: LogLevel, path: Option<&Path>) -> anyhow::Result<()> {
-    let builder = tracing_subscriber::fmt().with_max_level(level.filter()).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level.filter())
+        .with_target(false);
     match path {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
@@ -24,7 +26,10 @@ pub fn init_logging(level: LogLevel, path: Option<&Path>) -> anyhow::Result<()> 
                 .with_context(|| format!("cannot open --log_path {}", path.display()))?;
             builder.with_ansi(false).with_writer(Arc::new(file)).init();
         }
-        None => builder.init(),
+        None => {
+            use std::io::IsTerminal;
+            builder.with_ansi(std::io::stdout().is_terminal()).init();
+        }
     }
     Ok(())
 }
@@ -54,7 +59,9 @@ async fn shutdown_signal() {
 }
 
 async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.with_context(|| format!("cannot listen for {what} on {addr}"))
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for {what} on {addr}"))
 }
 
 /// Serves until SIGTERM/SIGINT, then stops accepting, lets in-flight requests
@@ -72,7 +79,11 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
 
     let backends = Backends::builtin();
     for backend in backends.all() {
-        tracing::info!(backend = backend.name(), available = backend.is_available(), "backend");
+        tracing::info!(
+            backend = backend.name(),
+            available = backend.is_available(),
+            "backend"
+        );
     }
     let manager = Arc::new(Manager::new(backends));
     let core = Arc::new(Core::new(manager.clone()));
@@ -86,7 +97,13 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     crate::grpc::set_serving(&health, false).await;
     if let Some(listener) = grpc_listener {
         tracing::info!(address = %listener.local_addr()?, "gRPC server listening");
-        let server = crate::grpc::serve(core.clone(), health_service, config.max_request_bytes, listener, stopped(stop_rx.clone()));
+        let server = crate::grpc::serve(
+            core.clone(),
+            health_service,
+            config.max_request_bytes,
+            listener,
+            stopped(stop_rx.clone()),
+        );
         servers.spawn(async move { server.await.context("gRPC server failed") });
     }
     if let Some(listener) = rest_listener {
@@ -94,15 +111,21 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         let app = crate::rest::router(core.clone(), config.max_request_bytes);
         let stop = stopped(stop_rx.clone());
         servers.spawn(async move {
-            axum::serve(listener, app).with_graceful_shutdown(stop).await.context("REST server failed")
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+                .context("REST server failed")
         });
     }
 
     manager.apply(&models).await;
     for name in manager.model_names() {
         let status = manager.model_status(&name).unwrap_or_default();
-        let available: Vec<u64> =
-            status.iter().filter(|s| s.state == inferd_core::ServableState::Available).map(|s| s.version).collect();
+        let available: Vec<u64> = status
+            .iter()
+            .filter(|s| s.state == inferd_core::ServableState::Available)
+            .map(|s| s.version)
+            .collect();
         tracing::info!(model = %name, versions = ?available, "model ready");
     }
     crate::grpc::set_serving(&health, true).await;
@@ -117,8 +140,19 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         }
     }
     let _ = stop_tx.send(true);
-    while let Some(result) = servers.join_next().await {
-        result.context("server task panicked")??;
+    let drain = async {
+        while let Some(result) = servers.join_next().await {
+            result.context("server task panicked")??;
+        }
+        anyhow::Ok(())
+    };
+    let grace = std::time::Duration::from_secs(config.exit_timeout_seconds);
+    match tokio::time::timeout(grace, drain).await {
+        Ok(result) => result?,
+        Err(_) => tracing::warn!(
+            "requests still in flight {} s after the shutdown signal (--exit_timeout_seconds); exiting",
+            config.exit_timeout_seconds
+        ),
     }
     tracing::info!("shutdown complete");
     Ok(())

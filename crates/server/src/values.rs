@@ -48,7 +48,10 @@ pub fn pack<T: Element>(values: impl IntoIterator<Item = T>) -> Bytes {
 }
 
 /// Packs values after narrowing each with `convert`; the first failure is returned.
-pub fn pack_narrowed<S, T: Element, E>(values: &[S], convert: impl Fn(&S) -> Result<T, E>) -> Result<Bytes, E> {
+pub fn pack_narrowed<S, T: Element, E>(
+    values: &[S],
+    convert: impl Fn(&S) -> Result<T, E>,
+) -> Result<Bytes, E> {
     let mut out = Vec::with_capacity(values.len() * T::SIZE);
     for v in values {
         convert(v)?.write(&mut out);
@@ -64,7 +67,10 @@ mod tests {
     fn round_trip() {
         let packed = pack([1.5f32, -2.0]);
         assert_eq!(packed.len(), 8);
-        assert_eq!(read_all::<f32>(&packed).collect::<Vec<_>>(), vec![1.5, -2.0]);
+        assert_eq!(
+            read_all::<f32>(&packed).collect::<Vec<_>>(),
+            vec![1.5, -2.0]
+        );
         let halves = pack([f16::from_f32(0.5)]);
         assert_eq!(read_all::<f16>(&halves).next().unwrap().to_f32(), 0.5);
     }

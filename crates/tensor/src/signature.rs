@@ -98,7 +98,10 @@ mod tests {
         assert!(Dim::Any.accepts(1_000_000));
         assert!(Dim::Range(1, 8).accepts(8));
         assert!(!Dim::Range(1, 8).accepts(9));
-        assert_eq!(format_shape(&[Dim::Any, Dim::Fixed(16), Dim::Range(2, 4)]), "(-1,16,2:4)");
+        assert_eq!(
+            format_shape(&[Dim::Any, Dim::Fixed(16), Dim::Range(2, 4)]),
+            "(-1,16,2:4)"
+        );
         assert_eq!(Dim::Range(2, 4).as_i64(), -1);
     }
 }

@@ -74,12 +74,18 @@ impl Tensor {
             (TensorData::Raw(bytes), Some(size)) => {
                 let expected = count.checked_mul(size).ok_or(TensorError::ShapeOverflow)?;
                 if bytes.len() != expected {
-                    return Err(TensorError::ByteSize { expected, actual: bytes.len() });
+                    return Err(TensorError::ByteSize {
+                        expected,
+                        actual: bytes.len(),
+                    });
                 }
             }
             (TensorData::Strings(items), None) => {
                 if items.len() != count {
-                    return Err(TensorError::ElementCount { expected: count, actual: items.len() });
+                    return Err(TensorError::ElementCount {
+                        expected: count,
+                        actual: items.len(),
+                    });
                 }
             }
             _ => return Err(TensorError::ContentKind(dtype)),
@@ -148,7 +154,9 @@ fn split_length_prefixed(mut wire: Bytes) -> Result<Vec<Bytes>, TensorError> {
         }
         let len = u32::from_le_bytes([wire[0], wire[1], wire[2], wire[3]]) as usize;
         if wire.len() - 4 < len {
-            return Err(TensorError::BytesEncoding("element longer than the remaining content"));
+            return Err(TensorError::BytesEncoding(
+                "element longer than the remaining content",
+            ));
         }
         let _ = wire.split_to(4);
         items.push(wire.split_to(len));
@@ -162,28 +170,56 @@ mod tests {
 
     #[test]
     fn raw_size_is_checked() {
-        let ok = Tensor::new(DataType::F32, vec![2, 2], TensorData::Raw(Bytes::from(vec![0u8; 16])));
+        let ok = Tensor::new(
+            DataType::F32,
+            vec![2, 2],
+            TensorData::Raw(Bytes::from(vec![0u8; 16])),
+        );
         assert!(ok.is_ok());
-        let short = Tensor::new(DataType::F32, vec![2, 2], TensorData::Raw(Bytes::from(vec![0u8; 12])));
-        assert_eq!(short, Err(TensorError::ByteSize { expected: 16, actual: 12 }));
+        let short = Tensor::new(
+            DataType::F32,
+            vec![2, 2],
+            TensorData::Raw(Bytes::from(vec![0u8; 12])),
+        );
+        assert_eq!(
+            short,
+            Err(TensorError::ByteSize {
+                expected: 16,
+                actual: 12
+            })
+        );
     }
 
     #[test]
     fn strings_count_is_checked() {
         let items = vec![Bytes::from_static(b"a")];
         let err = Tensor::new(DataType::Bytes, vec![2], TensorData::Strings(items));
-        assert_eq!(err, Err(TensorError::ElementCount { expected: 2, actual: 1 }));
+        assert_eq!(
+            err,
+            Err(TensorError::ElementCount {
+                expected: 2,
+                actual: 1
+            })
+        );
     }
 
     #[test]
     fn kind_must_match_dtype() {
-        let err = Tensor::new(DataType::Bytes, vec![1], TensorData::Raw(Bytes::from_static(b"x")));
+        let err = Tensor::new(
+            DataType::Bytes,
+            vec![1],
+            TensorData::Raw(Bytes::from_static(b"x")),
+        );
         assert_eq!(err, Err(TensorError::ContentKind(DataType::Bytes)));
     }
 
     #[test]
     fn bytes_wire_round_trip() {
-        let items = vec![Bytes::from_static(b"hello"), Bytes::new(), Bytes::from_static(b"\x00\xff")];
+        let items = vec![
+            Bytes::from_static(b"hello"),
+            Bytes::new(),
+            Bytes::from_static(b"\x00\xff"),
+        ];
         let t = Tensor::new(DataType::Bytes, vec![3], TensorData::Strings(items.clone())).unwrap();
         let wire = t.to_wire();
         assert_eq!(wire.len(), 4 * 3 + 5 + 2);
@@ -193,7 +229,11 @@ mod tests {
 
     #[test]
     fn malformed_bytes_wire_is_refused() {
-        let err = Tensor::from_wire(DataType::Bytes, vec![1], Bytes::from_static(&[9, 0, 0, 0, 1]));
+        let err = Tensor::from_wire(
+            DataType::Bytes,
+            vec![1],
+            Bytes::from_static(&[9, 0, 0, 0, 1]),
+        );
         assert!(matches!(err, Err(TensorError::BytesEncoding(_))));
         let err = Tensor::from_wire(DataType::Bytes, vec![1], Bytes::from_static(&[1, 0]));
         assert!(matches!(err, Err(TensorError::BytesEncoding(_))));
@@ -201,7 +241,11 @@ mod tests {
 
     #[test]
     fn overflow_is_refused() {
-        let err = Tensor::new(DataType::F32, vec![usize::MAX, 4], TensorData::Raw(Bytes::new()));
+        let err = Tensor::new(
+            DataType::F32,
+            vec![usize::MAX, 4],
+            TensorData::Raw(Bytes::new()),
+        );
         assert_eq!(err, Err(TensorError::ShapeOverflow));
     }
 }

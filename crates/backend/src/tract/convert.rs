@@ -30,16 +30,24 @@ pub fn datum_type(dtype: DataType) -> Option<DatumType> {
 
 /// The protocol type for a tract type, if the protocol has one.
 pub fn data_type(dt: DatumType) -> Option<DataType> {
-    DataType::ALL.into_iter().find(|d| datum_type(*d) == Some(dt))
+    DataType::ALL
+        .into_iter()
+        .find(|d| datum_type(*d) == Some(dt))
 }
 
 /// Copies a validated request tensor into an aligned tract tensor.
 pub fn to_tract(tensor: &Tensor) -> Result<TractTensor, BackendError> {
-    let unsupported = || BackendError::InvalidInput(format!("data type {} is not supported by tract", tensor.dtype()));
+    let unsupported = || {
+        BackendError::InvalidInput(format!(
+            "data type {} is not supported by tract",
+            tensor.dtype()
+        ))
+    };
     let dt = datum_type(tensor.dtype()).ok_or_else(unsupported)?;
     match tensor.data() {
         TensorData::Raw(bytes) => {
-            let mut out = TractTensor::zero_dt(dt, tensor.shape()).map_err(|e| BackendError::Execution(e.to_string()))?;
+            let mut out = TractTensor::zero_dt(dt, tensor.shape())
+                .map_err(|e| BackendError::Execution(e.to_string()))?;
             let dst = out.as_bytes_mut();
             if dt == DatumType::Bool {
                 // Any non-zero byte is true; tract's bool must be exactly 0 or 1.
@@ -55,8 +63,11 @@ pub fn to_tract(tensor: &Tensor) -> Result<TractTensor, BackendError> {
             let strings = items
                 .iter()
                 .map(|b| {
-                    String::from_utf8(b.to_vec())
-                        .map_err(|_| BackendError::InvalidInput("BYTES elements must be UTF-8 text for the tract backend".into()))
+                    String::from_utf8(b.to_vec()).map_err(|_| {
+                        BackendError::InvalidInput(
+                            "BYTES elements must be UTF-8 text for the tract backend".into(),
+                        )
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let array = tract_ndarray::ArrayD::from_shape_vec(tensor.shape(), strings)
@@ -78,13 +89,20 @@ impl AsRef<[u8]> for TensorBytes {
 /// Wraps a tract output as an inferd tensor (no copy for numeric types).
 pub fn from_tract(tensor: Arc<TractTensor>) -> Result<Tensor, BackendError> {
     let dt = tensor.datum_type();
-    let dtype = data_type(dt).ok_or_else(|| BackendError::Execution(format!("model produced unsupported type {dt:?}")))?;
+    let dtype = data_type(dt).ok_or_else(|| {
+        BackendError::Execution(format!("model produced unsupported type {dt:?}"))
+    })?;
     let shape = tensor.shape().to_vec();
     let exec_err = |e: tract_onnx::prelude::TractError| BackendError::Execution(e.to_string());
     let data = if dt == DatumType::String {
         let view = tensor.try_as_plain_ram().map_err(exec_err)?;
         let strings = view.as_slice::<String>().map_err(exec_err)?;
-        TensorData::Strings(strings.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect())
+        TensorData::Strings(
+            strings
+                .iter()
+                .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+                .collect(),
+        )
     } else if tensor.as_plain_ram().is_some() {
         // Plain host memory: lend the buffer (`as_bytes` cannot fail on it).
         TensorData::Raw(Bytes::from_owner(TensorBytes(tensor)))

@@ -21,12 +21,18 @@ fn load_err(context: &str) -> impl Fn(TractError) -> BackendError + '_ {
 /// Picks `model.onnx`, or else the only `*.onnx` file.
 fn onnx_file(files: &ModelFiles) -> Result<PathBuf, BackendError> {
     let candidates: Vec<&PathBuf> = files.with_extension("onnx").collect();
-    if let Some(named) = candidates.iter().find(|p| p.file_name().is_some_and(|n| n == "model.onnx")) {
+    if let Some(named) = candidates
+        .iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "model.onnx"))
+    {
         return Ok((*named).clone());
     }
     match candidates.as_slice() {
         [only] => Ok((*only).clone()),
-        [] => Err(BackendError::Unsupported(format!("no .onnx file in {}", files.dir.display()))),
+        [] => Err(BackendError::Unsupported(format!(
+            "no .onnx file in {}",
+            files.dir.display()
+        ))),
         _ => Err(BackendError::Load(format!(
             "several .onnx files in {}; name the one to serve model.onnx",
             files.dir.display()
@@ -35,14 +41,26 @@ fn onnx_file(files: &ModelFiles) -> Result<PathBuf, BackendError> {
 }
 
 fn check_options(options: &ModelOptions) -> Result<(), BackendError> {
-    if let Some(device) = options.target_device.as_deref().filter(|d| !d.eq_ignore_ascii_case("CPU")) {
-        return Err(BackendError::Unsupported(format!("target_device {device} is not supported by the tract backend (CPU only)")));
+    if let Some(device) = options
+        .target_device
+        .as_deref()
+        .filter(|d| !d.eq_ignore_ascii_case("CPU"))
+    {
+        return Err(BackendError::Unsupported(format!(
+            "target_device {device} is not supported by the tract backend (CPU only)"
+        )));
     }
     if let Some(layout) = options.layouts.values().find(|l| l.contains(':')) {
-        return Err(BackendError::Unsupported(format!("layout conversion {layout} is not supported by the tract backend")));
+        return Err(BackendError::Unsupported(format!(
+            "layout conversion {layout} is not supported by the tract backend"
+        )));
     }
-    let ignored: Vec<&str> =
-        options.plugin_config.keys().map(String::as_str).filter(|k| !HONOURED_KEYS.contains(k)).collect();
+    let ignored: Vec<&str> = options
+        .plugin_config
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !HONOURED_KEYS.contains(k))
+        .collect();
     if !ignored.is_empty() {
         tracing::warn!(keys = ?ignored, "plugin_config keys not used by the tract backend");
     }
@@ -63,7 +81,9 @@ pub fn compile(
     let input_names = outlet_names(&model, model.input_outlets().map_err(load_err("inputs"))?);
     let output_names = outlet_names(&model, model.output_outlets().map_err(load_err("outputs"))?);
     let applied = apply_shapes(&mut model, &input_names, options)?;
-    let typed = model.into_typed().map_err(load_err("cannot analyse the model"))?;
+    let typed = model
+        .into_typed()
+        .map_err(load_err("cannot analyse the model"))?;
     let mut signature = Signature {
         inputs: specs(&input_names, |i| typed.input_fact(i))?,
         outputs: specs(&output_names, |i| typed.output_fact(i))?,
@@ -79,9 +99,16 @@ pub fn compile(
             }
         }
     }
-    let optimized = typed.into_optimized().map_err(load_err("cannot optimise the model"))?;
-    let run_options = RunOptions { executor: Some(executor), ..Default::default() };
-    let plan = optimized.into_runnable_with_options(&run_options).map_err(load_err("cannot plan the model"))?;
+    let optimized = typed
+        .into_optimized()
+        .map_err(load_err("cannot optimise the model"))?;
+    let run_options = RunOptions {
+        executor: Some(executor),
+        ..Default::default()
+    };
+    let plan = optimized
+        .into_runnable_with_options(&run_options)
+        .map_err(load_err("cannot plan the model"))?;
     Ok((plan, signature))
 }
 
@@ -89,18 +116,29 @@ pub fn compile(
 fn outlet_names(model: &InferenceModel, outlets: &[OutletId]) -> Vec<String> {
     outlets
         .iter()
-        .map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone()))
+        .map(|o| {
+            model
+                .outlet_label(*o)
+                .map(str::to_string)
+                .unwrap_or_else(|| model.node(o.node).name.clone())
+        })
         .collect()
 }
 
-fn specs<'m>(names: &[String], fact: impl Fn(usize) -> TractResult<&'m TypedFact>) -> Result<Vec<TensorSpec>, BackendError> {
+fn specs<'m>(
+    names: &[String],
+    fact: impl Fn(usize) -> TractResult<&'m TypedFact>,
+) -> Result<Vec<TensorSpec>, BackendError> {
     names
         .iter()
         .enumerate()
         .map(|(i, name)| {
             let fact = fact(i).map_err(load_err(name))?;
             let dtype = data_type(fact.datum_type).ok_or_else(|| {
-                BackendError::Unsupported(format!("tensor {name} has type {:?}, which inferd cannot serve", fact.datum_type))
+                BackendError::Unsupported(format!(
+                    "tensor {name} has type {:?}, which inferd cannot serve",
+                    fact.datum_type
+                ))
             })?;
             let shape = fact
                 .shape
@@ -110,7 +148,11 @@ fn specs<'m>(names: &[String], fact: impl Fn(usize) -> TractResult<&'m TypedFact
                     _ => Dim::Any,
                 })
                 .collect();
-            Ok(TensorSpec { name: name.clone(), dtype, shape })
+            Ok(TensorSpec {
+                name: name.clone(),
+                dtype,
+                shape,
+            })
         })
         .collect()
 }
@@ -134,7 +176,9 @@ fn apply_shapes(
         }
         InputShapes::PerInput(map) => {
             if let Some(unknown) = map.keys().find(|k| !names.contains(k)) {
-                return Err(BackendError::Load(format!("shape names input {unknown:?}, which the model does not have")));
+                return Err(BackendError::Load(format!(
+                    "shape names input {unknown:?}, which the model does not have"
+                )));
             }
             names.iter().map(|n| map.get(n).cloned()).collect()
         }
@@ -146,12 +190,19 @@ fn apply_shapes(
             (None, Some(batch)) => {
                 let rank = current.shape.rank().concretize().map(|r| r as usize);
                 let Some(rank) = rank.filter(|r| *r > 0) else {
-                    return Err(BackendError::Load(format!("batch_size needs inputs of known rank; {} has none", names[index])));
+                    return Err(BackendError::Load(format!(
+                        "batch_size needs inputs of known rank; {} has none",
+                        names[index]
+                    )));
                 };
                 let mut dims: Vec<Dim> = current
                     .shape
                     .dims()
-                    .map(|d| d.concretize().and_then(|d| d.to_i64().ok()).map_or(Dim::Any, |n| Dim::Fixed(n as u64)))
+                    .map(|d| {
+                        d.concretize()
+                            .and_then(|d| d.to_i64().ok())
+                            .map_or(Dim::Any, |n| Dim::Fixed(n as u64))
+                    })
                     .collect();
                 dims.resize(rank, Dim::Any);
                 dims[0] = Dim::Fixed(batch);
@@ -160,22 +211,32 @@ fn apply_shapes(
             (None, None) => continue,
         };
         let dt = current.datum_type.concretize().ok_or_else(|| {
-            BackendError::Load(format!("input {} has no known type, so its shape cannot be set", names[index]))
+            BackendError::Load(format!(
+                "input {} has no known type, so its shape cannot be set",
+                names[index]
+            ))
         })?;
         let shape: TVec<TDim> = dims
             .iter()
             .enumerate()
             .map(|(axis, d)| match *d {
                 Dim::Fixed(n) => TDim::from(i64::try_from(n).unwrap_or(i64::MAX)),
-                Dim::Any | Dim::Range(..) => model.symbols.sym(&format!("{}_{axis}", sanitize(&names[index]))).into(),
+                Dim::Any | Dim::Range(..) => model
+                    .symbols
+                    .sym(&format!("{}_{axis}", sanitize(&names[index])))
+                    .into(),
             })
             .collect();
-        model.set_input_fact(index, InferenceFact::dt_shape(dt, shape)).map_err(load_err("cannot set input shape"))?;
+        model
+            .set_input_fact(index, InferenceFact::dt_shape(dt, shape))
+            .map_err(load_err("cannot set input shape"))?;
         applied[index] = Some(dims);
     }
     Ok(applied)
 }
 
 fn sanitize(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }

@@ -40,7 +40,11 @@ impl Backend for TractBackend {
         files.with_extension("onnx").next().is_some()
     }
 
-    fn load(&self, files: &ModelFiles, options: &ModelOptions) -> Result<Arc<dyn LoadedModel>, BackendError> {
+    fn load(
+        &self,
+        files: &ModelFiles,
+        options: &ModelOptions,
+    ) -> Result<Arc<dyn LoadedModel>, BackendError> {
         let threads = options
             .inference_threads()
             .map_err(BackendError::Load)?
@@ -53,8 +57,14 @@ impl Backend for TractBackend {
 /// One rayon pool per thread count, shared by every model that asks for it.
 fn shared_executor(threads: usize) -> Executor {
     static POOLS: OnceLock<Mutex<HashMap<usize, Executor>>> = OnceLock::new();
-    let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-    pools.entry(threads).or_insert_with(|| Executor::multithread_with_name(threads, "tract")).clone()
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    pools
+        .entry(threads)
+        .or_insert_with(|| Executor::multithread_with_name(threads, "tract"))
+        .clone()
 }
 
 struct TractModel {
@@ -72,7 +82,13 @@ impl LoadedModel for TractModel {
             .iter()
             .map(|t| convert::to_tract(t).map(IntoTValue::into_tvalue))
             .collect::<Result<TVec<TValue>, _>>()?;
-        let outputs = self.plan.run(values).map_err(|e| BackendError::Execution(format!("{e:#}")))?;
-        outputs.into_iter().map(|v| convert::from_tract(v.into_arc_tensor())).collect()
+        let outputs = self
+            .plan
+            .run(values)
+            .map_err(|e| BackendError::Execution(format!("{e:#}")))?;
+        outputs
+            .into_iter()
+            .map(|v| convert::from_tract(v.into_arc_tensor()))
+            .collect()
     }
 }

@@ -11,7 +11,9 @@ use super::*;
 use crate::{InferInput, InferRequest};
 
 fn manager() -> Arc<Manager> {
-    Arc::new(Manager::new(Backends::from_engines(vec![Arc::new(FakeBackend)])))
+    Arc::new(Manager::new(Backends::from_engines(vec![Arc::new(
+        FakeBackend,
+    )])))
 }
 
 fn write_version(base: &Path, version: u64, script: &str) {
@@ -21,7 +23,10 @@ fn write_version(base: &Path, version: u64, script: &str) {
 }
 
 fn config(models: Vec<ModelConfig>) -> ServerModelsConfig {
-    let entries = models.into_iter().map(|m| serde_json::json!({"config": m})).collect::<Vec<_>>();
+    let entries = models
+        .into_iter()
+        .map(|m| serde_json::json!({"config": m}))
+        .collect::<Vec<_>>();
     serde_json::from_value(serde_json::json!({"model_config_list": entries})).unwrap()
 }
 
@@ -45,7 +50,12 @@ fn request(value: f32) -> InferRequest {
 }
 
 fn states(manager: &Manager, name: &str) -> Vec<(u64, ServableState)> {
-    manager.model_status(name).unwrap().into_iter().map(|s| (s.version, s.state)).collect()
+    manager
+        .model_status(name)
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.version, s.state))
+        .collect()
 }
 
 #[tokio::test]
@@ -55,15 +65,49 @@ async fn policy_picks_versions_and_latest_routes_to_highest() {
         write_version(dir.path(), v, &format!("offset={v}"));
     }
     let manager = manager();
-    manager.apply(&config(vec![model("m", dir.path(), VersionPolicy::latest(2))])).await;
+    manager
+        .apply(&config(vec![model(
+            "m",
+            dir.path(),
+            VersionPolicy::latest(2),
+        )]))
+        .await;
     assert!(manager.is_ready());
-    assert_eq!(states(&manager, "m"), vec![(2, ServableState::Available), (3, ServableState::Available)]);
-    assert_eq!(manager.handle("m", VersionRequest::Latest).unwrap().version(), 3);
-    assert_eq!(manager.handle("m", VersionRequest::Specific(2)).unwrap().version(), 2);
-    assert!(matches!(manager.handle("m", VersionRequest::Specific(1)), Err(CoreError::VersionNotFound)));
-    assert!(matches!(manager.handle("n", VersionRequest::Latest), Err(CoreError::ModelNotFound)));
-    let response = manager.handle("m", VersionRequest::Latest).unwrap().infer(request(1.0)).await.unwrap();
-    let TensorData::Raw(bytes) = response.outputs[0].1.data() else { panic!("raw output expected") };
+    assert_eq!(
+        states(&manager, "m"),
+        vec![(2, ServableState::Available), (3, ServableState::Available)]
+    );
+    assert_eq!(
+        manager
+            .handle("m", VersionRequest::Latest)
+            .unwrap()
+            .version(),
+        3
+    );
+    assert_eq!(
+        manager
+            .handle("m", VersionRequest::Specific(2))
+            .unwrap()
+            .version(),
+        2
+    );
+    assert!(matches!(
+        manager.handle("m", VersionRequest::Specific(1)),
+        Err(CoreError::VersionNotFound)
+    ));
+    assert!(matches!(
+        manager.handle("n", VersionRequest::Latest),
+        Err(CoreError::ModelNotFound)
+    ));
+    let response = manager
+        .handle("m", VersionRequest::Latest)
+        .unwrap()
+        .infer(request(1.0))
+        .await
+        .unwrap();
+    let TensorData::Raw(bytes) = response.outputs[0].1.data() else {
+        panic!("raw output expected")
+    };
     assert_eq!(bytes.as_ref(), 4.0f32.to_le_bytes());
 }
 
@@ -78,7 +122,11 @@ async fn failed_model_does_not_affect_others() {
     let models = vec![
         model("good", good.path(), VersionPolicy::default()),
         model("bad", bad.path(), VersionPolicy::all()),
-        model("missing", Path::new("/no/such/inferd/dir"), VersionPolicy::default()),
+        model(
+            "missing",
+            Path::new("/no/such/inferd/dir"),
+            VersionPolicy::default(),
+        ),
     ];
     manager.apply(&config(models)).await;
     assert!(manager.is_ready());
@@ -86,10 +134,22 @@ async fn failed_model_does_not_affect_others() {
     let bad_status = manager.model_status("bad").unwrap();
     assert_eq!(bad_status[0].state, ServableState::Loading);
     assert_eq!(bad_status[0].error.as_deref(), Some("fake load failure"));
-    assert_eq!(bad_status[1].error.as_deref(), Some("the backend panicked while loading the model"));
-    assert!(matches!(manager.handle("bad", VersionRequest::Specific(1)), Err(CoreError::VersionNotLoaded)));
-    assert!(matches!(manager.handle("bad", VersionRequest::Latest), Err(CoreError::VersionNotLoaded)));
-    assert!(matches!(manager.handle("missing", VersionRequest::Latest), Err(CoreError::VersionNotFound)));
+    assert_eq!(
+        bad_status[1].error.as_deref(),
+        Some("the backend panicked while loading the model")
+    );
+    assert!(matches!(
+        manager.handle("bad", VersionRequest::Specific(1)),
+        Err(CoreError::VersionNotLoaded)
+    ));
+    assert!(matches!(
+        manager.handle("bad", VersionRequest::Latest),
+        Err(CoreError::VersionNotLoaded)
+    ));
+    assert!(matches!(
+        manager.handle("missing", VersionRequest::Latest),
+        Err(CoreError::VersionNotFound)
+    ));
 }
 
 #[tokio::test]
@@ -97,13 +157,22 @@ async fn removed_versions_and_models_end_but_in_flight_handles_finish() {
     let dir = tempfile::tempdir().unwrap();
     write_version(dir.path(), 1, "offset=1\nrun_ms=200");
     let manager = manager();
-    manager.apply(&config(vec![model("m", dir.path(), VersionPolicy::default())])).await;
+    manager
+        .apply(&config(vec![model(
+            "m",
+            dir.path(),
+            VersionPolicy::default(),
+        )]))
+        .await;
     let handle = manager.handle("m", VersionRequest::Latest).unwrap();
     let in_flight = tokio::spawn(async move { handle.infer(request(1.0)).await });
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     manager.apply(&config(vec![])).await;
     assert_eq!(states(&manager, "m"), vec![(1, ServableState::End)]);
-    assert!(matches!(manager.handle("m", VersionRequest::Latest), Err(CoreError::VersionNotFound)));
+    assert!(matches!(
+        manager.handle("m", VersionRequest::Latest),
+        Err(CoreError::VersionNotFound)
+    ));
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.model_version, 1);
 }
@@ -123,8 +192,23 @@ async fn new_version_is_loaded_before_old_is_unloaded() {
     };
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     // While version 2 loads, version 1 keeps serving.
-    assert_eq!(manager.handle("m", VersionRequest::Latest).unwrap().version(), 1);
+    assert_eq!(
+        manager
+            .handle("m", VersionRequest::Latest)
+            .unwrap()
+            .version(),
+        1
+    );
     applying.await.unwrap();
-    assert_eq!(manager.handle("m", VersionRequest::Latest).unwrap().version(), 2);
-    assert_eq!(states(&manager, "m"), vec![(1, ServableState::End), (2, ServableState::Available)]);
+    assert_eq!(
+        manager
+            .handle("m", VersionRequest::Latest)
+            .unwrap()
+            .version(),
+        2
+    );
+    assert_eq!(
+        states(&manager, "m"),
+        vec![(1, ServableState::End), (2, ServableState::Available)]
+    );
 }

@@ -26,14 +26,21 @@ impl KServeGrpc {
 
     fn servable(&self, name: &str, version: &str) -> Result<Arc<Servable>, Status> {
         let version = VersionRequest::parse(version).map_err(status_from_core)?;
-        self.core.manager().handle(name, version).map_err(status_from_core)
+        self.core
+            .manager()
+            .handle(name, version)
+            .map_err(status_from_core)
     }
 }
 
 fn metadata(specs: &[TensorSpec]) -> Vec<TensorMetadata> {
     specs
         .iter()
-        .map(|s| TensorMetadata { name: s.name.clone(), datatype: s.dtype.name().to_string(), shape: s.shape_i64() })
+        .map(|s| TensorMetadata {
+            name: s.name.clone(),
+            datatype: s.dtype.name().to_string(),
+            shape: s.shape_i64(),
+        })
         .collect()
 }
 
@@ -58,15 +65,26 @@ fn decode_request(request: ModelInferRequest) -> Result<(InferRequest, bool), St
 
 #[tonic::async_trait]
 impl GrpcInferenceService for KServeGrpc {
-    async fn server_live(&self, _: Request<ServerLiveRequest>) -> Result<Response<ServerLiveResponse>, Status> {
+    async fn server_live(
+        &self,
+        _: Request<ServerLiveRequest>,
+    ) -> Result<Response<ServerLiveResponse>, Status> {
         Ok(Response::new(ServerLiveResponse { live: true }))
     }
 
-    async fn server_ready(&self, _: Request<ServerReadyRequest>) -> Result<Response<ServerReadyResponse>, Status> {
-        Ok(Response::new(ServerReadyResponse { ready: self.core.manager().is_ready() }))
+    async fn server_ready(
+        &self,
+        _: Request<ServerReadyRequest>,
+    ) -> Result<Response<ServerReadyResponse>, Status> {
+        Ok(Response::new(ServerReadyResponse {
+            ready: self.core.manager().is_ready(),
+        }))
     }
 
-    async fn model_ready(&self, request: Request<ModelReadyRequest>) -> Result<Response<ModelReadyResponse>, Status> {
+    async fn model_ready(
+        &self,
+        request: Request<ModelReadyRequest>,
+    ) -> Result<Response<ModelReadyResponse>, Status> {
         let request = request.into_inner();
         let ready = match self.servable(&request.name, &request.version) {
             Ok(_) => true,
@@ -76,15 +94,24 @@ impl GrpcInferenceService for KServeGrpc {
         Ok(Response::new(ModelReadyResponse { ready }))
     }
 
-    async fn server_metadata(&self, _: Request<ServerMetadataRequest>) -> Result<Response<ServerMetadataResponse>, Status> {
+    async fn server_metadata(
+        &self,
+        _: Request<ServerMetadataRequest>,
+    ) -> Result<Response<ServerMetadataResponse>, Status> {
         Ok(Response::new(ServerMetadataResponse {
             name: crate::SERVER_NAME.to_string(),
             version: crate::SERVER_VERSION.to_string(),
-            extensions: crate::rest::EXTENSIONS.iter().map(|e| e.to_string()).collect(),
+            extensions: crate::rest::EXTENSIONS
+                .iter()
+                .map(|e| e.to_string())
+                .collect(),
         }))
     }
 
-    async fn model_metadata(&self, request: Request<ModelMetadataRequest>) -> Result<Response<ModelMetadataResponse>, Status> {
+    async fn model_metadata(
+        &self,
+        request: Request<ModelMetadataRequest>,
+    ) -> Result<Response<ModelMetadataResponse>, Status> {
         let request = request.into_inner();
         let servable = self.servable(&request.name, &request.version)?;
         let versions = self.core.manager().available_versions(&request.name);
@@ -98,7 +125,10 @@ impl GrpcInferenceService for KServeGrpc {
         }))
     }
 
-    async fn model_infer(&self, request: Request<ModelInferRequest>) -> Result<Response<ModelInferResponse>, Status> {
+    async fn model_infer(
+        &self,
+        request: Request<ModelInferRequest>,
+    ) -> Result<Response<ModelInferResponse>, Status> {
         let request = request.into_inner();
         let servable = self.servable(&request.model_name, &request.model_version)?;
         let id = request.id.clone();
@@ -110,7 +140,11 @@ impl GrpcInferenceService for KServeGrpc {
         let typed: Option<Vec<_>> = if use_raw {
             None
         } else {
-            response.outputs.iter().map(|(_, t)| encode_contents(t)).collect()
+            response
+                .outputs
+                .iter()
+                .map(|(_, t)| encode_contents(t))
+                .collect()
         };
         let mut typed = typed.map(Vec::into_iter);
         for (name, tensor) in &response.outputs {

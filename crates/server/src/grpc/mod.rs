@@ -23,7 +23,11 @@ const KSERVE_SERVICE: &str = "inference.GRPCInferenceService";
 
 /// Marks the server and the KServe service SERVING or NOT_SERVING for health checks.
 pub async fn set_serving(reporter: &tonic_health::server::HealthReporter, serving: bool) {
-    let status = if serving { ServingStatus::Serving } else { ServingStatus::NotServing };
+    let status = if serving {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
     reporter.set_service_status("", status).await;
     reporter.set_service_status(KSERVE_SERVICE, status).await;
 }

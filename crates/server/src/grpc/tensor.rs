@@ -16,7 +16,11 @@ fn invalid(message: String) -> Status {
 
 /// Parses a KServe datatype name.
 pub fn parse_dtype(name: &str, input: &str) -> Result<DataType, Status> {
-    DataType::from_name(name).ok_or_else(|| invalid(format!("Invalid input precision - unknown datatype {name}; input name: {input}")))
+    DataType::from_name(name).ok_or_else(|| {
+        invalid(format!(
+            "Invalid input precision - unknown datatype {name}; input name: {input}"
+        ))
+    })
 }
 
 /// Decodes one input; `raw` is its entry of `raw_input_contents`, if the request used them.
@@ -34,28 +38,58 @@ pub fn decode_input(tensor: InferInputTensor, raw: Option<Bytes>) -> Result<Infe
                 .map_err(|e| invalid(format!("Invalid content of input {}: {e}", tensor.name)))?;
             (data, ContentEncoding::Raw)
         }
-        None => (typed_contents(dtype, &tensor.name, tensor.contents.unwrap_or_default())?, ContentEncoding::Values),
+        None => (
+            typed_contents(dtype, &tensor.name, tensor.contents.unwrap_or_default())?,
+            ContentEncoding::Values,
+        ),
     };
-    Ok(InferInput { name: tensor.name, dtype, shape: tensor.shape, data, encoding })
+    Ok(InferInput {
+        name: tensor.name,
+        dtype,
+        shape: tensor.shape,
+        data,
+        encoding,
+    })
 }
 
-fn typed_contents(dtype: DataType, name: &str, c: InferTensorContents) -> Result<TensorData, Status> {
-    let range = |v: &dyn std::fmt::Display| invalid(format!("value {v} is out of range for {dtype}; input name: {name}"));
+fn typed_contents(
+    dtype: DataType,
+    name: &str,
+    c: InferTensorContents,
+) -> Result<TensorData, Status> {
+    let range = |v: &dyn std::fmt::Display| {
+        invalid(format!(
+            "value {v} is out of range for {dtype}; input name: {name}"
+        ))
+    };
     let raw = match dtype {
-        DataType::Bool => Bytes::from(c.bool_contents.iter().map(|b| u8::from(*b)).collect::<Vec<u8>>()),
+        DataType::Bool => Bytes::from(
+            c.bool_contents
+                .iter()
+                .map(|b| u8::from(*b))
+                .collect::<Vec<u8>>(),
+        ),
         DataType::I8 => pack_narrowed(&c.int_contents, |v| i8::try_from(*v).map_err(|_| range(v)))?,
-        DataType::I16 => pack_narrowed(&c.int_contents, |v| i16::try_from(*v).map_err(|_| range(v)))?,
+        DataType::I16 => {
+            pack_narrowed(&c.int_contents, |v| i16::try_from(*v).map_err(|_| range(v)))?
+        }
         DataType::I32 => pack(c.int_contents),
         DataType::I64 => pack(c.int64_contents),
-        DataType::U8 => pack_narrowed(&c.uint_contents, |v| u8::try_from(*v).map_err(|_| range(v)))?,
-        DataType::U16 => pack_narrowed(&c.uint_contents, |v| u16::try_from(*v).map_err(|_| range(v)))?,
+        DataType::U8 => {
+            pack_narrowed(&c.uint_contents, |v| u8::try_from(*v).map_err(|_| range(v)))?
+        }
+        DataType::U16 => pack_narrowed(&c.uint_contents, |v| {
+            u16::try_from(*v).map_err(|_| range(v))
+        })?,
         DataType::U32 => pack(c.uint_contents),
         DataType::U64 => pack(c.uint64_contents),
         DataType::F32 => pack(c.fp32_contents),
         DataType::F64 => pack(c.fp64_contents),
         DataType::Bytes => return Ok(TensorData::Strings(c.bytes_contents)),
         DataType::F16 | DataType::BF16 => {
-            return Err(invalid(format!("{dtype} input {name} must be sent in raw_input_contents")));
+            return Err(invalid(format!(
+                "{dtype} input {name} must be sent in raw_input_contents"
+            )));
         }
     };
     Ok(TensorData::Raw(raw))
@@ -88,7 +122,6 @@ pub fn encode_contents(tensor: &Tensor) -> Option<InferTensorContents> {
     Some(c)
 }
 
-
 #[cfg(test)]
 mod tests {
     use half::f16;
@@ -96,23 +129,41 @@ mod tests {
     use super::*;
 
     fn input(datatype: &str, contents: InferTensorContents) -> InferInputTensor {
-        InferInputTensor { name: "x".into(), datatype: datatype.into(), shape: vec![2], parameters: Default::default(), contents: Some(contents) }
+        InferInputTensor {
+            name: "x".into(),
+            datatype: datatype.into(),
+            shape: vec![2],
+            parameters: Default::default(),
+            contents: Some(contents),
+        }
     }
 
     #[test]
     fn typed_ints_are_narrowed_with_range_checks() {
-        let c = InferTensorContents { int_contents: vec![-1, 5], ..Default::default() };
+        let c = InferTensorContents {
+            int_contents: vec![-1, 5],
+            ..Default::default()
+        };
         let decoded = decode_input(input("INT8", c), None).unwrap();
-        assert_eq!(decoded.data, TensorData::Raw(Bytes::from_static(&[0xff, 5])));
+        assert_eq!(
+            decoded.data,
+            TensorData::Raw(Bytes::from_static(&[0xff, 5]))
+        );
         assert_eq!(decoded.encoding, ContentEncoding::Values);
-        let c = InferTensorContents { int_contents: vec![1000], ..Default::default() };
+        let c = InferTensorContents {
+            int_contents: vec![1000],
+            ..Default::default()
+        };
         let err = decode_input(input("INT8", c), None).unwrap_err();
         assert!(err.message().contains("out of range"), "{}", err.message());
     }
 
     #[test]
     fn raw_and_typed_together_are_refused() {
-        let c = InferTensorContents { fp32_contents: vec![1.0], ..Default::default() };
+        let c = InferTensorContents {
+            fp32_contents: vec![1.0],
+            ..Default::default()
+        };
         let err = decode_input(input("FP32", c), Some(Bytes::from_static(&[0; 4]))).unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
     }

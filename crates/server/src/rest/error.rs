@@ -15,7 +15,10 @@ pub struct ApiError {
 impl ApiError {
     /// An error with this status and message.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
 
     /// A 400 Bad Request.
@@ -27,7 +30,9 @@ impl ApiError {
 impl From<CoreError> for ApiError {
     fn from(err: CoreError) -> Self {
         let status = match &err {
-            CoreError::ModelNotFound | CoreError::VersionNotFound | CoreError::VersionNotLoaded => StatusCode::NOT_FOUND,
+            CoreError::ModelNotFound | CoreError::VersionNotFound | CoreError::VersionNotLoaded => {
+                StatusCode::NOT_FOUND
+            }
             CoreError::Invalid(_) | CoreError::BackendInput(_) => StatusCode::BAD_REQUEST,
             CoreError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
             CoreError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -38,6 +43,10 @@ impl From<CoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
     }
 }

@@ -2,12 +2,10 @@
 
 use std::fmt;
 
-
 use bytes::Bytes;
 use half::{bf16, f16};
 use inferd_tensor::{DataType, Tensor, TensorData};
 use serde::de::{DeserializeSeed, IntoDeserializer, SeqAccess, Visitor};
-use serde::ser::{Serialize, Serializer};
 use serde::{Deserialize, de};
 use serde_json::value::RawValue;
 
@@ -61,14 +59,37 @@ fn flatten<T: for<'de> Deserialize<'de>>(raw: &RawValue) -> Result<Vec<T>, serde
     Ok(out)
 }
 
-fn packed<T: Element + for<'de> Deserialize<'de>>(raw: &RawValue) -> Result<Bytes, serde_json::Error> {
+fn packed<T: Element + for<'de> Deserialize<'de>>(
+    raw: &RawValue,
+) -> Result<Bytes, serde_json::Error> {
     flatten::<T>(raw).map(pack)
+}
+
+/// Reads floats, refusing finite values beyond the target type's range
+/// (which would otherwise turn into infinity).
+fn narrow_floats(
+    raw: &RawValue,
+    max: f64,
+    dtype: DataType,
+) -> Result<impl Iterator<Item = f64>, serde_json::Error> {
+    let values = flatten::<f64>(raw)?;
+    if let Some(v) = values.iter().find(|v| v.abs() > max) {
+        return Err(de::Error::custom(format!(
+            "value {v} is out of range for {dtype}"
+        )));
+    }
+    Ok(values.into_iter())
 }
 
 /// Decodes a JSON `data` value (flat or nested array) as elements of `dtype`.
 pub fn decode(dtype: DataType, raw: &RawValue) -> Result<TensorData, serde_json::Error> {
     let bytes = match dtype {
-        DataType::Bool => Bytes::from(flatten::<bool>(raw)?.into_iter().map(u8::from).collect::<Vec<_>>()),
+        DataType::Bool => Bytes::from(
+            flatten::<bool>(raw)?
+                .into_iter()
+                .map(u8::from)
+                .collect::<Vec<_>>(),
+        ),
         DataType::U8 => packed::<u8>(raw)?,
         DataType::U16 => packed::<u16>(raw)?,
         DataType::U32 => packed::<u32>(raw)?,
@@ -77,49 +98,103 @@ pub fn decode(dtype: DataType, raw: &RawValue) -> Result<TensorData, serde_json:
         DataType::I16 => packed::<i16>(raw)?,
         DataType::I32 => packed::<i32>(raw)?,
         DataType::I64 => packed::<i64>(raw)?,
-        DataType::F16 => pack(flatten::<f32>(raw)?.into_iter().map(f16::from_f32)),
-        DataType::BF16 => pack(flatten::<f32>(raw)?.into_iter().map(bf16::from_f32)),
-        DataType::F32 => packed::<f32>(raw)?,
+        DataType::F16 => pack(narrow_floats(raw, f16::MAX.to_f64(), dtype)?.map(f16::from_f64)),
+        DataType::BF16 => pack(narrow_floats(raw, bf16::MAX.to_f64(), dtype)?.map(bf16::from_f64)),
+        DataType::F32 => pack(narrow_floats(raw, f64::from(f32::MAX), dtype)?.map(|v| v as f32)),
         DataType::F64 => packed::<f64>(raw)?,
         DataType::Bytes => {
-            return Ok(TensorData::Strings(flatten::<String>(raw)?.into_iter().map(Bytes::from).collect()));
+            return Ok(TensorData::Strings(
+                flatten::<String>(raw)?
+                    .into_iter()
+                    .map(Bytes::from)
+                    .collect(),
+            ));
         }
     };
     Ok(TensorData::Raw(bytes))
 }
 
-/// Serializes a tensor's elements as a flat JSON array.
-pub struct JsonData<'a>(pub &'a Tensor);
-
-fn seq<S: Serializer, T: Element, U: Serialize>(s: S, bytes: &[u8], map: impl Fn(T) -> U) -> Result<S::Ok, S::Error> {
-    s.collect_seq(read_all::<T>(bytes).map(map))
-}
-
-impl Serialize for JsonData<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let bytes = match self.0.data() {
-            TensorData::Strings(items) => return s.collect_seq(items.iter().map(|b| String::from_utf8_lossy(b))),
-            TensorData::Raw(bytes) => bytes,
-        };
-        match self.0.dtype() {
-            DataType::Bool => s.collect_seq(bytes.iter().map(|b| *b != 0)),
-            DataType::U8 => s.collect_seq(bytes.iter()),
-            DataType::U16 => seq(s, bytes, |v: u16| v),
-            DataType::U32 => seq(s, bytes, |v: u32| v),
-            DataType::U64 => seq(s, bytes, |v: u64| v),
-            DataType::I8 => seq(s, bytes, |v: i8| v),
-            DataType::I16 => seq(s, bytes, |v: i16| v),
-            DataType::I32 => seq(s, bytes, |v: i32| v),
-            DataType::I64 => seq(s, bytes, |v: i64| v),
-            DataType::F16 => seq(s, bytes, |v: f16| v.to_f32()),
-            DataType::BF16 => seq(s, bytes, |v: bf16| v.to_f32()),
-            DataType::F32 => seq(s, bytes, |v: f32| v),
-            DataType::F64 => seq(s, bytes, |v: f64| v),
-            DataType::Bytes => s.collect_seq(std::iter::empty::<u8>()),
-        }
+/// A float as JSON; non-finite values as the `NaN` / `Infinity` / `-Infinity`
+/// tokens TensorFlow Serving writes (Python's `json` reads them), never `null`.
+fn write_float(out: &mut Vec<u8>, v: f64, buf: &mut ryu::Buffer) {
+    if v.is_nan() {
+        out.extend_from_slice(b"NaN");
+    } else if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"Infinity" } else { b"-Infinity" });
+    } else {
+        out.extend_from_slice(buf.format_finite(v).as_bytes());
     }
 }
 
+fn write_f32(out: &mut Vec<u8>, v: f32, buf: &mut ryu::Buffer) {
+    if v.is_finite() {
+        out.extend_from_slice(buf.format_finite(v).as_bytes());
+    } else {
+        write_float(out, f64::from(v), buf);
+    }
+}
+
+fn write_list<T>(
+    out: &mut Vec<u8>,
+    items: impl Iterator<Item = T>,
+    mut write: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(b'[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(out, item);
+    }
+    out.push(b']');
+}
+
+fn write_ints<T: Element + itoa::Integer>(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut buf = itoa::Buffer::new();
+    write_list(out, read_all::<T>(bytes), |out, v| {
+        out.extend_from_slice(buf.format(v).as_bytes())
+    });
+}
+
+/// Appends a tensor's elements to `out` as a flat JSON array.
+pub fn write_json(out: &mut Vec<u8>, tensor: &Tensor) {
+    let bytes = match tensor.data() {
+        TensorData::Strings(items) => {
+            return write_list(out, items.iter(), |out, s| {
+                // Writing a string into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *out, &String::from_utf8_lossy(s));
+            });
+        }
+        TensorData::Raw(bytes) => bytes,
+    };
+    let mut buf = ryu::Buffer::new();
+    match tensor.dtype() {
+        DataType::Bool => write_list(out, bytes.iter(), |out, b| {
+            out.extend_from_slice(if *b != 0 { b"true" } else { b"false" })
+        }),
+        DataType::U8 => write_ints::<u8>(out, bytes),
+        DataType::U16 => write_ints::<u16>(out, bytes),
+        DataType::U32 => write_ints::<u32>(out, bytes),
+        DataType::U64 => write_ints::<u64>(out, bytes),
+        DataType::I8 => write_ints::<i8>(out, bytes),
+        DataType::I16 => write_ints::<i16>(out, bytes),
+        DataType::I32 => write_ints::<i32>(out, bytes),
+        DataType::I64 => write_ints::<i64>(out, bytes),
+        DataType::F16 => write_list(out, read_all::<f16>(bytes), |out, v| {
+            write_f32(out, v.to_f32(), &mut buf)
+        }),
+        DataType::BF16 => write_list(out, read_all::<bf16>(bytes), |out, v| {
+            write_f32(out, v.to_f32(), &mut buf)
+        }),
+        DataType::F32 => write_list(out, read_all::<f32>(bytes), |out, v| {
+            write_f32(out, v, &mut buf)
+        }),
+        DataType::F64 => write_list(out, read_all::<f64>(bytes), |out, v| {
+            write_float(out, v, &mut buf)
+        }),
+        DataType::Bytes => write_list(out, std::iter::empty::<u8>(), |_, _| {}),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -143,18 +218,52 @@ mod tests {
         assert!(decode(DataType::I32, &raw("[1.5]")).is_err());
         assert!(decode(DataType::Bool, &raw("[1]")).is_err());
         assert!(decode(DataType::F32, &raw("[\"x\"]")).is_err());
-        assert_eq!(decode(DataType::Bool, &raw("[true, false]")).unwrap(), TensorData::Raw(Bytes::from_static(&[1, 0])));
+        assert_eq!(
+            decode(DataType::Bool, &raw("[true, false]")).unwrap(),
+            TensorData::Raw(Bytes::from_static(&[1, 0]))
+        );
         assert_eq!(
             decode(DataType::Bytes, &raw("[\"ab\", \"\"]")).unwrap(),
             TensorData::Strings(vec![Bytes::from_static(b"ab"), Bytes::new()])
         );
     }
 
+    fn json(t: &Tensor) -> String {
+        let mut out = Vec::new();
+        write_json(&mut out, t);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn tensor<T: Element>(dtype: DataType, values: Vec<T>) -> Tensor {
+        Tensor::new(dtype, vec![values.len()], TensorData::Raw(pack(values))).unwrap()
+    }
+
     #[test]
     fn tensors_serialize_flat() {
-        let t = Tensor::new(DataType::I16, vec![2, 1], TensorData::Raw(pack([-3i16, 7]))).unwrap();
-        assert_eq!(serde_json::to_string(&JsonData(&t)).unwrap(), "[-3,7]");
-        let h = Tensor::new(DataType::F16, vec![1], TensorData::Raw(pack([f16::from_f32(0.5)]))).unwrap();
-        assert_eq!(serde_json::to_string(&JsonData(&h)).unwrap(), "[0.5]");
+        assert_eq!(json(&tensor(DataType::I16, vec![-3i16, 7])), "[-3,7]");
+        assert_eq!(
+            json(&tensor(DataType::F16, vec![f16::from_f32(0.5)])),
+            "[0.5]"
+        );
+        let floats = vec![1.0f32, f32::NAN, f32::INFINITY, -f32::INFINITY];
+        assert_eq!(
+            json(&tensor(DataType::F32, floats)),
+            "[1.0,NaN,Infinity,-Infinity]"
+        );
+        assert_eq!(json(&tensor(DataType::Bool, vec![1u8, 0])), "[true,false]");
+        let s = Tensor::new(
+            DataType::Bytes,
+            vec![1],
+            TensorData::Strings(vec![Bytes::from_static(b"a\"q")]),
+        )
+        .unwrap();
+        assert_eq!(json(&s), r#"["a\"q"]"#);
+    }
+
+    #[test]
+    fn floats_out_of_range_are_refused() {
+        assert!(decode(DataType::F32, &raw("[1e40]")).is_err());
+        assert!(decode(DataType::F16, &raw("[70000]")).is_err());
+        assert!(decode(DataType::F32, &raw("[3.4e38, -1e-50]")).is_ok());
     }
 }

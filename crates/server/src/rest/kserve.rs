@@ -16,7 +16,11 @@ pub async fn live() -> StatusCode {
 }
 
 pub async fn ready(State(state): State<RestState>) -> StatusCode {
-    if state.core.manager().is_ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }
+    if state.core.manager().is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
 }
 
 #[derive(Serialize)]
@@ -27,7 +31,11 @@ pub struct ServerMetadata {
 }
 
 pub async fn server_metadata() -> Json<ServerMetadata> {
-    Json(ServerMetadata { name: crate::SERVER_NAME, version: crate::SERVER_VERSION, extensions: EXTENSIONS })
+    Json(ServerMetadata {
+        name: crate::SERVER_NAME,
+        version: crate::SERVER_VERSION,
+        extensions: EXTENSIONS,
+    })
 }
 
 #[derive(Serialize)]
@@ -47,11 +55,22 @@ pub struct ModelMetadata {
 }
 
 fn tensors(specs: &[TensorSpec]) -> Vec<TensorMetadata> {
-    specs.iter().map(|s| TensorMetadata { name: s.name.clone(), datatype: s.dtype.name(), shape: s.shape_i64() }).collect()
+    specs
+        .iter()
+        .map(|s| TensorMetadata {
+            name: s.name.clone(),
+            datatype: s.dtype.name(),
+            shape: s.shape_i64(),
+        })
+        .collect()
 }
 
 /// The servable for a model and an optional version path segment.
-pub fn servable(state: &RestState, model: &str, version: Option<&str>) -> Result<Arc<Servable>, ApiError> {
+pub fn servable(
+    state: &RestState,
+    model: &str,
+    version: Option<&str>,
+) -> Result<Arc<Servable>, ApiError> {
     let version = match version {
         Some(v) => VersionRequest::parse(v)?,
         None => VersionRequest::Latest,
@@ -59,7 +78,11 @@ pub fn servable(state: &RestState, model: &str, version: Option<&str>) -> Result
     Ok(state.core.manager().handle(model, version)?)
 }
 
-fn metadata(state: &RestState, model: &str, version: Option<&str>) -> Result<Json<ModelMetadata>, ApiError> {
+fn metadata(
+    state: &RestState,
+    model: &str,
+    version: Option<&str>,
+) -> Result<Json<ModelMetadata>, ApiError> {
     let servable = servable(state, model, version)?;
     let signature = servable.signature();
     Ok(Json(ModelMetadata {
@@ -71,7 +94,10 @@ fn metadata(state: &RestState, model: &str, version: Option<&str>) -> Result<Jso
     }))
 }
 
-pub async fn model_metadata(State(state): State<RestState>, Path(model): Path<String>) -> Result<Json<ModelMetadata>, ApiError> {
+pub async fn model_metadata(
+    State(state): State<RestState>,
+    Path(model): Path<String>,
+) -> Result<Json<ModelMetadata>, ApiError> {
     metadata(&state, &model, None)
 }
 
@@ -82,7 +108,10 @@ pub async fn model_version_metadata(
     metadata(&state, &model, Some(&version))
 }
 
-pub async fn model_ready(State(state): State<RestState>, Path(model): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn model_ready(
+    State(state): State<RestState>,
+    Path(model): Path<String>,
+) -> Result<StatusCode, ApiError> {
     servable(&state, &model, None).map(|_| StatusCode::OK)
 }
 

@@ -7,11 +7,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use inferd_core::{ContentEncoding, InferInput, InferRequest, InferResponse};
 use inferd_tensor::{DataType, TensorData};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::json_data::{JsonData, decode};
+use super::json_data::{decode, write_json};
 use super::kserve::servable;
 use super::{ApiError, RestState};
 
@@ -49,7 +49,10 @@ struct OutputBody {
 }
 
 fn bool_param(params: &Option<Map<String, Value>>, key: &str) -> Option<bool> {
-    params.as_ref().and_then(|p| p.get(key)).and_then(Value::as_bool)
+    params
+        .as_ref()
+        .and_then(|p| p.get(key))
+        .and_then(Value::as_bool)
 }
 
 pub async fn infer(
@@ -74,10 +77,16 @@ fn body_error(state: &RestState, rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Request body exceeds the limit of {} bytes (--max_request_bytes)", state.max_request_bytes),
+            format!(
+                "Request body exceeds the limit of {} bytes (--max_request_bytes)",
+                state.max_request_bytes
+            ),
         )
     } else {
-        ApiError::new(rejection.status(), format!("Cannot read request body: {}", rejection.body_text()))
+        ApiError::new(
+            rejection.status(),
+            format!("Cannot read request body: {}", rejection.body_text()),
+        )
     }
 }
 
@@ -90,7 +99,9 @@ fn split_body(headers: &HeaderMap, body: &Bytes) -> Result<(Bytes, Bytes), ApiEr
         .to_str()
         .ok()
         .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| ApiError::bad_request("Inference-Header-Content-Length must be a non-negative integer"))?;
+        .ok_or_else(|| {
+            ApiError::bad_request("Inference-Header-Content-Length must be a non-negative integer")
+        })?;
     if length > body.len() {
         return Err(ApiError::bad_request(format!(
             "Inference-Header-Content-Length is {length} but the body has only {} bytes",
@@ -110,8 +121,8 @@ async fn run(
     let body = body.map_err(|r| body_error(state, r))?;
     let servable = servable(state, model, version)?;
     let (json, mut binary) = split_body(headers, &body)?;
-    let parsed: InferBody<'_> =
-        serde_json::from_slice(&json).map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
+    let parsed: InferBody<'_> = serde_json::from_slice(&json)
+        .map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
     let mut inputs = Vec::with_capacity(parsed.inputs.len());
     for input in parsed.inputs {
         inputs.push(decode_input(input, &mut binary)?);
@@ -130,24 +141,50 @@ async fn run(
         .map(|o| o.name.clone())
         .collect();
     let names: Vec<String> = outputs.into_iter().map(|o| o.name).collect();
-    let wants_binary = |name: &str| if names.is_empty() { all_binary } else { binary_outputs.iter().any(|b| b == name) };
-    let response = servable.infer(InferRequest { inputs, outputs: names.clone() }).await?;
+    let wants_binary = |name: &str| {
+        if names.is_empty() {
+            all_binary
+        } else {
+            binary_outputs.iter().any(|b| b == name)
+        }
+    };
+    let response = servable
+        .infer(InferRequest {
+            inputs,
+            outputs: names.clone(),
+        })
+        .await?;
     Ok(encode_response(response, parsed.id, wants_binary))
 }
 
 fn decode_input(input: InputBody<'_>, binary: &mut Bytes) -> Result<InferInput, ApiError> {
     let dtype = DataType::from_name(&input.datatype).ok_or_else(|| {
-        ApiError::bad_request(format!("Invalid input precision - unknown datatype {}; input name: {}", input.datatype, input.name))
+        ApiError::bad_request(format!(
+            "Invalid input precision - unknown datatype {}; input name: {}",
+            input.datatype, input.name
+        ))
     })?;
-    let binary_size = input.parameters.as_ref().and_then(|p| p.get("binary_data_size"));
+    let binary_size = input
+        .parameters
+        .as_ref()
+        .and_then(|p| p.get("binary_data_size"));
     let (data, encoding) = match (binary_size, input.data) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(format!("input {} has both data and binary_data_size; use one", input.name)));
+            return Err(ApiError::bad_request(format!(
+                "input {} has both data and binary_data_size; use one",
+                input.name
+            )));
         }
         (Some(size), None) => {
-            let size = size.as_u64().and_then(|s| usize::try_from(s).ok()).ok_or_else(|| {
-                ApiError::bad_request(format!("binary_data_size of input {} must be a non-negative integer", input.name))
-            })?;
+            let size = size
+                .as_u64()
+                .and_then(|s| usize::try_from(s).ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "binary_data_size of input {} must be a non-negative integer",
+                        input.name
+                    ))
+                })?;
             if size > binary.len() {
                 return Err(ApiError::bad_request(format!(
                     "binary_data_size of input {} is {size} but only {} bytes remain in the body",
@@ -156,81 +193,112 @@ fn decode_input(input: InputBody<'_>, binary: &mut Bytes) -> Result<InferInput, 
                 )));
             }
             let wire = binary.split_to(size);
-            let data = TensorData::from_wire(dtype, wire)
-                .map_err(|e| ApiError::bad_request(format!("Invalid content of input {}: {e}", input.name)))?;
+            let data = TensorData::from_wire(dtype, wire).map_err(|e| {
+                ApiError::bad_request(format!("Invalid content of input {}: {e}", input.name))
+            })?;
             (data, ContentEncoding::Raw)
         }
         (None, Some(raw)) => {
-            let data = decode(dtype, raw)
-                .map_err(|e| ApiError::bad_request(format!("Invalid data of input {} ({dtype}): {e}", input.name)))?;
+            let data = decode(dtype, raw).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "Invalid data of input {} ({dtype}): {e}",
+                    input.name
+                ))
+            })?;
             (data, ContentEncoding::Values)
         }
         (None, None) => {
-            return Err(ApiError::bad_request(format!("input {} has neither data nor binary_data_size", input.name)));
+            return Err(ApiError::bad_request(format!(
+                "input {} has neither data nor binary_data_size",
+                input.name
+            )));
         }
     };
-    Ok(InferInput { name: input.name, dtype, shape: input.shape, data, encoding })
+    Ok(InferInput {
+        name: input.name,
+        dtype,
+        shape: input.shape,
+        data,
+        encoding,
+    })
 }
 
-#[derive(Serialize)]
-struct ResponseBody<'a> {
-    model_name: &'a str,
-    model_version: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Writes the response JSON by hand: tensor data goes straight from the
+/// output buffers to text, with TFS-style tokens for non-finite floats.
+fn encode_response(
+    response: InferResponse,
     id: Option<String>,
-    outputs: Vec<OutputTensor<'a>>,
-}
-
-#[derive(Serialize)]
-struct OutputTensor<'a> {
-    name: &'a str,
-    datatype: &'static str,
-    shape: &'a [usize],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parameters: Option<BinaryParameters>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<JsonData<'a>>,
-}
-
-#[derive(Serialize)]
-struct BinaryParameters {
-    binary_data_size: usize,
-}
-
-fn encode_response(response: InferResponse, id: Option<String>, wants_binary: impl Fn(&str) -> bool) -> Response {
+    wants_binary: impl Fn(&str) -> bool,
+) -> Response {
+    let mut json = Vec::with_capacity(256);
     let mut blobs = Vec::new();
-    let outputs = response
-        .outputs
-        .iter()
-        .map(|(name, tensor)| {
-            if wants_binary(name) {
-                let wire = tensor.to_wire();
-                let parameters = Some(BinaryParameters { binary_data_size: wire.len() });
-                blobs.push(wire);
-                OutputTensor { name, datatype: tensor.dtype().name(), shape: tensor.shape(), parameters, data: None }
-            } else {
-                OutputTensor { name, datatype: tensor.dtype().name(), shape: tensor.shape(), parameters: None, data: Some(JsonData(tensor)) }
-            }
-        })
-        .collect();
-    let body = ResponseBody { model_name: &response.model_name, model_version: response.model_version.to_string(), id, outputs };
-    let json = match serde_json::to_vec(&body) {
-        Ok(json) => json,
-        Err(e) => return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode response: {e}")).into_response(),
-    };
+    json.extend_from_slice(b"{\"model_name\":");
+    write_str(&mut json, &response.model_name);
+    json.extend_from_slice(format!(",\"model_version\":\"{}\"", response.model_version).as_bytes());
+    if let Some(id) = &id {
+        json.extend_from_slice(b",\"id\":");
+        write_str(&mut json, id);
+    }
+    json.extend_from_slice(b",\"outputs\":[");
+    for (i, (name, tensor)) in response.outputs.iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        json.extend_from_slice(b"{\"name\":");
+        write_str(&mut json, name);
+        let shape: Vec<String> = tensor.shape().iter().map(ToString::to_string).collect();
+        json.extend_from_slice(
+            format!(
+                ",\"datatype\":\"{}\",\"shape\":[{}]",
+                tensor.dtype(),
+                shape.join(",")
+            )
+            .as_bytes(),
+        );
+        if wants_binary(name) {
+            let wire = tensor.to_wire();
+            json.extend_from_slice(
+                format!(",\"parameters\":{{\"binary_data_size\":{}}}}}", wire.len()).as_bytes(),
+            );
+            blobs.push(wire);
+        } else {
+            json.extend_from_slice(b",\"data\":");
+            write_json(&mut json, tensor);
+            json.push(b'}');
+        }
+    }
+    json.extend_from_slice(b"]}");
     if blobs.is_empty() {
-        return ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response();
+        return (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            json,
+        )
+            .into_response();
     }
     let header_length = json.len();
-    let mut out = Vec::with_capacity(header_length + blobs.iter().map(Bytes::len).sum::<usize>());
-    out.extend_from_slice(&json);
+    let mut out = json;
+    out.reserve(blobs.iter().map(Bytes::len).sum::<usize>());
     for blob in &blobs {
         out.extend_from_slice(blob);
     }
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
-            (header::HeaderName::from_static(HEADER_LENGTH), HeaderValue::from(header_length)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (
+                header::HeaderName::from_static(HEADER_LENGTH),
+                HeaderValue::from(header_length),
+            ),
         ],
         out,
     )

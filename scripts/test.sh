@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The project's test command (README and CI run exactly this):
+#   1. format and lint checks,
+#   2. every Rust test, from one release build of the workspace (integration
+#      tests start the real `inferd` binary that this build produces),
+#   3. interop tests with the real Python clients, in a venv this script makes,
+#      against that same binary.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (release, all targets, warnings are errors)"
+cargo clippy --release --workspace --all-targets --locked -- -D warnings
+
+step "cargo test --release (builds target/release/inferd too)"
+cargo test --release --workspace --locked
+
+step "Python venv for interop tests"
+python=$(scripts/venv.sh | tail -n 1)
+
+step "interop tests (tritonclient)"
+INFERD_BIN="$root/target/release/inferd" "$python" -m pytest -q tests/interop
