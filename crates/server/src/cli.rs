@@ -10,7 +10,7 @@ use clap::{Parser, ValueEnum};
 /// Single-model mode: --model_name and --model_path. Multi-model mode:
 /// --config_path with an OVMS config.json. Not both.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "inferd", version, about, long_about = None, max_term_width = 100)]
+#[command(name = "inferd", version, max_term_width = 100)]
 pub struct Cli {
     /// gRPC port (KServe v2 GRPCInferenceService and grpc.health.v1); 0 turns gRPC off.
     #[arg(long = "port", default_value_t = 9178)]
