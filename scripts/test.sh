@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The project's test command (README and CI run exactly this):
 #   1. format and lint checks,
-#   2. every Rust test, from one release build of the workspace (integration
+#   2. the native runtimes (OpenVINO, ONNX Runtime wheels) into runtimes/,
+#      so that every backend is exercised (INFERD_REQUIRE_BACKENDS makes a
+#      missing one a failure rather than a skip),
+#   3. every Rust test, from one release build of the workspace (integration
 #      tests start the real `inferd` binary that this build produces),
-#   3. interop tests with the real Python clients, in a venv this script makes,
+#   4. interop tests with the real Python clients, in a venv this script makes,
 #      against that same binary.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +19,10 @@ cargo fmt --all -- --check
 
 step "cargo clippy (release, all targets, warnings are errors)"
 cargo clippy --release --workspace --all-targets --locked -- -D warnings
+
+step "native runtimes"
+scripts/install-runtimes.sh
+export INFERD_REQUIRE_BACKENDS=${INFERD_REQUIRE_BACKENDS-openvino,onnxruntime,tract}
 
 step "cargo test --release (builds target/release/inferd too)"
 cargo test --release --workspace --locked

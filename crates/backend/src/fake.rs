@@ -30,6 +30,10 @@ impl Backend for FakeBackend {
         true
     }
 
+    fn describe(&self) -> String {
+        "fake engine for tests".to_string()
+    }
+
     fn can_load(&self, files: &ModelFiles) -> bool {
         files.with_extension("fake").next().is_some()
     }

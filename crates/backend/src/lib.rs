@@ -3,9 +3,14 @@
 //! Every engine implements [`Backend`]; the [`Backends`] registry lists the
 //! engines built into this binary and picks one for a model's files.
 
+mod discover;
 mod error;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
+#[cfg(feature = "onnxruntime")]
+pub mod onnxruntime;
+#[cfg(feature = "openvino")]
+pub mod openvino;
 mod options;
 mod registry;
 #[cfg(feature = "tract")]
@@ -16,6 +21,7 @@ use std::sync::Arc;
 
 use inferd_tensor::{Signature, Tensor};
 
+pub use discover::{LibrarySearch, RuntimeSearch, find_library};
 pub use error::BackendError;
 pub use options::{InputShapes, ModelOptions};
 pub use registry::Backends;
@@ -46,6 +52,9 @@ pub trait Backend: Send + Sync {
     fn platform(&self) -> &'static str;
     /// Whether the engine can run on this machine (its runtime library was found).
     fn is_available(&self) -> bool;
+    /// One line for the start-up log: where the runtime was found and its
+    /// version, or what was searched and how to install it.
+    fn describe(&self) -> String;
     /// Whether these files hold a model this engine reads.
     fn can_load(&self, files: &ModelFiles) -> bool;
     /// Loads and compiles a model. Slow: call it off the async runtime.
@@ -63,4 +72,9 @@ pub trait LoadedModel: Send + Sync {
     /// Runs one inference. `inputs` follow the signature's order and have been
     /// validated against it; the outputs follow the signature's output order.
     fn execute(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, BackendError>;
+    /// How many `execute` calls the engine can usefully run at once (e.g.
+    /// OpenVINO's infer-request pool); `None` lets the scheduler decide.
+    fn max_concurrency(&self) -> Option<usize> {
+        None
+    }
 }

@@ -27,6 +27,11 @@ pub struct ModelOptions {
     pub target_device: Option<String>,
     /// Engine settings, values as text.
     pub plugin_config: BTreeMap<String, String>,
+    /// `nireq`: inferences that may run at once; `None` or 0 means the
+    /// engine's optimal number (OpenVINO) or one per core.
+    pub nireq: Option<u32>,
+    /// `--cache_dir`: where engines that can cache compiled models keep them.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl ModelOptions {

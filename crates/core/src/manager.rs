@@ -24,9 +24,17 @@ struct ModelEntry {
     versions: BTreeMap<u64, VersionEntry>,
 }
 
+/// Server-wide settings the manager applies to every model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManagerOptions {
+    /// `--cache_dir`: compiled-model cache for engines that have one.
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
 /// Owns the loaded servables of every model.
 pub struct Manager {
     backends: Backends,
+    options: ManagerOptions,
     models: RwLock<BTreeMap<String, ModelEntry>>,
     ready: AtomicBool,
 }
@@ -34,8 +42,14 @@ pub struct Manager {
 impl Manager {
     /// A manager that loads models with `backends`.
     pub fn new(backends: Backends) -> Self {
+        Manager::with_options(backends, ManagerOptions::default())
+    }
+
+    /// A manager with server-wide settings.
+    pub fn with_options(backends: Backends, options: ManagerOptions) -> Self {
         Manager {
             backends,
+            options,
             models: RwLock::new(BTreeMap::new()),
             ready: AtomicBool::new(false),
         }
@@ -192,19 +206,23 @@ impl Manager {
         let dir = Path::new(&model.base_path).join(version.to_string());
         let files = list_files(&dir).map_err(|e| e.to_string())?;
         let files = ModelFiles { dir, files };
-        let backend = self
+        let mut options = model_options(model);
+        options.cache_dir.clone_from(&self.options.cache_dir);
+        let (backend, loaded) = self
             .backends
-            .select(&files, None)
+            .load(&files, model.backend.as_deref(), &options)
             .map_err(|e| e.to_string())?;
-        let loaded = backend
-            .load(&files, &model_options(model))
-            .map_err(|e| e.to_string())?;
+        // Without an explicit nireq, run as many at once as the engine says it can.
+        let nireq = model
+            .nireq
+            .filter(|n| *n > 0)
+            .or_else(|| loaded.max_concurrency().map(|n| n as u32));
         Ok(Servable::new(
             &model.name,
             version,
             backend.platform(),
             loaded,
-            SchedulerOptions::with_nireq(model.nireq),
+            SchedulerOptions::with_nireq(nireq),
         ))
     }
 

@@ -34,6 +34,8 @@ pub fn model_options(config: &ModelConfig) -> ModelOptions {
         layouts,
         target_device: config.target_device.clone(),
         plugin_config,
+        nireq: config.nireq,
+        cache_dir: None,
     }
 }
 

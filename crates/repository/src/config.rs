@@ -187,7 +187,14 @@ pub struct ModelConfig {
     /// Stateful models: low-latency transformation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub low_latency_transformation: Option<bool>,
+    /// inferd addition: the engine to use (`openvino`, `onnxruntime`, `tract`);
+    /// absent: the fastest available engine that reads the files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
 }
+
+/// Values the `backend` key accepts.
+pub const BACKEND_NAMES: [&str; 3] = ["openvino", "onnxruntime", "tract"];
 
 impl ModelConfig {
     /// A model with every optional setting at its default.
@@ -206,6 +213,7 @@ impl ModelConfig {
             max_sequence_number: None,
             idle_sequence_cleanup: None,
             low_latency_transformation: None,
+            backend: None,
         }
     }
 
@@ -264,6 +272,16 @@ impl ModelConfig {
             if !(value.is_string() || value.is_number() || value.is_boolean()) {
                 return invalid(format!("plugin_config.{key} must be a string or a number"));
             }
+        }
+        if let Some(backend) = self
+            .backend
+            .as_deref()
+            .filter(|b| !BACKEND_NAMES.contains(b))
+        {
+            return invalid(format!(
+                "backend {backend:?} is not one of {}",
+                BACKEND_NAMES.join(", ")
+            ));
         }
         if self.stateful == Some(true) {
             return invalid("stateful models are not supported yet".into());
@@ -405,6 +423,28 @@ mod tests {
         );
         let s3 = r#"{"model_config_list": [{"config": {"name": "a", "base_path": "s3://b/m"}}]}"#;
         assert!(parse(s3).unwrap_err().to_string().contains("s3://"));
+    }
+
+    #[test]
+    fn backend_key_is_checked() {
+        let ok = r#"{"model_config_list": [{"config": {"name": "a", "base_path": "/m", "backend": "onnxruntime"}}]}"#;
+        assert_eq!(
+            parse(ok)
+                .unwrap()
+                .models()
+                .next()
+                .unwrap()
+                .backend
+                .as_deref(),
+            Some("onnxruntime")
+        );
+        let bad = r#"{"model_config_list": [{"config": {"name": "a", "base_path": "/m", "backend": "tensorrt"}}]}"#;
+        assert!(
+            parse(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("\"tensorrt\" is not one of openvino, onnxruntime, tract")
+        );
     }
 
     #[test]

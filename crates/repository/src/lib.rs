@@ -7,8 +7,8 @@ mod policy;
 mod shape;
 
 pub use config::{
-    BatchSize, ConfigError, CustomNodeLibraryConfig, LayoutSetting, ModelConfig, MonitoringConfig,
-    PerInput, ServerModelsConfig,
+    BACKEND_NAMES, BatchSize, ConfigError, CustomNodeLibraryConfig, LayoutSetting, ModelConfig,
+    MonitoringConfig, PerInput, ServerModelsConfig,
 };
 pub use local::{SourceError, list_files, list_versions};
 pub use policy::VersionPolicy;

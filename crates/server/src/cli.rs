@@ -68,6 +68,26 @@ pub struct Cli {
     #[arg(long = "plugin_config")]
     pub plugin_config: Option<String>,
 
+    /// Single-model mode: engine to use (openvino, onnxruntime, tract) [default: the fastest available that reads the files].
+    #[arg(long = "backend")]
+    pub backend: Option<String>,
+
+    /// Path of OpenVINO's libopenvino_c.so (also: env INFERD_OPENVINO_LIB) [default: searched in the runtimes folders].
+    #[arg(long = "openvino_lib")]
+    pub openvino_lib: Option<PathBuf>,
+
+    /// Path of ONNX Runtime's libonnxruntime.so (also: env INFERD_ONNXRUNTIME_LIB, ORT_DYLIB_PATH) [default: searched in the runtimes folders].
+    #[arg(long = "onnxruntime_lib")]
+    pub onnxruntime_lib: Option<PathBuf>,
+
+    /// Folder that scripts/install-runtimes.sh filled [default: $INFERD_RUNTIMES_DIR, ./runtimes, runtimes beside the binary].
+    #[arg(long = "runtimes_dir")]
+    pub runtimes_dir: Option<PathBuf>,
+
+    /// Folder for OpenVINO's compiled-model cache; later starts of the same model are faster [default: no cache].
+    #[arg(long = "cache_dir")]
+    pub cache_dir: Option<PathBuf>,
+
     /// Largest accepted request body (REST) or message (gRPC), in bytes.
     #[arg(long = "max_request_bytes", default_value_t = 1 << 30)]
     pub max_request_bytes: usize,

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use inferd_backend::RuntimeSearch;
 use inferd_repository::{
     BatchSize, ConfigError, LayoutSetting, ModelConfig, ServerModelsConfig, ShapeSetting,
     VersionPolicy,
@@ -41,6 +42,10 @@ pub struct ServerConfig {
     pub max_request_bytes: usize,
     /// Grace period for in-flight requests at shutdown, in seconds.
     pub exit_timeout_seconds: u64,
+    /// Where to look for native runtimes.
+    pub runtimes: RuntimeSearch,
+    /// Compiled-model cache folder.
+    pub cache_dir: Option<PathBuf>,
     /// The models to serve.
     pub models: ModelSource,
 }
@@ -106,6 +111,15 @@ impl ServerConfig {
             rest_addr,
             max_request_bytes: cli.max_request_bytes,
             exit_timeout_seconds: cli.exit_timeout_seconds,
+            runtimes: RuntimeSearch {
+                openvino_lib: cli.openvino_lib.clone(),
+                onnxruntime_lib: cli.onnxruntime_lib.clone(),
+                runtimes_dirs: match &cli.runtimes_dir {
+                    Some(dir) => vec![dir.clone()],
+                    None => RuntimeSearch::default_dirs(),
+                },
+            },
+            cache_dir: cli.cache_dir.clone(),
             models,
         })
     }
@@ -119,6 +133,7 @@ fn has_single_model_settings(cli: &Cli) -> bool {
         || cli.nireq.is_some()
         || cli.target_device.is_some()
         || cli.plugin_config.is_some()
+        || cli.backend.is_some()
 }
 
 fn single_model(cli: &Cli) -> Result<ModelConfig, StartupError> {
@@ -151,6 +166,7 @@ fn single_model(cli: &Cli) -> Result<ModelConfig, StartupError> {
         model.layout = Some(layout);
     }
     model.nireq = cli.nireq;
+    model.backend = cli.backend.clone();
     model.target_device = cli.target_device.clone();
     if let Some(text) = &cli.plugin_config {
         let map = serde_json::from_str(text)

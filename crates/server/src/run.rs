@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use inferd_backend::Backends;
-use inferd_core::{Core, Manager};
+use inferd_core::{Core, Manager, ManagerOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -77,15 +77,26 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         None => None,
     };
 
-    let backends = Backends::builtin();
+    let backends = Backends::discover(&config.runtimes);
     for backend in backends.all() {
-        tracing::info!(
-            backend = backend.name(),
-            available = backend.is_available(),
-            "backend"
-        );
+        if backend.is_available() {
+            tracing::info!(
+                backend = backend.name(),
+                "backend available: {}",
+                backend.describe()
+            );
+        } else {
+            tracing::warn!(
+                backend = backend.name(),
+                "backend not available: {}",
+                backend.describe()
+            );
+        }
     }
-    let manager = Arc::new(Manager::new(backends));
+    let options = ManagerOptions {
+        cache_dir: config.cache_dir.clone(),
+    };
+    let manager = Arc::new(Manager::with_options(backends, options));
     let core = Arc::new(Core::new(manager.clone()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {

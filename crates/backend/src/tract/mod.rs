@@ -36,6 +36,10 @@ impl Backend for TractBackend {
         true
     }
 
+    fn describe(&self) -> String {
+        "built in (pure Rust), reads ONNX".to_string()
+    }
+
     fn can_load(&self, files: &ModelFiles) -> bool {
         files.with_extension("onnx").next().is_some()
     }

@@ -133,7 +133,10 @@ async fn failed_model_does_not_affect_others() {
     assert!(manager.handle("good", VersionRequest::Latest).is_ok());
     let bad_status = manager.model_status("bad").unwrap();
     assert_eq!(bad_status[0].state, ServableState::Loading);
-    assert_eq!(bad_status[0].error.as_deref(), Some("fake load failure"));
+    assert_eq!(
+        bad_status[0].error.as_deref(),
+        Some("fake backend: fake load failure")
+    );
     assert_eq!(
         bad_status[1].error.as_deref(),
         Some("the backend panicked while loading the model")
