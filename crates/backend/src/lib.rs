@@ -36,6 +36,28 @@ pub struct ModelFiles {
 }
 
 impl ModelFiles {
+    /// The ONNX file to serve: `model.onnx`, or else the only `*.onnx` file.
+    pub fn onnx_file(&self) -> Result<PathBuf, BackendError> {
+        let candidates: Vec<&PathBuf> = self.with_extension("onnx").collect();
+        if let Some(named) = candidates
+            .iter()
+            .find(|p| p.file_name().is_some_and(|n| n == "model.onnx"))
+        {
+            return Ok((*named).clone());
+        }
+        match candidates.as_slice() {
+            [only] => Ok((*only).clone()),
+            [] => Err(BackendError::Unsupported(format!(
+                "no .onnx file in {}",
+                self.dir.display()
+            ))),
+            _ => Err(BackendError::Load(format!(
+                "several .onnx files in {}; name the one to serve model.onnx",
+                self.dir.display()
+            ))),
+        }
+    }
+
     /// Files whose name ends with `.{ext}`.
     pub fn with_extension<'a>(&'a self, ext: &'a str) -> impl Iterator<Item = &'a PathBuf> + 'a {
         self.files

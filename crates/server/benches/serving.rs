@@ -134,7 +134,7 @@ fn free_port() -> u16 {
 async fn start_server() -> Server {
     let (grpc, rest) = (free_port(), free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_inferd"))
-        .args(["--model_name", "add", "--model_path"])
+        .args(["--model_name", "add", "--backend", "tract", "--model_path"])
         .arg(repo().join("models/add"))
         .args([
             "--port",

@@ -161,7 +161,7 @@ impl Backend for OrtBackend {
         let runtime = self.runtime()?;
         check_options(options)?;
         let settings = SessionSettings::parse(&options.plugin_config)?;
-        let path = onnx_file(files)?;
+        let path = files.onnx_file()?;
         let builder = Session::builder(&runtime.env).map_err(|e| {
             BackendError::Load(format!("cannot create an ONNX Runtime session: {e}"))
         })?;
@@ -203,26 +203,4 @@ fn check_options(options: &ModelOptions) -> Result<(), BackendError> {
         tracing::debug!("cache_dir is not used by the ONNX Runtime backend");
     }
     Ok(())
-}
-
-/// Picks `model.onnx`, or else the only `*.onnx` file.
-fn onnx_file(files: &ModelFiles) -> Result<PathBuf, BackendError> {
-    let candidates: Vec<&PathBuf> = files.with_extension("onnx").collect();
-    if let Some(named) = candidates
-        .iter()
-        .find(|p| p.file_name().is_some_and(|n| n == "model.onnx"))
-    {
-        return Ok((*named).clone());
-    }
-    match candidates.as_slice() {
-        [only] => Ok((*only).clone()),
-        [] => Err(BackendError::Unsupported(format!(
-            "no .onnx file in {}",
-            files.dir.display()
-        ))),
-        _ => Err(BackendError::Load(format!(
-            "several .onnx files in {}; name the one to serve model.onnx",
-            files.dir.display()
-        ))),
-    }
 }

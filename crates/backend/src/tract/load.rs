@@ -1,6 +1,5 @@
 //! Reading an ONNX file into a tract plan, with the load-time options applied.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use inferd_tensor::{Dim, Signature, TensorSpec};
@@ -16,28 +15,6 @@ const HONOURED_KEYS: &[&str] = &["INFERENCE_NUM_THREADS"];
 
 fn load_err(context: &str) -> impl Fn(TractError) -> BackendError + '_ {
     move |e| BackendError::Load(format!("{context}: {e:#}"))
-}
-
-/// Picks `model.onnx`, or else the only `*.onnx` file.
-fn onnx_file(files: &ModelFiles) -> Result<PathBuf, BackendError> {
-    let candidates: Vec<&PathBuf> = files.with_extension("onnx").collect();
-    if let Some(named) = candidates
-        .iter()
-        .find(|p| p.file_name().is_some_and(|n| n == "model.onnx"))
-    {
-        return Ok((*named).clone());
-    }
-    match candidates.as_slice() {
-        [only] => Ok((*only).clone()),
-        [] => Err(BackendError::Unsupported(format!(
-            "no .onnx file in {}",
-            files.dir.display()
-        ))),
-        _ => Err(BackendError::Load(format!(
-            "several .onnx files in {}; name the one to serve model.onnx",
-            files.dir.display()
-        ))),
-    }
 }
 
 fn check_options(options: &ModelOptions) -> Result<(), BackendError> {
@@ -74,7 +51,7 @@ pub fn compile(
     executor: Executor,
 ) -> Result<(Arc<TypedRunnableModel>, Signature), BackendError> {
     check_options(options)?;
-    let path = onnx_file(files)?;
+    let path = files.onnx_file()?;
     let mut model = tract_onnx::onnx()
         .model_for_path(&path)
         .map_err(load_err(&format!("cannot read {}", path.display())))?;
