@@ -1,28 +1,38 @@
 #!/usr/bin/env python3
 """Writes tiny `add` models in the non-ONNX formats the OpenVINO backend reads:
 IR (model.xml + model.bin), TensorFlow SavedModel, frozen TensorFlow graph
-(.pb) and TFLite, under models/add_<format>/1/. Each computes, like models/add,
+(.pb), TFLite and PaddlePaddle (.pdmodel), under models/add_<format>/1/. Each computes, like models/add,
 sum = a + b and diff = a - b over FP32 [batch, 16].
 
-Needs tensorflow-cpu and openvino (not in the test venv: install them in a
-scratch venv, `pip install tensorflow-cpu openvino onnx`). The output is
+Needs tensorflow-cpu, paddlepaddle 2.6 and openvino (not in the test venv:
+install them in a scratch venv, `pip install tensorflow-cpu paddlepaddle==2.6.2
+openvino onnx`). The output is
 committed; every file is a few kilobytes.
 """
 import pathlib
 import shutil
+import subprocess
+import sys
 
-import openvino as ov
-import tensorflow as tf
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+if "paddle" not in sys.argv[1:]:
+    # PaddlePaddle and TensorFlow crash when loaded in one process: the paddle
+    # model is written by a second run of this script (see __main__).
+    import openvino as ov
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 MODELS = pathlib.Path(__file__).resolve().parent.parent / "models"
-SPEC = [tf.TensorSpec([None, 16], tf.float32, name="a"), tf.TensorSpec([None, 16], tf.float32, name="b")]
 
 
-class Add(tf.Module):
-    @tf.function(input_signature=SPEC)
-    def __call__(self, a, b):
-        return {"sum": tf.add(a, b, name="sum"), "diff": tf.subtract(a, b, name="diff")}
+def add_module():
+    spec = [tf.TensorSpec([None, 16], tf.float32, name="a"), tf.TensorSpec([None, 16], tf.float32, name="b")]
+
+    class Add(tf.Module):
+        @tf.function(input_signature=spec)
+        def __call__(self, a, b):
+            return {"sum": tf.add(a, b, name="sum"), "diff": tf.subtract(a, b, name="diff")}
+
+    return Add()
 
 
 def folder(name):
@@ -38,28 +48,46 @@ def ir():
 
 
 def saved_model():
-    module = Add()
+    module = add_module()
     tf.saved_model.save(module, str(folder("add_savedmodel")), signatures={"serving_default": module.__call__})
 
 
 def frozen():
-    concrete = Add().__call__.get_concrete_function()
+    concrete = add_module().__call__.get_concrete_function()
     graph = convert_variables_to_constants_v2(concrete).graph.as_graph_def()
     tf.io.write_graph(graph, str(folder("add_frozen")), "model.pb", as_text=False)
 
 
 def tflite():
-    module = Add()
+    module = add_module()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([module.__call__.get_concrete_function()], module)
     (folder("add_tflite") / "model.tflite").write_bytes(converter.convert())
 
 
+def paddle_model():
+    import paddle
+
+    paddle.enable_static()
+    main, startup = paddle.static.Program(), paddle.static.Program()
+    with paddle.static.program_guard(main, startup):
+        a = paddle.static.data("a", [-1, 16], "float32")
+        b = paddle.static.data("b", [-1, 16], "float32")
+        total, diff = paddle.add(a, b, name="sum"), paddle.subtract(a, b, name="diff")
+        exe = paddle.static.Executor(paddle.CPUPlace())
+        exe.run(startup)
+        paddle.static.save_inference_model(str(folder("add_paddle") / "model"), [a, b], [total, diff], exe, program=main)
+
+
 if __name__ == "__main__":
+    if "paddle" in sys.argv[1:]:
+        paddle_model()
+        sys.exit(0)
+    subprocess.run([sys.executable, __file__, "paddle"], check=True)
     ir()
     saved_model()
     frozen()
     tflite()
     # What OpenVINO reads from each (a SavedModel is read by its folder).
-    for name, file in [("add_ir", "model.xml"), ("add_savedmodel", ""), ("add_frozen", "model.pb"), ("add_tflite", "model.tflite")]:
+    for name, file in [("add_ir", "model.xml"), ("add_savedmodel", ""), ("add_frozen", "model.pb"), ("add_tflite", "model.tflite"), ("add_paddle", "model.pdmodel")]:
         model = ov.Core().read_model(str(MODELS / name / "1" / file))
         print(name, [(i.any_name, i.partial_shape) for i in model.inputs], [(o.any_name, o.partial_shape) for o in model.outputs])

@@ -162,6 +162,7 @@ async fn every_available_backend_and_format_gives_the_same_answer() {
         ),
         ("add_frozen", "add_frozen", None, "openvino", "OpenVINO"),
         ("add_tflite", "add_tflite", None, "openvino", "OpenVINO"),
+        ("add_paddle", "add_paddle", None, "openvino", "OpenVINO"),
     ];
     let models = cases
         .iter()
