@@ -262,6 +262,16 @@ fn identity_round_trips_every_dtype() {
                 .execute(vec![input.clone()])
                 .unwrap_or_else(|e| panic!("{} {suffix}: {e}", engine.name()));
             assert_eq!(out[0], input, "{} {suffix}", engine.name());
+            // Empty tensors pass through too.
+            let empty = match dtype {
+                DataType::Bytes => TensorData::Strings(Vec::new()),
+                _ => TensorData::Raw(Bytes::new()),
+            };
+            let empty = Tensor::new(dtype, vec![0, 3], empty).expect("empty");
+            let out = model
+                .execute(vec![empty])
+                .unwrap_or_else(|e| panic!("{} {suffix} empty: {e}", engine.name()));
+            assert_eq!(out[0].shape(), &[0, 3], "{} {suffix} empty", engine.name());
         }
     }
 }
