@@ -119,7 +119,11 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     }
     if let Some(listener) = rest_listener {
         tracing::info!(address = %listener.local_addr()?, "REST server listening");
-        let app = crate::rest::router(core.clone(), config.max_request_bytes);
+        let app = crate::rest::router(
+            core.clone(),
+            config.max_request_bytes,
+            config.models.clone(),
+        );
         let stop = stopped(stop_rx.clone());
         servers.spawn(async move {
             axum::serve(listener, app)

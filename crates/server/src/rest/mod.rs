@@ -4,6 +4,7 @@ mod error;
 mod json_data;
 mod kserve;
 mod kserve_infer;
+mod ovms_config;
 
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use inferd_core::Core;
+
+use crate::config::ModelSource;
 use tower_http::decompression::RequestDecompressionLayer;
 
 pub use error::ApiError;
@@ -23,16 +26,27 @@ pub const EXTENSIONS: &[&str] = &["binary_tensor_data"];
 pub struct RestState {
     core: Arc<Core>,
     max_request_bytes: usize,
+    models: Arc<ModelSource>,
+    reload: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The REST application; bodies above `max_request_bytes` (after
 /// decompression) are answered with 413.
-pub fn router(core: Arc<Core>, max_request_bytes: usize) -> Router {
+pub fn router(core: Arc<Core>, max_request_bytes: usize, models: ModelSource) -> Router {
     let state = RestState {
         core,
         max_request_bytes,
+        models: Arc::new(models),
+        reload: Arc::new(tokio::sync::Mutex::new(())),
     };
     Router::new()
+        .route("/v1/config", get(ovms_config::config))
+        .route("/v1/config/reload", post(ovms_config::reload))
+        .route("/v1/models/{model}", get(ovms_config::model_status))
+        .route(
+            "/v1/models/{model}/versions/{version}",
+            get(ovms_config::model_version_status),
+        )
         .route("/v2/health/live", get(kserve::live))
         .route("/v2/health/ready", get(kserve::ready))
         .route("/v2", get(kserve::server_metadata))

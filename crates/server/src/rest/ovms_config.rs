@@ -1,0 +1,126 @@
+//! OVMS / TensorFlow Serving model status over REST: `GET /v1/config`,
+//! `POST /v1/config/reload`, `GET /v1/models/{m}[/versions/{v}]`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use inferd_core::{CoreError, VersionRequest, VersionStatus};
+use serde::Serialize;
+
+use super::{ApiError, RestState};
+
+#[derive(Serialize, PartialEq)]
+struct Status {
+    error_code: &'static str,
+    error_message: String,
+}
+
+#[derive(Serialize, PartialEq)]
+struct VersionStatusBody {
+    version: String,
+    state: &'static str,
+    status: Status,
+}
+
+/// `{"model_version_status": [...]}` as TFS and OVMS answer it.
+#[derive(Serialize, PartialEq)]
+pub struct ModelStatus {
+    model_version_status: Vec<VersionStatusBody>,
+}
+
+fn body(statuses: &[VersionStatus]) -> ModelStatus {
+    // Newest first, as OVMS lists them.
+    let model_version_status = statuses
+        .iter()
+        .rev()
+        .map(|s| VersionStatusBody {
+            version: s.version.to_string(),
+            state: s.state.name(),
+            status: Status {
+                error_code: s.error_code(),
+                error_message: s.error.clone().unwrap_or_default(),
+            },
+        })
+        .collect();
+    ModelStatus {
+        model_version_status,
+    }
+}
+
+fn all_models(state: &RestState) -> BTreeMap<String, ModelStatus> {
+    let manager = state.core.manager();
+    manager
+        .model_names()
+        .into_iter()
+        .filter_map(|name| manager.model_status(&name).map(|s| (name, body(&s))))
+        .collect()
+}
+
+pub async fn config(State(state): State<RestState>) -> Json<BTreeMap<String, ModelStatus>> {
+    Json(all_models(&state))
+}
+
+/// Re-reads the model configuration and applies it: 201 when anything
+/// changed, 200 when not; the body is the new `/v1/config`.
+pub async fn reload(
+    State(state): State<RestState>,
+) -> Result<(StatusCode, Json<BTreeMap<String, ModelStatus>>), ApiError> {
+    let _one_at_a_time = state.reload.lock().await;
+    let models = state.models.load().map_err(|e| {
+        ApiError::bad_request(format!(
+            "Config reload failed, the previous configuration is kept: {e}"
+        ))
+    })?;
+    let before = all_models(&state);
+    state.core.manager().apply(&models).await;
+    let after = all_models(&state);
+    let status = if before == after {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    tracing::info!(
+        changed = status == StatusCode::CREATED,
+        "configuration reloaded"
+    );
+    Ok((status, Json(after)))
+}
+
+fn status_of(
+    state: &RestState,
+    model: &str,
+    version: Option<&str>,
+) -> Result<Json<ModelStatus>, ApiError> {
+    let statuses = state
+        .core
+        .manager()
+        .model_status(model)
+        .ok_or(CoreError::ModelNotFound)?;
+    let statuses = match version.map(VersionRequest::parse).transpose()? {
+        None | Some(VersionRequest::Latest) => statuses,
+        Some(VersionRequest::Specific(v)) => {
+            let one: Vec<VersionStatus> = statuses.into_iter().filter(|s| s.version == v).collect();
+            if one.is_empty() {
+                return Err(CoreError::VersionNotFound.into());
+            }
+            one
+        }
+    };
+    Ok(Json(body(&statuses)))
+}
+
+pub async fn model_status(
+    State(state): State<RestState>,
+    Path(model): Path<String>,
+) -> Result<Json<ModelStatus>, ApiError> {
+    status_of(&state, &model, None)
+}
+
+pub async fn model_version_status(
+    State(state): State<RestState>,
+    Path((model, version)): Path<(String, String)>,
+) -> Result<Json<ModelStatus>, ApiError> {
+    status_of(&state, &model, Some(&version))
+}
