@@ -5,6 +5,8 @@ mod json_data;
 mod kserve;
 mod kserve_infer;
 mod ovms_config;
+mod tfs_json;
+mod tfs_predict;
 
 use std::sync::Arc;
 
@@ -42,10 +44,13 @@ pub fn router(core: Arc<Core>, max_request_bytes: usize, models: ModelSource) ->
     Router::new()
         .route("/v1/config", get(ovms_config::config))
         .route("/v1/config/reload", post(ovms_config::reload))
-        .route("/v1/models/{model}", get(ovms_config::model_status))
+        .route(
+            "/v1/models/{model}",
+            get(ovms_config::model_status).post(tfs_predict::predict),
+        )
         .route(
             "/v1/models/{model}/versions/{version}",
-            get(ovms_config::model_version_status),
+            get(ovms_config::model_version_status).post(tfs_predict::predict_version),
         )
         .route("/v2/health/live", get(kserve::live))
         .route("/v2/health/ready", get(kserve::ready))

@@ -1,0 +1,221 @@
+//! TensorFlow Serving REST predict: `POST /v1/models/{m}[/versions/{v}]:predict`
+//! in row (`instances` → `predictions`) and columnar (`inputs` → `outputs`) form.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use inferd_core::{ContentEncoding, InferInput, InferRequest, InferResponse, VersionRequest};
+use inferd_tensor::{Signature, TensorSpec};
+use serde_json::{Map, Value};
+
+use super::tfs_json::{leaves_to_data, shape_and_leaves, tensor_rows, tensor_to_json};
+use super::{ApiError, RestState};
+
+const NO_FORMAT: &str = "Invalid JSON structure. Could not detect row or column format";
+
+fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Invalid request URL")
+}
+
+pub async fn predict(
+    State(state): State<RestState>,
+    Path(segment): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let model = segment.strip_suffix(":predict").ok_or_else(not_found)?;
+    run(&state, model, VersionRequest::Latest, body).await
+}
+
+pub async fn predict_version(
+    State(state): State<RestState>,
+    Path((model, segment)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let version = segment.strip_suffix(":predict").ok_or_else(not_found)?;
+    run(&state, &model, VersionRequest::parse(version)?, body).await
+}
+
+async fn run(
+    state: &RestState,
+    model: &str,
+    version: VersionRequest,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
+    let servable = state.core.manager().handle(model, version)?;
+    let request: Map<String, Value> = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
+    let signature = servable.signature().clone();
+    match (request.get("instances"), request.get("inputs")) {
+        (Some(instances), None) => {
+            let inputs = row_inputs(&signature, instances)?;
+            let response = servable
+                .infer(InferRequest {
+                    inputs,
+                    outputs: vec![],
+                })
+                .await?;
+            Ok(Json(
+                serde_json::json!({ "predictions": row_outputs(&response) }),
+            ))
+        }
+        (None, Some(columns)) => {
+            let inputs = column_inputs(&signature, columns)?;
+            let response = servable
+                .infer(InferRequest {
+                    inputs,
+                    outputs: vec![],
+                })
+                .await?;
+            Ok(Json(
+                serde_json::json!({ "outputs": column_outputs(&response) }),
+            ))
+        }
+        _ => Err(ApiError::bad_request(NO_FORMAT)),
+    }
+}
+
+/// Builds one input from a nested value, typed by the model.
+fn input(spec: &TensorSpec, value: &Value, batch: Option<usize>) -> Result<InferInput, ApiError> {
+    let (mut shape, leaves) = shape_and_leaves(value)
+        .map_err(|e| ApiError::bad_request(format!("input {}: {e}", spec.name)))?;
+    if let Some(rows) = batch {
+        // Row format: `value` is the list of per-instance values.
+        shape[0] = rows as i64;
+    }
+    let data = leaves_to_data(spec.dtype, &leaves)
+        .map_err(|e| ApiError::bad_request(format!("input {}: {e}", spec.name)))?;
+    Ok(InferInput {
+        name: spec.name.clone(),
+        dtype: spec.dtype,
+        shape,
+        data,
+        encoding: ContentEncoding::Values,
+    })
+}
+
+/// Whether `value` names inputs (`{"a": ..., "b": ...}`) rather than being one.
+fn is_named(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|o| !(o.len() == 1 && o.contains_key("b64")))
+}
+
+fn row_inputs(signature: &Signature, instances: &Value) -> Result<Vec<InferInput>, ApiError> {
+    let rows = instances
+        .as_array()
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| ApiError::bad_request(NO_FORMAT))?;
+    if !rows.iter().all(is_named) {
+        let [spec] = signature.inputs.as_slice() else {
+            return Err(ApiError::bad_request(format!(
+                "instances without input names need a model with one input; this one has {}",
+                signature.inputs.len()
+            )));
+        };
+        return Ok(vec![input(spec, instances, Some(rows.len()))?]);
+    }
+    let names: Vec<&String> = rows[0]
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    names
+        .into_iter()
+        .map(|name| {
+            let column: Vec<Value> = rows
+                .iter()
+                .map(|row| {
+                    row.get(name).cloned().ok_or_else(|| {
+                        ApiError::bad_request(format!("instance without input {name}"))
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            let spec = signature
+                .inputs
+                .iter()
+                .find(|s| &s.name == name)
+                .cloned()
+                .unwrap_or_else(|| TensorSpec {
+                    name: name.clone(),
+                    dtype: signature
+                        .inputs
+                        .first()
+                        .map_or(inferd_tensor::DataType::F32, |s| s.dtype),
+                    shape: vec![],
+                });
+            input(&spec, &Value::Array(column), Some(rows.len()))
+        })
+        .collect()
+}
+
+fn column_inputs(signature: &Signature, columns: &Value) -> Result<Vec<InferInput>, ApiError> {
+    if !is_named(columns) {
+        let [spec] = signature.inputs.as_slice() else {
+            return Err(ApiError::bad_request(format!(
+                "inputs without names need a model with one input; this one has {}",
+                signature.inputs.len()
+            )));
+        };
+        return Ok(vec![input(spec, columns, None)?]);
+    }
+    let map = columns
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request(NO_FORMAT))?;
+    map.iter()
+        .map(|(name, value)| {
+            let spec = signature
+                .inputs
+                .iter()
+                .find(|s| &s.name == name)
+                .cloned()
+                .unwrap_or_else(|| TensorSpec {
+                    name: name.clone(),
+                    dtype: signature
+                        .inputs
+                        .first()
+                        .map_or(inferd_tensor::DataType::F32, |s| s.dtype),
+                    shape: vec![],
+                });
+            input(&spec, value, None)
+        })
+        .collect()
+}
+
+fn row_outputs(response: &InferResponse) -> Value {
+    if let [(_, tensor)] = response.outputs.as_slice() {
+        return Value::Array(tensor_rows(tensor));
+    }
+    let columns: Vec<(&String, Vec<Value>)> = response
+        .outputs
+        .iter()
+        .map(|(n, t)| (n, tensor_rows(t)))
+        .collect();
+    let rows = columns.first().map_or(0, |c| c.1.len());
+    Value::Array(
+        (0..rows)
+            .map(|i| {
+                Value::Object(
+                    columns
+                        .iter()
+                        .map(|(n, v)| ((*n).clone(), v.get(i).cloned().unwrap_or(Value::Null)))
+                        .collect(),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn column_outputs(response: &InferResponse) -> Value {
+    if let [(_, tensor)] = response.outputs.as_slice() {
+        return tensor_to_json(tensor);
+    }
+    Value::Object(
+        response
+            .outputs
+            .iter()
+            .map(|(n, t)| (n.clone(), tensor_to_json(t)))
+            .collect(),
+    )
+}
