@@ -174,3 +174,30 @@ async fn errors() {
         200
     );
 }
+
+#[tokio::test]
+async fn metadata_is_a_serving_default_signature() {
+    let server = TestServer::with_models().await;
+    let (status, meta) = server.get("/v1/models/versioned/versions/2/metadata").await;
+    assert_eq!(status, 200, "{meta}");
+    assert_eq!(
+        meta["model_spec"],
+        json!({"name": "versioned", "signature_name": "", "version": "2"})
+    );
+    let signature = &meta["metadata"]["signature_def"]["signature_def"]["serving_default"];
+    assert_eq!(signature["method_name"], "tensorflow/serving/predict");
+    assert_eq!(
+        signature["inputs"]["x"],
+        json!({"dtype": "DT_FLOAT", "name": "x", "tensor_shape": {"dim": [{"size": "1", "name": ""}, {"size": "4", "name": ""}], "unknown_rank": false}})
+    );
+    let (_, latest) = server.get("/v1/models/add/metadata").await;
+    let outputs =
+        &latest["metadata"]["signature_def"]["signature_def"]["serving_default"]["outputs"];
+    assert_eq!(outputs["sum"]["tensor_shape"]["dim"][0]["size"], "-1");
+    assert_eq!(latest["model_spec"]["version"], "1");
+    assert_error(
+        &server.get("/v1/models/add/versions/7/metadata").await,
+        404,
+        "Model with requested version is not found",
+    );
+}

@@ -77,6 +77,26 @@ impl DataType {
         DataType::ALL.into_iter().find(|dt| dt.name() == name)
     }
 
+    /// The TensorFlow name (`DT_FLOAT`, `DT_STRING`, ...).
+    pub fn tf_name(self) -> &'static str {
+        match self {
+            DataType::Bool => "DT_BOOL",
+            DataType::U8 => "DT_UINT8",
+            DataType::U16 => "DT_UINT16",
+            DataType::U32 => "DT_UINT32",
+            DataType::U64 => "DT_UINT64",
+            DataType::I8 => "DT_INT8",
+            DataType::I16 => "DT_INT16",
+            DataType::I32 => "DT_INT32",
+            DataType::I64 => "DT_INT64",
+            DataType::F16 => "DT_HALF",
+            DataType::F32 => "DT_FLOAT",
+            DataType::F64 => "DT_DOUBLE",
+            DataType::BF16 => "DT_BFLOAT16",
+            DataType::Bytes => "DT_STRING",
+        }
+    }
+
     /// Bytes per element, or `None` for `BYTES` whose elements vary in length.
     pub fn size_bytes(self) -> Option<usize> {
         Some(match self {
@@ -106,6 +126,8 @@ mod tests {
         }
         assert_eq!(DataType::from_name("FP99"), None);
         assert_eq!(DataType::from_name("fp32"), None);
+        assert_eq!(DataType::F32.tf_name(), "DT_FLOAT");
+        assert_eq!(DataType::Bytes.tf_name(), "DT_STRING");
     }
 
     #[test]

@@ -52,6 +52,14 @@ pub fn router(core: Arc<Core>, max_request_bytes: usize, models: ModelSource) ->
             "/v1/models/{model}/versions/{version}",
             get(ovms_config::model_version_status).post(tfs_predict::predict_version),
         )
+        .route(
+            "/v1/models/{model}/metadata",
+            get(ovms_config::model_metadata),
+        )
+        .route(
+            "/v1/models/{model}/versions/{version}/metadata",
+            get(ovms_config::model_version_metadata),
+        )
         .route("/v2/health/live", get(kserve::live))
         .route("/v2/health/ready", get(kserve::ready))
         .route("/v2", get(kserve::server_metadata))

@@ -124,3 +124,57 @@ pub async fn model_version_status(
 ) -> Result<Json<ModelStatus>, ApiError> {
     status_of(&state, &model, Some(&version))
 }
+
+fn signature_tensors(specs: &[inferd_tensor::TensorSpec]) -> serde_json::Value {
+    let entries = specs.iter().map(|s| {
+        let dims: Vec<serde_json::Value> = s
+            .shape_i64()
+            .iter()
+            .map(|d| serde_json::json!({"size": d.to_string(), "name": ""}))
+            .collect();
+        let tensor = serde_json::json!({
+            "dtype": s.dtype.tf_name(),
+            "tensor_shape": {"dim": dims, "unknown_rank": false},
+            "name": s.name,
+        });
+        (s.name.clone(), tensor)
+    });
+    serde_json::Value::Object(entries.collect())
+}
+
+fn metadata_of(
+    state: &RestState,
+    model: &str,
+    version: Option<&str>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let version = match version {
+        Some(v) => VersionRequest::parse(v)?,
+        None => VersionRequest::Latest,
+    };
+    let servable = state.core.manager().handle(model, version)?;
+    let signature = servable.signature();
+    Ok(Json(serde_json::json!({
+        "model_spec": {"name": servable.name(), "signature_name": "", "version": servable.version().to_string()},
+        "metadata": {"signature_def": {"signature_def": {"serving_default": {
+            "inputs": signature_tensors(&signature.inputs),
+            "outputs": signature_tensors(&signature.outputs),
+            "method_name": "tensorflow/serving/predict",
+        }}}},
+    })))
+}
+
+/// `GET /v1/models/{m}/metadata`: the TensorFlow Serving signature of the latest version.
+pub async fn model_metadata(
+    State(state): State<RestState>,
+    Path(model): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    metadata_of(&state, &model, None)
+}
+
+/// `GET /v1/models/{m}/versions/{v}/metadata`.
+pub async fn model_version_metadata(
+    State(state): State<RestState>,
+    Path((model, version)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    metadata_of(&state, &model, Some(&version))
+}
