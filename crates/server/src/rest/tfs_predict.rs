@@ -96,6 +96,24 @@ fn input(spec: &TensorSpec, value: &Value, batch: Option<usize>) -> Result<Infer
     })
 }
 
+/// The model's spec for input `name`; for a name the model does not have, a
+/// stand-in that lets validation answer "Missing input" for the real one.
+fn spec_for(signature: &Signature, name: &str) -> TensorSpec {
+    signature
+        .inputs
+        .iter()
+        .find(|s| s.name == name)
+        .cloned()
+        .unwrap_or_else(|| TensorSpec {
+            name: name.to_string(),
+            dtype: signature
+                .inputs
+                .first()
+                .map_or(inferd_tensor::DataType::F32, |s| s.dtype),
+            shape: vec![],
+        })
+}
+
 /// Whether `value` names inputs (`{"a": ..., "b": ...}`) rather than being one.
 fn is_named(value: &Value) -> bool {
     value
@@ -132,19 +150,7 @@ fn row_inputs(signature: &Signature, instances: &Value) -> Result<Vec<InferInput
                     })
                 })
                 .collect::<Result<_, _>>()?;
-            let spec = signature
-                .inputs
-                .iter()
-                .find(|s| &s.name == name)
-                .cloned()
-                .unwrap_or_else(|| TensorSpec {
-                    name: name.clone(),
-                    dtype: signature
-                        .inputs
-                        .first()
-                        .map_or(inferd_tensor::DataType::F32, |s| s.dtype),
-                    shape: vec![],
-                });
+            let spec = spec_for(signature, name);
             input(&spec, &Value::Array(column), Some(rows.len()))
         })
         .collect()
@@ -165,19 +171,7 @@ fn column_inputs(signature: &Signature, columns: &Value) -> Result<Vec<InferInpu
         .ok_or_else(|| ApiError::bad_request(NO_FORMAT))?;
     map.iter()
         .map(|(name, value)| {
-            let spec = signature
-                .inputs
-                .iter()
-                .find(|s| &s.name == name)
-                .cloned()
-                .unwrap_or_else(|| TensorSpec {
-                    name: name.clone(),
-                    dtype: signature
-                        .inputs
-                        .first()
-                        .map_or(inferd_tensor::DataType::F32, |s| s.dtype),
-                    shape: vec![],
-                });
+            let spec = spec_for(signature, name);
             input(&spec, value, None)
         })
         .collect()
