@@ -2,6 +2,8 @@ use std::collections::BTreeMap;
 
 use inferd_tensor::Dim;
 
+use crate::BackendError;
+
 /// Input shapes to impose at load time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum InputShapes {
@@ -35,6 +37,33 @@ pub struct ModelOptions {
 }
 
 impl ModelOptions {
+    /// Refuses what an engine that runs in the model's own layout on the CPU
+    /// cannot do: another `target_device`, or a layout conversion
+    /// (`NHWC:NCHW`), which needs the OpenVINO backend.
+    pub fn require_cpu_and_model_layout(&self, engine: &str) -> Result<(), BackendError> {
+        if let Some(device) = self
+            .target_device
+            .as_deref()
+            .filter(|d| !d.eq_ignore_ascii_case("CPU"))
+        {
+            return Err(BackendError::Unsupported(format!(
+                "target_device {device} is not supported by the {engine} backend (CPU only)"
+            )));
+        }
+        if let Some((input, layout)) = self.layouts.iter().find(|(_, l)| l.contains(':')) {
+            let input = if input.is_empty() {
+                String::new()
+            } else {
+                format!(" of input {input}")
+            };
+            return Err(BackendError::Unsupported(format!(
+                "layout conversion {layout}{input} needs the OpenVINO backend; \
+                 the {engine} backend serves models in their own layout"
+            )));
+        }
+        Ok(())
+    }
+
     /// The number of compute threads asked for with `INFERENCE_NUM_THREADS`.
     pub fn inference_threads(&self) -> Result<Option<usize>, String> {
         match self.plugin_config.get("INFERENCE_NUM_THREADS") {

@@ -179,26 +179,7 @@ impl Backend for OrtBackend {
 }
 
 fn check_options(options: &ModelOptions) -> Result<(), BackendError> {
-    if let Some(device) = options
-        .target_device
-        .as_deref()
-        .filter(|d| !d.eq_ignore_ascii_case("CPU"))
-    {
-        return Err(BackendError::Unsupported(format!(
-            "target_device {device} is not supported by the ONNX Runtime backend (CPU only)"
-        )));
-    }
-    if let Some((input, layout)) = options.layouts.iter().find(|(_, l)| l.contains(':')) {
-        let input = if input.is_empty() {
-            String::new()
-        } else {
-            format!(" of input {input}")
-        };
-        return Err(BackendError::Unsupported(format!(
-            "layout conversion {layout}{input} needs the OpenVINO backend; \
-             ONNX Runtime serves models in their own layout"
-        )));
-    }
+    options.require_cpu_and_model_layout("ONNX Runtime")?;
     if options.cache_dir.is_some() {
         tracing::debug!("cache_dir is not used by the ONNX Runtime backend");
     }

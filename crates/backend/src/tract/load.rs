@@ -18,20 +18,7 @@ fn load_err(context: &str) -> impl Fn(TractError) -> BackendError + '_ {
 }
 
 fn check_options(options: &ModelOptions) -> Result<(), BackendError> {
-    if let Some(device) = options
-        .target_device
-        .as_deref()
-        .filter(|d| !d.eq_ignore_ascii_case("CPU"))
-    {
-        return Err(BackendError::Unsupported(format!(
-            "target_device {device} is not supported by the tract backend (CPU only)"
-        )));
-    }
-    if let Some(layout) = options.layouts.values().find(|l| l.contains(':')) {
-        return Err(BackendError::Unsupported(format!(
-            "layout conversion {layout} is not supported by the tract backend"
-        )));
-    }
+    options.require_cpu_and_model_layout("tract")?;
     let ignored: Vec<&str> = options
         .plugin_config
         .keys()

@@ -47,34 +47,23 @@ async fn run(
     let servable = state.core.manager().handle(model, version)?;
     let request: Map<String, Value> = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
-    let signature = servable.signature().clone();
-    match (request.get("instances"), request.get("inputs")) {
-        (Some(instances), None) => {
-            let inputs = row_inputs(&signature, instances)?;
-            let response = servable
-                .infer(InferRequest {
-                    inputs,
-                    outputs: vec![],
-                })
-                .await?;
-            Ok(Json(
-                serde_json::json!({ "predictions": row_outputs(&response) }),
-            ))
-        }
-        (None, Some(columns)) => {
-            let inputs = column_inputs(&signature, columns)?;
-            let response = servable
-                .infer(InferRequest {
-                    inputs,
-                    outputs: vec![],
-                })
-                .await?;
-            Ok(Json(
-                serde_json::json!({ "outputs": column_outputs(&response) }),
-            ))
-        }
-        _ => Err(ApiError::bad_request(NO_FORMAT)),
-    }
+    let signature = servable.signature();
+    let (inputs, row_format) = match (request.get("instances"), request.get("inputs")) {
+        (Some(instances), None) => (row_inputs(signature, instances)?, true),
+        (None, Some(columns)) => (column_inputs(signature, columns)?, false),
+        _ => return Err(ApiError::bad_request(NO_FORMAT)),
+    };
+    let response = servable
+        .infer(InferRequest {
+            inputs,
+            outputs: vec![],
+        })
+        .await?;
+    Ok(Json(if row_format {
+        serde_json::json!({ "predictions": row_outputs(&response) })
+    } else {
+        serde_json::json!({ "outputs": column_outputs(&response) })
+    }))
 }
 
 /// Builds one input from a nested value, typed by the model.
