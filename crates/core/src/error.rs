@@ -92,6 +92,9 @@ pub enum CoreError {
     /// The model has no such version.
     #[error("Model with requested version is not found")]
     VersionNotFound,
+    /// The model's config has no such version label.
+    #[error("Model with requested version label is not found")]
+    LabelNotFound(String),
     /// The version exists but is not serving (loading, failed or retired).
     #[error("Model with requested version is not loaded yet")]
     VersionNotLoaded,
@@ -115,6 +118,7 @@ impl CoreError {
         match self {
             CoreError::ModelNotFound => "model_not_found",
             CoreError::VersionNotFound => "version_not_found",
+            CoreError::LabelNotFound(_) => "label_not_found",
             CoreError::VersionNotLoaded => "version_not_loaded",
             CoreError::Invalid(_) => "invalid_argument",
             CoreError::Overloaded(_) => "overloaded",

@@ -263,8 +263,13 @@ impl Manager {
         let models = self.read();
         let model = models.get(name).ok_or(CoreError::ModelNotFound)?;
         let live = |e: &VersionEntry| e.status.state != ServableState::End;
-        match request {
-            VersionRequest::Latest => {
+        let wanted = match request {
+            VersionRequest::Latest => None,
+            VersionRequest::Specific(version) => Some(version),
+            VersionRequest::Label(label) => Some(label_of(model, &label)?),
+        };
+        match wanted {
+            None => {
                 if !model.versions.values().any(live) {
                     return Err(CoreError::VersionNotFound);
                 }
@@ -275,7 +280,7 @@ impl Manager {
                     .find_map(|v| v.servable.clone())
                     .ok_or(CoreError::VersionNotLoaded)
             }
-            VersionRequest::Specific(version) => {
+            Some(version) => {
                 let slot = model
                     .versions
                     .get(&version)
@@ -284,6 +289,13 @@ impl Manager {
                 slot.servable.clone().ok_or(CoreError::VersionNotLoaded)
             }
         }
+    }
+
+    /// The version that `label` names in model `name`'s config.
+    pub fn label_version(&self, name: &str, label: &str) -> Result<u64, CoreError> {
+        let models = self.read();
+        let model = models.get(name).ok_or(CoreError::ModelNotFound)?;
+        label_of(model, label)
     }
 
     /// Status of every version of model `name`, ascending; `None` for an unknown model.
@@ -311,6 +323,16 @@ impl Manager {
     pub fn model_names(&self) -> Vec<String> {
         self.read().keys().cloned().collect()
     }
+}
+
+fn label_of(model: &ModelEntry, label: &str) -> Result<u64, CoreError> {
+    model
+        .config
+        .version_labels
+        .as_ref()
+        .and_then(|labels| labels.get(label))
+        .copied()
+        .ok_or_else(|| CoreError::LabelNotFound(label.to_string()))
 }
 
 #[cfg(test)]

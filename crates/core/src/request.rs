@@ -1,12 +1,14 @@
 use inferd_tensor::{DataType, Tensor, TensorData};
 
 /// Which version of a model a request addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VersionRequest {
     /// The highest available version.
     Latest,
     /// Exactly this version.
     Specific(u64),
+    /// The version a `version_labels` entry of the model's config names.
+    Label(String),
 }
 
 impl VersionRequest {

@@ -191,6 +191,10 @@ pub struct ModelConfig {
     /// absent: the fastest available engine that reads the files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+    /// Names for versions (`{"stable": 1, "canary": 2}`), usable wherever a
+    /// TensorFlow Serving client may give `version_label`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_labels: Option<BTreeMap<String, u64>>,
 }
 
 /// Values the `backend` key accepts.
@@ -214,6 +218,7 @@ impl ModelConfig {
             idle_sequence_cleanup: None,
             low_latency_transformation: None,
             backend: None,
+            version_labels: None,
         }
     }
 
@@ -285,6 +290,37 @@ impl ModelConfig {
         }
         if self.stateful == Some(true) {
             return invalid("stateful models are not supported yet".into());
+        }
+        for (label, version) in self.version_labels.iter().flatten() {
+            if label.trim().is_empty() || label.bytes().all(|b| b.is_ascii_digit()) {
+                return invalid(format!(
+                    "version label {label:?} must be a name, not empty or a number"
+                ));
+            }
+            if *version == 0 {
+                return invalid(format!("version label {label:?} points at version 0"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that every version label points at a version the policy serves
+    /// among the version folders in `on_disk`.
+    pub fn check_labels(&self, on_disk: &[u64]) -> Result<(), ConfigError> {
+        let served = self.version_policy().select(on_disk);
+        for (label, version) in self.version_labels.iter().flatten() {
+            if !served.contains(version) {
+                let served: Vec<String> = served.iter().map(u64::to_string).collect();
+                return Err(ConfigError::Invalid(format!(
+                    "model {:?}: version label {label:?} points at version {version}, which is not available (versions served: {})",
+                    self.name,
+                    if served.is_empty() {
+                        "none".to_string()
+                    } else {
+                        served.join(", ")
+                    }
+                )));
+            }
         }
         Ok(())
     }
@@ -361,6 +397,15 @@ impl ServerModelsConfig {
             return Err(ConfigError::Invalid(
                 "custom_node_library_config_list: custom nodes are not supported yet".into(),
             ));
+        }
+        Ok(())
+    }
+
+    /// Checks every model's version labels against its version folders on disk.
+    pub fn check_labels_on_disk(&self) -> Result<(), ConfigError> {
+        for model in self.models().filter(|m| m.version_labels.is_some()) {
+            let on_disk = crate::list_versions(Path::new(&model.base_path)).unwrap_or_default();
+            model.check_labels(&on_disk)?;
         }
         Ok(())
     }
@@ -462,5 +507,37 @@ mod tests {
         let mut abs = ModelConfig::new("a", "/models/a");
         abs.resolve_base_path(Path::new("/etc/inferd"));
         assert_eq!(abs.base_path, "/models/a");
+    }
+
+    #[test]
+    fn version_labels_parse_and_are_checked() {
+        let c = parse(
+            r#"{"model_config_list": [{"config": {"name": "a", "base_path": "/m",
+                "model_version_policy": {"all": {}}, "version_labels": {"stable": 1, "canary": 2}}}]}"#,
+        )
+        .unwrap();
+        let model = c.models().next().unwrap();
+        assert_eq!(model.version_labels.as_ref().unwrap()["canary"], 2);
+        assert!(model.check_labels(&[1, 2, 3]).is_ok());
+        let err = model.check_labels(&[1]).unwrap_err().to_string();
+        assert!(
+            err.contains("version label \"canary\" points at version 2, which is not available (versions served: 1)"),
+            "{err}"
+        );
+        let mut latest = model.clone();
+        latest.model_version_policy = None;
+        assert!(
+            latest
+                .check_labels(&[1, 2])
+                .unwrap_err()
+                .to_string()
+                .contains("\"stable\" points at version 1")
+        );
+        for bad in [r#"{"": 1}"#, r#"{"7": 1}"#, r#"{"x": 0}"#] {
+            let text = format!(
+                r#"{{"model_config_list": [{{"config": {{"name": "a", "base_path": "/m", "version_labels": {bad}}}}}]}}"#
+            );
+            assert!(parse(&text).is_err(), "{bad}");
+        }
     }
 }

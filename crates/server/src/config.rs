@@ -51,12 +51,15 @@ pub struct ServerConfig {
 }
 
 impl ModelSource {
-    /// Reads (for a file) and checks the models configuration.
+    /// Reads (for a file) and checks the models configuration, including
+    /// that version labels point at versions that are on disk.
     pub fn load(&self) -> Result<ServerModelsConfig, ConfigError> {
-        match self {
-            ModelSource::ConfigFile(path) => ServerModelsConfig::load(path),
-            ModelSource::Single(config) => Ok(config.clone()),
-        }
+        let config = match self {
+            ModelSource::ConfigFile(path) => ServerModelsConfig::load(path)?,
+            ModelSource::Single(config) => config.clone(),
+        };
+        config.check_labels_on_disk()?;
+        Ok(config)
     }
 }
 

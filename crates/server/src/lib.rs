@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod grpc;
 pub mod proto;
+pub mod reload;
 pub mod rest;
 mod run;
 mod values;

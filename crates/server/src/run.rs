@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::cli::LogLevel;
 use crate::config::ServerConfig;
+use crate::reload::Reloader;
 
 /// Sets up `tracing` at `level`, to `path` when given, else to standard output.
 pub fn init_logging(level: LogLevel, path: Option<&Path>) -> anyhow::Result<()> {
@@ -98,6 +99,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     };
     let manager = Arc::new(Manager::with_options(backends, options));
     let core = Arc::new(Core::new(manager.clone()));
+    let reloader = Arc::new(Reloader::new(manager.clone(), config.models.clone()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -119,11 +121,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     }
     if let Some(listener) = rest_listener {
         tracing::info!(address = %listener.local_addr()?, "REST server listening");
-        let app = crate::rest::router(
-            core.clone(),
-            config.max_request_bytes,
-            config.models.clone(),
-        );
+        let app = crate::rest::router(core.clone(), config.max_request_bytes, reloader.clone());
         let stop = stopped(stop_rx.clone());
         servers.spawn(async move {
             axum::serve(listener, app)

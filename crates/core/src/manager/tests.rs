@@ -215,3 +215,30 @@ async fn new_version_is_loaded_before_old_is_unloaded() {
         vec![(1, ServableState::End), (2, ServableState::Available)]
     );
 }
+
+#[tokio::test]
+async fn version_labels_route_to_their_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    for v in 1..=2 {
+        write_version(dir.path(), v, &format!("offset={v}"));
+    }
+    let mut m = model("m", dir.path(), VersionPolicy::all());
+    m.version_labels = Some([("stable".to_string(), 1), ("canary".to_string(), 2)].into());
+    let manager = manager();
+    manager.apply(&config(vec![m])).await;
+    for (label, version) in [("stable", 1), ("canary", 2)] {
+        let handle = manager
+            .handle("m", VersionRequest::Label(label.into()))
+            .unwrap();
+        assert_eq!(handle.version(), version);
+        assert_eq!(manager.label_version("m", label).unwrap(), version);
+    }
+    assert!(matches!(
+        manager.handle("m", VersionRequest::Label("beta".into())),
+        Err(CoreError::LabelNotFound(l)) if l == "beta"
+    ));
+    assert!(matches!(
+        manager.handle("n", VersionRequest::Label("stable".into())),
+        Err(CoreError::ModelNotFound)
+    ));
+}

@@ -4,7 +4,9 @@ use tonic::{Code, Status};
 /// The gRPC status for a core error (codes as OVMS uses them).
 pub fn status_from_core(err: CoreError) -> Status {
     let code = match &err {
-        CoreError::ModelNotFound | CoreError::VersionNotFound => Code::NotFound,
+        CoreError::ModelNotFound | CoreError::VersionNotFound | CoreError::LabelNotFound(_) => {
+            Code::NotFound
+        }
         CoreError::VersionNotLoaded => Code::Unavailable,
         CoreError::Invalid(_) | CoreError::BackendInput(_) => Code::InvalidArgument,
         CoreError::Overloaded(_) => Code::ResourceExhausted,

@@ -30,9 +30,10 @@ impl ApiError {
 impl From<CoreError> for ApiError {
     fn from(err: CoreError) -> Self {
         let status = match &err {
-            CoreError::ModelNotFound | CoreError::VersionNotFound | CoreError::VersionNotLoaded => {
-                StatusCode::NOT_FOUND
-            }
+            CoreError::ModelNotFound
+            | CoreError::VersionNotFound
+            | CoreError::LabelNotFound(_)
+            | CoreError::VersionNotLoaded => StatusCode::NOT_FOUND,
             CoreError::Invalid(_) | CoreError::BackendInput(_) => StatusCode::BAD_REQUEST,
             CoreError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
             CoreError::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -15,7 +15,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use inferd_core::Core;
 
-use crate::config::ModelSource;
+use crate::reload::Reloader;
 use tower_http::decompression::RequestDecompressionLayer;
 
 pub use error::ApiError;
@@ -28,18 +28,16 @@ pub const EXTENSIONS: &[&str] = &["binary_tensor_data"];
 pub struct RestState {
     core: Arc<Core>,
     max_request_bytes: usize,
-    models: Arc<ModelSource>,
-    reload: Arc<tokio::sync::Mutex<()>>,
+    reloader: Arc<Reloader>,
 }
 
 /// The REST application; bodies above `max_request_bytes` (after
 /// decompression) are answered with 413.
-pub fn router(core: Arc<Core>, max_request_bytes: usize, models: ModelSource) -> Router {
+pub fn router(core: Arc<Core>, max_request_bytes: usize, reloader: Arc<Reloader>) -> Router {
     let state = RestState {
         core,
         max_request_bytes,
-        models: Arc::new(models),
-        reload: Arc::new(tokio::sync::Mutex::new(())),
+        reloader,
     };
     Router::new()
         .route("/v1/config", get(ovms_config::config))
@@ -51,6 +49,14 @@ pub fn router(core: Arc<Core>, max_request_bytes: usize, models: ModelSource) ->
         .route(
             "/v1/models/{model}/versions/{version}",
             get(ovms_config::model_version_status).post(tfs_predict::predict_version),
+        )
+        .route(
+            "/v1/models/{model}/labels/{label}",
+            get(ovms_config::model_label_status).post(tfs_predict::predict_label),
+        )
+        .route(
+            "/v1/models/{model}/labels/{label}/metadata",
+            get(ovms_config::model_label_metadata),
         )
         .route(
             "/v1/models/{model}/metadata",

@@ -67,62 +67,66 @@ pub async fn config(State(state): State<RestState>) -> Json<BTreeMap<String, Mod
 pub async fn reload(
     State(state): State<RestState>,
 ) -> Result<(StatusCode, Json<BTreeMap<String, ModelStatus>>), ApiError> {
-    let _one_at_a_time = state.reload.lock().await;
-    let models = state.models.load().map_err(|e| {
+    let changed = state.reloader.reload().await.map_err(|e| {
         ApiError::bad_request(format!(
             "Config reload failed, the previous configuration is kept: {e}"
         ))
     })?;
-    let before = all_models(&state);
-    state.core.manager().apply(&models).await;
-    let after = all_models(&state);
-    let status = if before == after {
-        StatusCode::OK
-    } else {
+    let status = if changed {
         StatusCode::CREATED
+    } else {
+        StatusCode::OK
     };
-    tracing::info!(
-        changed = status == StatusCode::CREATED,
-        "configuration reloaded"
-    );
+    let after = all_models(&state);
     Ok((status, Json(after)))
 }
 
 fn status_of(
     state: &RestState,
     model: &str,
-    version: Option<&str>,
+    version: VersionRequest,
 ) -> Result<Json<ModelStatus>, ApiError> {
-    let statuses = state
-        .core
-        .manager()
+    let manager = state.core.manager();
+    let statuses = manager
         .model_status(model)
         .ok_or(CoreError::ModelNotFound)?;
-    let statuses = match version.map(VersionRequest::parse).transpose()? {
-        None | Some(VersionRequest::Latest) => statuses,
-        Some(VersionRequest::Specific(v)) => {
-            let one: Vec<VersionStatus> = statuses.into_iter().filter(|s| s.version == v).collect();
-            if one.is_empty() {
-                return Err(CoreError::VersionNotFound.into());
-            }
-            one
-        }
+    let wanted = match version {
+        VersionRequest::Latest => return Ok(Json(body(&statuses))),
+        VersionRequest::Specific(v) => v,
+        VersionRequest::Label(label) => manager.label_version(model, &label)?,
     };
-    Ok(Json(body(&statuses)))
+    let one: Vec<VersionStatus> = statuses
+        .into_iter()
+        .filter(|s| s.version == wanted)
+        .collect();
+    if one.is_empty() {
+        return Err(CoreError::VersionNotFound.into());
+    }
+    Ok(Json(body(&one)))
 }
 
+/// `GET /v1/models/{m}`: every version's status.
 pub async fn model_status(
     State(state): State<RestState>,
     Path(model): Path<String>,
 ) -> Result<Json<ModelStatus>, ApiError> {
-    status_of(&state, &model, None)
+    status_of(&state, &model, VersionRequest::Latest)
 }
 
+/// `GET /v1/models/{m}/versions/{v}`.
 pub async fn model_version_status(
     State(state): State<RestState>,
     Path((model, version)): Path<(String, String)>,
 ) -> Result<Json<ModelStatus>, ApiError> {
-    status_of(&state, &model, Some(&version))
+    status_of(&state, &model, VersionRequest::parse(&version)?)
+}
+
+/// `GET /v1/models/{m}/labels/{l}`.
+pub async fn model_label_status(
+    State(state): State<RestState>,
+    Path((model, label)): Path<(String, String)>,
+) -> Result<Json<ModelStatus>, ApiError> {
+    status_of(&state, &model, VersionRequest::Label(label))
 }
 
 fn signature_tensors(specs: &[inferd_tensor::TensorSpec]) -> serde_json::Value {
@@ -145,12 +149,8 @@ fn signature_tensors(specs: &[inferd_tensor::TensorSpec]) -> serde_json::Value {
 fn metadata_of(
     state: &RestState,
     model: &str,
-    version: Option<&str>,
+    version: VersionRequest,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let version = match version {
-        Some(v) => VersionRequest::parse(v)?,
-        None => VersionRequest::Latest,
-    };
     let servable = state.core.manager().handle(model, version)?;
     let signature = servable.signature();
     Ok(Json(serde_json::json!({
@@ -168,7 +168,7 @@ pub async fn model_metadata(
     State(state): State<RestState>,
     Path(model): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    metadata_of(&state, &model, None)
+    metadata_of(&state, &model, VersionRequest::Latest)
 }
 
 /// `GET /v1/models/{m}/versions/{v}/metadata`.
@@ -176,5 +176,13 @@ pub async fn model_version_metadata(
     State(state): State<RestState>,
     Path((model, version)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    metadata_of(&state, &model, Some(&version))
+    metadata_of(&state, &model, VersionRequest::parse(&version)?)
+}
+
+/// `GET /v1/models/{m}/labels/{l}/metadata`.
+pub async fn model_label_metadata(
+    State(state): State<RestState>,
+    Path((model, label)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    metadata_of(&state, &model, VersionRequest::Label(label))
 }

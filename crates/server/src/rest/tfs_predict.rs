@@ -37,6 +37,22 @@ pub async fn predict_version(
     run(&state, &model, VersionRequest::parse(version)?, body).await
 }
 
+/// `POST /v1/models/{m}/labels/{l}:predict`.
+pub async fn predict_label(
+    State(state): State<RestState>,
+    Path((model, segment)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let label = segment.strip_suffix(":predict").ok_or_else(not_found)?;
+    run(
+        &state,
+        &model,
+        VersionRequest::Label(label.to_string()),
+        body,
+    )
+    .await
+}
+
 async fn run(
     state: &RestState,
     model: &str,
