@@ -86,6 +86,7 @@ def config():
         entry = {"name": name, "base_path": name}
         if name == "versioned":
             entry["model_version_policy"] = {"all": {}}
+            entry["version_labels"] = {"stable": 1, "canary": 2}
         if name in ("identity_int64", "identity_uint64", "identity_bytes"):
             # OpenVINO's CPU plugin computes 64-bit integers in 32 bits, and
             # ONNX Runtime strings cannot hold NUL bytes; the interop tests

@@ -108,7 +108,7 @@ impl Manager {
                 config: model.clone(),
                 versions: BTreeMap::new(),
             });
-        let changed = entry.config != *model;
+        let changed = entry.config.needs_reload_for(model);
         entry.config = model.clone();
         let mut stale = Vec::new();
         for &version in aspired {

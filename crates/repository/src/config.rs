@@ -304,6 +304,17 @@ impl ModelConfig {
         Ok(())
     }
 
+    /// Whether a loaded version of `self` must be reloaded to serve `other`:
+    /// true when any setting other than the version policy and the labels differs.
+    pub fn needs_reload_for(&self, other: &ModelConfig) -> bool {
+        let routing_only = |m: &ModelConfig| ModelConfig {
+            model_version_policy: None,
+            version_labels: None,
+            ..m.clone()
+        };
+        routing_only(self) != routing_only(other)
+    }
+
     /// Checks that every version label points at a version the policy serves
     /// among the version folders in `on_disk`.
     pub fn check_labels(&self, on_disk: &[u64]) -> Result<(), ConfigError> {
@@ -539,5 +550,17 @@ mod tests {
             );
             assert!(parse(&text).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn policy_and_labels_do_not_force_a_reload() {
+        let base = ModelConfig::new("a", "/m");
+        let mut routed = base.clone();
+        routed.model_version_policy = Some(VersionPolicy::all());
+        routed.version_labels = Some([("x".to_string(), 1)].into());
+        assert!(!base.needs_reload_for(&routed));
+        let mut resized = base.clone();
+        resized.nireq = Some(2);
+        assert!(base.needs_reload_for(&resized));
     }
 }

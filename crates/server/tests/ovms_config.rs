@@ -142,3 +142,52 @@ async fn reload_applies_config_edits() {
         .await;
     assert_eq!(status, 200, "the last good config keeps serving");
 }
+
+#[tokio::test]
+async fn reload_with_a_dangling_version_label_keeps_the_old_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let versioned = models_dir().join("versioned");
+    let with_labels = |labels: Value| {
+        json!({"model_config_list": [{"config": {"name": "versioned", "base_path": versioned,
+            "model_version_policy": {"all": {}}, "version_labels": labels}}]})
+        .to_string()
+    };
+    std::fs::write(&config, with_labels(json!({"stable": 1}))).unwrap();
+    let server = TestServer::start(&["--config_path", config.to_str().unwrap()]).await;
+    let (status, body) = server.get("/v1/models/versioned/labels/stable").await;
+    assert_eq!(
+        (status, &body["model_version_status"][0]["version"]),
+        (200, &json!("1"))
+    );
+
+    std::fs::write(&config, with_labels(json!({"stable": 2, "gone": 9}))).unwrap();
+    let answer = post(&server, "/v1/config/reload").await;
+    assert_error(
+        &answer,
+        400,
+        "Config reload failed, the previous configuration is kept",
+    );
+    assert!(
+        answer.1["error"]
+            .as_str()
+            .unwrap()
+            .contains("\"gone\" points at version 9")
+    );
+    let (status, body) = server.get("/v1/models/versioned/labels/stable").await;
+    assert_eq!(
+        (status, &body["model_version_status"][0]["version"]),
+        (200, &json!("1")),
+        "old labels still apply"
+    );
+
+    std::fs::write(&config, with_labels(json!({"stable": 2}))).unwrap();
+    let (status, body) = post(&server, "/v1/config/reload").await;
+    assert_eq!(status, 200, "labels alone change no version state: {body}");
+    let (status, body) = server.get("/v1/models/versioned/labels/stable").await;
+    assert_eq!(
+        (status, &body["model_version_status"][0]["version"]),
+        (200, &json!("2")),
+        "new labels apply"
+    );
+}

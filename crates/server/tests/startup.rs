@@ -138,6 +138,24 @@ fn config_with_unknown_key_is_refused_naming_the_key() {
 }
 
 #[test]
+fn version_label_on_a_missing_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let versioned = models_dir()
+        .join("versioned")
+        .to_string_lossy()
+        .into_owned();
+    let config = json!({"model_config_list": [{"config": {"name": "versioned", "base_path": versioned,
+        "model_version_policy": {"specific": {"versions": [1, 2]}}, "version_labels": {"stable": 1, "next": 3}}}]});
+    let finished = run_on_free_ports(&["--config_path", &write_config(dir.path(), &config)]);
+    assert_refused(
+        &finished,
+        &[
+            "version label \"next\" points at version 3, which is not available (versions served: 1, 2)",
+        ],
+    );
+}
+
+#[test]
 fn config_with_wrong_type_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let config = json!({"model_config_list": [{"config": {"name": 5, "base_path": add_path()}}]});

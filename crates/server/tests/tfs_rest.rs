@@ -201,3 +201,73 @@ async fn metadata_is_a_serving_default_signature() {
         "Model with requested version is not found",
     );
 }
+
+#[tokio::test]
+async fn version_labels_address_versions() {
+    let server = TestServer::with_models().await;
+    let body = json!({"instances": [[1.0, 2.0, 3.0, 4.0]]});
+    for (label, offset) in [("stable", 1.0), ("canary", 2.0)] {
+        let (status, answer) = server
+            .post_json(
+                &format!("/v1/models/versioned/labels/{label}:predict"),
+                &body,
+            )
+            .await;
+        let expected: Vec<f32> = [1.0, 2.0, 3.0, 4.0].iter().map(|v| v + offset).collect();
+        assert_eq!(
+            (status, answer),
+            (200, json!({"predictions": [expected]})),
+            "{label}"
+        );
+    }
+    let (status, answer) = server.get("/v1/models/versioned/labels/canary").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["model_version_status"][0]["version"], "2");
+    assert_eq!(answer["model_version_status"].as_array().unwrap().len(), 1);
+    let (status, answer) = server
+        .get("/v1/models/versioned/labels/stable/metadata")
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["model_spec"]["version"], "1");
+
+    let unknown = "Model with requested version label is not found";
+    assert_error(
+        &server
+            .post_json("/v1/models/versioned/labels/beta:predict", &body)
+            .await,
+        404,
+        unknown,
+    );
+    assert_error(
+        &server.get("/v1/models/versioned/labels/beta").await,
+        404,
+        unknown,
+    );
+    assert_error(
+        &server.get("/v1/models/add/labels/stable/metadata").await,
+        404,
+        unknown,
+    );
+}
+
+#[tokio::test]
+async fn non_finite_floats_travel_as_tokens() {
+    let server = TestServer::with_models().await;
+    let body = br#"{"inputs": [[NaN, Infinity, -Infinity, 0.5]]}"#.to_vec();
+    let headers = [("content-type", "application/json".to_string())];
+    let response = server
+        .post_raw("/v1/models/identity_fp32:predict", &headers, body)
+        .await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert_eq!(text, r#"{"outputs":[[NaN,Infinity,-Infinity,0.5]]}"#);
+    let body = br#"{"instances": [[NaN, 1]]}"#.to_vec();
+    let (status, answer) = server
+        .post_bytes("/v1/models/identity_int32:predict", &headers, body)
+        .await;
+    assert_error(
+        &(status, answer),
+        400,
+        "input input: value \"NaN\" is not a valid INT32",
+    );
+}

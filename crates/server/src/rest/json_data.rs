@@ -1,6 +1,7 @@
 //! KServe JSON `data` arrays ⇄ tensor content, without an intermediate `Value` tree.
 
 use std::fmt;
+use std::ops::Range;
 
 use bytes::Bytes;
 use half::{bf16, f16};
@@ -134,65 +135,112 @@ fn write_f32(out: &mut Vec<u8>, v: f32, buf: &mut ryu::Buffer) {
     }
 }
 
-fn write_list<T>(
+/// Writes `items` as JSON lists nested by `shape` (a flat list when `shape`
+/// has one dimension, a bare value when it has none).
+fn write_nested<T>(
     out: &mut Vec<u8>,
-    items: impl Iterator<Item = T>,
-    mut write: impl FnMut(&mut Vec<u8>, T),
+    items: &mut impl Iterator<Item = T>,
+    shape: &[usize],
+    write: &mut impl FnMut(&mut Vec<u8>, T),
 ) {
-    out.push(b'[');
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            out.push(b',');
+    match shape.split_first() {
+        None => match items.next() {
+            Some(item) => write(out, item),
+            None => out.extend_from_slice(b"null"),
+        },
+        Some((&len, inner)) => {
+            out.push(b'[');
+            for i in 0..len {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_nested(out, items, inner, write);
+            }
+            out.push(b']');
         }
-        write(out, item);
     }
-    out.push(b']');
 }
 
-fn write_ints<T: Element + itoa::Integer>(out: &mut Vec<u8>, bytes: &[u8]) {
+/// The element bytes of `range`, for a packed buffer of `T`.
+fn slice<'a, T: Element>(bytes: &'a [u8], range: &Range<usize>) -> &'a [u8] {
+    let end = (range.end * T::SIZE).min(bytes.len());
+    &bytes[(range.start * T::SIZE).min(end)..end]
+}
+
+fn write_ints<T: Element + itoa::Integer>(
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    range: &Range<usize>,
+    shape: &[usize],
+) {
     let mut buf = itoa::Buffer::new();
-    write_list(out, read_all::<T>(bytes), |out, v| {
+    let mut items = read_all::<T>(slice::<T>(bytes, range));
+    write_nested(out, &mut items, shape, &mut |out, v| {
         out.extend_from_slice(buf.format(v).as_bytes())
+    });
+}
+
+fn write_floats<T: Element>(
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    range: &Range<usize>,
+    shape: &[usize],
+    to_f32: impl Fn(T) -> f32,
+) {
+    let mut buf = ryu::Buffer::new();
+    let mut items = read_all::<T>(slice::<T>(bytes, range));
+    write_nested(out, &mut items, shape, &mut |out, v| {
+        write_f32(out, to_f32(v), &mut buf)
     });
 }
 
 /// Appends a tensor's elements to `out` as a flat JSON array.
 pub fn write_json(out: &mut Vec<u8>, tensor: &Tensor) {
+    let count = tensor.len();
+    write_json_nested(out, tensor, 0..count, &[count]);
+}
+
+/// Appends the elements `range` of a tensor (row-major) to `out`, as JSON
+/// lists nested by `shape` (whose product is the length of `range`).
+pub fn write_json_nested(out: &mut Vec<u8>, tensor: &Tensor, range: Range<usize>, shape: &[usize]) {
     let bytes = match tensor.data() {
         TensorData::Strings(items) => {
-            return write_list(out, items.iter(), |out, s| {
+            let end = range.end.min(items.len());
+            let mut items = items[range.start.min(end)..end].iter();
+            return write_nested(out, &mut items, shape, &mut |out, s| {
                 // Writing a string into a Vec cannot fail.
                 let _ = serde_json::to_writer(&mut *out, &String::from_utf8_lossy(s));
             });
         }
         TensorData::Raw(bytes) => bytes,
     };
-    let mut buf = ryu::Buffer::new();
     match tensor.dtype() {
-        DataType::Bool => write_list(out, bytes.iter(), |out, b| {
-            out.extend_from_slice(if *b != 0 { b"true" } else { b"false" })
-        }),
-        DataType::U8 => write_ints::<u8>(out, bytes),
-        DataType::U16 => write_ints::<u16>(out, bytes),
-        DataType::U32 => write_ints::<u32>(out, bytes),
-        DataType::U64 => write_ints::<u64>(out, bytes),
-        DataType::I8 => write_ints::<i8>(out, bytes),
-        DataType::I16 => write_ints::<i16>(out, bytes),
-        DataType::I32 => write_ints::<i32>(out, bytes),
-        DataType::I64 => write_ints::<i64>(out, bytes),
-        DataType::F16 => write_list(out, read_all::<f16>(bytes), |out, v| {
-            write_f32(out, v.to_f32(), &mut buf)
-        }),
-        DataType::BF16 => write_list(out, read_all::<bf16>(bytes), |out, v| {
-            write_f32(out, v.to_f32(), &mut buf)
-        }),
-        DataType::F32 => write_list(out, read_all::<f32>(bytes), |out, v| {
-            write_f32(out, v, &mut buf)
-        }),
-        DataType::F64 => write_list(out, read_all::<f64>(bytes), |out, v| {
-            write_float(out, v, &mut buf)
-        }),
-        DataType::Bytes => write_list(out, std::iter::empty::<u8>(), |_, _| {}),
+        DataType::Bool => {
+            let end = range.end.min(bytes.len());
+            let mut items = bytes[range.start.min(end)..end].iter();
+            write_nested(out, &mut items, shape, &mut |out, b| {
+                out.extend_from_slice(if *b != 0 { b"true" } else { b"false" })
+            })
+        }
+        DataType::U8 => write_ints::<u8>(out, bytes, &range, shape),
+        DataType::U16 => write_ints::<u16>(out, bytes, &range, shape),
+        DataType::U32 => write_ints::<u32>(out, bytes, &range, shape),
+        DataType::U64 => write_ints::<u64>(out, bytes, &range, shape),
+        DataType::I8 => write_ints::<i8>(out, bytes, &range, shape),
+        DataType::I16 => write_ints::<i16>(out, bytes, &range, shape),
+        DataType::I32 => write_ints::<i32>(out, bytes, &range, shape),
+        DataType::I64 => write_ints::<i64>(out, bytes, &range, shape),
+        DataType::F16 => write_floats::<f16>(out, bytes, &range, shape, f16::to_f32),
+        DataType::BF16 => write_floats::<bf16>(out, bytes, &range, shape, bf16::to_f32),
+        DataType::F32 => write_floats::<f32>(out, bytes, &range, shape, |v| v),
+        DataType::F64 => {
+            let mut buf = ryu::Buffer::new();
+            let mut items = read_all::<f64>(slice::<f64>(bytes, &range));
+            write_nested(out, &mut items, shape, &mut |out, v| {
+                write_float(out, v, &mut buf)
+            })
+        }
+        DataType::Bytes => write_nested(out, &mut std::iter::empty::<u8>(), &[0], &mut |_, _| {}),
     }
 }
 

@@ -5,9 +5,10 @@ use base64::Engine;
 use bytes::Bytes;
 use half::{bf16, f16};
 use inferd_tensor::{DataType, Tensor, TensorData};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::values::{Element, pack, read_all};
+use super::json_data::write_json_nested;
+use crate::values::{Element, pack};
 
 fn is_b64(v: &Value) -> bool {
     v.as_object()
@@ -54,6 +55,15 @@ fn number<T: TryFrom<i64> + TryFrom<u64>>(v: &Value, dtype: DataType) -> Result<
 }
 
 fn float(v: &Value, dtype: DataType, max: f64) -> Result<f64, String> {
+    let non_finite = match v.as_str() {
+        Some("NaN") => Some(f64::NAN),
+        Some("Infinity") => Some(f64::INFINITY),
+        Some("-Infinity") => Some(f64::NEG_INFINITY),
+        _ => None,
+    };
+    if let Some(f) = non_finite {
+        return Ok(f);
+    }
     let f = v
         .as_f64()
         .ok_or_else(|| format!("value {v} is not a valid {dtype}"))?;
@@ -61,6 +71,51 @@ fn float(v: &Value, dtype: DataType, max: f64) -> Result<f64, String> {
         return Err(format!("value {v} is out of range for {dtype}"));
     }
     Ok(f)
+}
+
+/// The bare tokens TensorFlow Serving accepts for non-finite floats.
+const NON_FINITE: [&[u8]; 3] = [b"-Infinity", b"Infinity", b"NaN"];
+
+/// Parses a request body as a JSON object, also accepting the bare `NaN`,
+/// `Infinity` and `-Infinity` tokens TFS accepts (they become the strings
+/// `"NaN"`, ... that float inputs read back).
+pub fn parse_body(body: &[u8]) -> Result<Map<String, Value>, serde_json::Error> {
+    serde_json::from_slice(body).or_else(|e| match quote_non_finite(body) {
+        Some(quoted) => serde_json::from_slice(&quoted),
+        None => Err(e),
+    })
+}
+
+/// `body` with every non-finite token outside strings quoted; `None` when
+/// there is none.
+fn quote_non_finite(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len() + 16);
+    let mut in_string = false;
+    let mut changed = false;
+    let mut i = 0;
+    'bytes: while i < body.len() {
+        let c = body[i];
+        if in_string {
+            let take = if c == b'\\' { 2 } else { 1 };
+            in_string = c != b'"';
+            out.extend_from_slice(&body[i..(i + take).min(body.len())]);
+            i += take;
+            continue;
+        }
+        if c == b'"' {
+            in_string = true;
+        } else if let Some(token) = NON_FINITE.iter().find(|t| body[i..].starts_with(t)) {
+            out.push(b'"');
+            out.extend_from_slice(token);
+            out.push(b'"');
+            i += token.len();
+            changed = true;
+            continue 'bytes;
+        }
+        out.push(c);
+        i += 1;
+    }
+    changed.then_some(out)
 }
 
 fn packed<T: Element>(
@@ -127,59 +182,28 @@ pub fn leaves_to_data(dtype: DataType, leaves: &[&Value]) -> Result<TensorData, 
     Ok(TensorData::Raw(raw))
 }
 
-fn floats<T: Element>(bytes: &[u8], to_f64: impl Fn(T) -> f64) -> Vec<Value> {
-    read_all::<T>(bytes)
-        .map(|v| serde_json::Number::from_f64(to_f64(v)).map_or(Value::Null, Value::Number))
-        .collect()
+/// Appends the whole tensor as nested lists (a bare value for a scalar);
+/// non-finite floats as `NaN` / `Infinity` / `-Infinity`, as TFS writes them.
+pub fn write_tensor(out: &mut Vec<u8>, tensor: &Tensor) {
+    write_json_nested(out, tensor, 0..tensor.len(), tensor.shape());
 }
 
-/// A tensor's elements as JSON values, row-major.
-fn elements(tensor: &Tensor) -> Vec<Value> {
-    let bytes = match tensor.data() {
-        TensorData::Strings(items) => {
-            return items
-                .iter()
-                .map(|s| Value::String(String::from_utf8_lossy(s).into_owned()))
-                .collect();
-        }
-        TensorData::Raw(bytes) => bytes,
+/// Number of rows (first dimension) in the row format; a scalar is one row.
+pub fn row_count(tensor: &Tensor) -> usize {
+    tensor.shape().first().copied().unwrap_or(1)
+}
+
+/// Appends row `row` of the tensor's first dimension (the scalar itself for
+/// rank 0; `null` past the end).
+pub fn write_row(out: &mut Vec<u8>, tensor: &Tensor, row: usize) {
+    let Some((&rows, inner)) = tensor.shape().split_first() else {
+        return write_tensor(out, tensor);
     };
-    match tensor.dtype() {
-        DataType::Bool => bytes.iter().map(|b| Value::Bool(*b != 0)).collect(),
-        DataType::U8 => bytes.iter().map(|v| Value::from(*v)).collect(),
-        DataType::U16 => read_all::<u16>(bytes).map(Value::from).collect(),
-        DataType::U32 => read_all::<u32>(bytes).map(Value::from).collect(),
-        DataType::U64 => read_all::<u64>(bytes).map(Value::from).collect(),
-        DataType::I8 => read_all::<i8>(bytes).map(Value::from).collect(),
-        DataType::I16 => read_all::<i16>(bytes).map(Value::from).collect(),
-        DataType::I32 => read_all::<i32>(bytes).map(Value::from).collect(),
-        DataType::I64 => read_all::<i64>(bytes).map(Value::from).collect(),
-        DataType::F16 => floats::<f16>(bytes, f16::to_f64),
-        DataType::BF16 => floats::<bf16>(bytes, bf16::to_f64),
-        DataType::F32 => floats::<f32>(bytes, f64::from),
-        DataType::F64 => floats::<f64>(bytes, |v| v),
-        DataType::Bytes => Vec::new(),
+    if row >= rows {
+        return out.extend_from_slice(b"null");
     }
-}
-
-fn nest(values: &mut std::vec::IntoIter<Value>, shape: &[usize]) -> Value {
-    match shape.split_first() {
-        None => values.next().unwrap_or(Value::Null),
-        Some((&n, rest)) => Value::Array((0..n).map(|_| nest(values, rest)).collect()),
-    }
-}
-
-/// The whole tensor as nested lists.
-pub fn tensor_to_json(tensor: &Tensor) -> Value {
-    nest(&mut elements(tensor).into_iter(), tensor.shape())
-}
-
-/// One nested value per index of the first dimension (row format).
-pub fn tensor_rows(tensor: &Tensor) -> Vec<Value> {
-    match tensor_to_json(tensor) {
-        Value::Array(rows) => rows,
-        scalar => vec![scalar],
-    }
+    let per_row: usize = inner.iter().product();
+    write_json_nested(out, tensor, row * per_row..(row + 1) * per_row, inner);
 }
 
 #[cfg(test)]
@@ -199,6 +223,24 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_tokens_are_read_outside_strings_only() {
+        let body = br#"{"inputs": [NaN, -Infinity, Infinity, 1], "s": "NaN \" Infinity"}"#;
+        let parsed = parse_body(body).unwrap();
+        assert_eq!(parsed["inputs"], json!(["NaN", "-Infinity", "Infinity", 1]));
+        assert_eq!(parsed["s"], json!("NaN \" Infinity"));
+        let (_, leaves) = shape_and_leaves(&parsed["inputs"]).unwrap();
+        let TensorData::Raw(bytes) = leaves_to_data(DataType::F32, &leaves).unwrap() else {
+            panic!("floats are raw")
+        };
+        let floats: Vec<f32> = crate::values::read_all::<f32>(&bytes).collect();
+        assert!(floats[0].is_nan());
+        assert_eq!(floats[1..], [f32::NEG_INFINITY, f32::INFINITY, 1.0]);
+        assert!(leaves_to_data(DataType::I32, &leaves).is_err());
+        assert!(parse_body(b"{\"inputs\": [Nope]}").is_err());
+        assert!(quote_non_finite(b"{\"a\": [1]}").is_none());
+    }
+
+    #[test]
     fn leaves_are_typed_by_the_signature() {
         let v = json!([1, 2.5]);
         let (_, leaves) = shape_and_leaves(&v).unwrap();
@@ -215,6 +257,12 @@ mod tests {
         );
     }
 
+    fn text(write: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        write(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn tensors_nest_back() {
         let t = Tensor::new(
@@ -223,7 +271,21 @@ mod tests {
             TensorData::Raw(pack([1i32, 2, 3, 4])),
         )
         .unwrap();
-        assert_eq!(tensor_to_json(&t), json!([[1, 2], [3, 4]]));
-        assert_eq!(tensor_rows(&t), vec![json!([1, 2]), json!([3, 4])]);
+        assert_eq!(text(|o| write_tensor(o, &t)), "[[1,2],[3,4]]");
+        assert_eq!(row_count(&t), 2);
+        assert_eq!(text(|o| write_row(o, &t, 1)), "[3,4]");
+        assert_eq!(text(|o| write_row(o, &t, 2)), "null");
+        let scalar = Tensor::new(DataType::F32, vec![], TensorData::Raw(pack([f32::NAN]))).unwrap();
+        assert_eq!(text(|o| write_tensor(o, &scalar)), "NaN");
+        assert_eq!(text(|o| write_row(o, &scalar, 0)), "NaN");
+        let empty = Tensor::new(DataType::F32, vec![2, 0], TensorData::Raw(Bytes::new())).unwrap();
+        assert_eq!(text(|o| write_tensor(o, &empty)), "[[],[]]");
+        let words = Tensor::new(
+            DataType::Bytes,
+            vec![1, 2],
+            TensorData::Strings(vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]),
+        )
+        .unwrap();
+        assert_eq!(text(|o| write_row(o, &words, 0)), r#"["a","b"]"#);
     }
 }

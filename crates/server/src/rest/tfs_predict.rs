@@ -1,16 +1,19 @@
 //! TensorFlow Serving REST predict: `POST /v1/models/{m}[/versions/{v}]:predict`
 //! in row (`instances` → `predictions`) and columnar (`inputs` → `outputs`) form.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use inferd_core::{ContentEncoding, InferInput, InferRequest, InferResponse, VersionRequest};
 use inferd_tensor::{Signature, TensorSpec};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::tfs_json::{leaves_to_data, shape_and_leaves, tensor_rows, tensor_to_json};
+use super::tfs_json::{
+    leaves_to_data, parse_body, row_count, shape_and_leaves, write_row, write_tensor,
+};
 use super::{ApiError, RestState};
 
 const NO_FORMAT: &str = "Invalid JSON structure. Could not detect row or column format";
@@ -23,7 +26,7 @@ pub async fn predict(
     State(state): State<RestState>,
     Path(segment): Path<String>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let model = segment.strip_suffix(":predict").ok_or_else(not_found)?;
     run(&state, model, VersionRequest::Latest, body).await
 }
@@ -32,7 +35,7 @@ pub async fn predict_version(
     State(state): State<RestState>,
     Path((model, segment)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let version = segment.strip_suffix(":predict").ok_or_else(not_found)?;
     run(&state, &model, VersionRequest::parse(version)?, body).await
 }
@@ -42,7 +45,7 @@ pub async fn predict_label(
     State(state): State<RestState>,
     Path((model, segment)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let label = segment.strip_suffix(":predict").ok_or_else(not_found)?;
     run(
         &state,
@@ -58,10 +61,10 @@ async fn run(
     model: &str,
     version: VersionRequest,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
     let servable = state.core.manager().handle(model, version)?;
-    let request: Map<String, Value> = serde_json::from_slice(&body)
+    let request = parse_body(&body)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
     let signature = servable.signature();
     let (inputs, row_format) = match (request.get("instances"), request.get("inputs")) {
@@ -75,11 +78,12 @@ async fn run(
             outputs: vec![],
         })
         .await?;
-    Ok(Json(if row_format {
-        serde_json::json!({ "predictions": row_outputs(&response) })
+    let body = if row_format {
+        row_outputs(&response)
     } else {
-        serde_json::json!({ "outputs": column_outputs(&response) })
-    }))
+        column_outputs(&response)
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Builds one input from a nested value, typed by the model.
@@ -182,39 +186,63 @@ fn column_inputs(signature: &Signature, columns: &Value) -> Result<Vec<InferInpu
         .collect()
 }
 
-fn row_outputs(response: &InferResponse) -> Value {
-    if let [(_, tensor)] = response.outputs.as_slice() {
-        return Value::Array(tensor_rows(tensor));
-    }
-    let columns: Vec<(&String, Vec<Value>)> = response
-        .outputs
-        .iter()
-        .map(|(n, t)| (n, tensor_rows(t)))
-        .collect();
-    let rows = columns.first().map_or(0, |c| c.1.len());
-    Value::Array(
-        (0..rows)
-            .map(|i| {
-                Value::Object(
-                    columns
-                        .iter()
-                        .map(|(n, v)| ((*n).clone(), v.get(i).cloned().unwrap_or(Value::Null)))
-                        .collect(),
-                )
-            })
-            .collect(),
-    )
+/// Appends `"name":` as JSON.
+fn write_key(out: &mut Vec<u8>, name: &str) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, name);
+    out.push(b':');
 }
 
-fn column_outputs(response: &InferResponse) -> Value {
-    if let [(_, tensor)] = response.outputs.as_slice() {
-        return tensor_to_json(tensor);
+/// `{"predictions": ...}`: one output gives its rows as they are; several
+/// give one object per row keyed by output name.
+fn row_outputs(response: &InferResponse) -> Vec<u8> {
+    let mut out = b"{\"predictions\":".to_vec();
+    match response.outputs.as_slice() {
+        [(_, tensor)] if !tensor.shape().is_empty() => write_tensor(&mut out, tensor),
+        outputs => {
+            let rows = outputs.first().map_or(0, |(_, t)| row_count(t));
+            out.push(b'[');
+            for row in 0..rows {
+                if row > 0 {
+                    out.push(b',');
+                }
+                if let [(_, tensor)] = outputs {
+                    write_row(&mut out, tensor, row);
+                    continue;
+                }
+                out.push(b'{');
+                for (i, (name, tensor)) in outputs.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_key(&mut out, name);
+                    write_row(&mut out, tensor, row);
+                }
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
     }
-    Value::Object(
-        response
-            .outputs
-            .iter()
-            .map(|(n, t)| (n.clone(), tensor_to_json(t)))
-            .collect(),
-    )
+    out.push(b'}');
+    out
+}
+
+/// `{"outputs": ...}`: one output as its nested lists, several keyed by name.
+fn column_outputs(response: &InferResponse) -> Vec<u8> {
+    let mut out = b"{\"outputs\":".to_vec();
+    if let [(_, tensor)] = response.outputs.as_slice() {
+        write_tensor(&mut out, tensor);
+    } else {
+        out.push(b'{');
+        for (i, (name, tensor)) in response.outputs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_key(&mut out, name);
+            write_tensor(&mut out, tensor);
+        }
+        out.push(b'}');
+    }
+    out.push(b'}');
+    out
 }
