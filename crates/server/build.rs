@@ -1,13 +1,26 @@
 //! Compiles the gRPC protocol definitions with a pure-Rust compiler (no protoc).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/kserve.proto"];
+    let protos = [
+        "proto/kserve.proto",
+        "proto/tensorflow/tensor.proto",
+        "proto/tensorflow/meta_graph.proto",
+        "proto/tensorflow/serving/model.proto",
+        "proto/tensorflow/serving/prediction_service.proto",
+        "proto/tensorflow/serving/model_service.proto",
+    ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }
     let descriptors = protox::compile(protos, ["proto"])?;
     tonic_prost_build::configure()
         .bytes(".")
+        // Maps of the TensorFlow Serving API iterate in name order, so inputs
+        // are checked and outputs written in a stable order.
+        .btree_map(".tensorflow")
+        // google.protobuf.Int64Value and Any (TensorFlow Serving) are generated
+        // here rather than taken from the prost-types crate.
+        .compile_well_known_types(true)
         .compile_fds(descriptors)?;
     Ok(())
 }

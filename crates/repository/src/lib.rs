@@ -8,8 +8,8 @@ mod shape;
 
 pub use config::{
     BACKEND_NAMES, BatchSize, ConfigError, CustomNodeLibraryConfig, LayoutSetting, ModelConfig,
-    MonitoringConfig, PerInput, ServerModelsConfig,
+    ModelConfigEntry, MonitoringConfig, PerInput, ServerModelsConfig,
 };
-pub use local::{SourceError, list_files, list_versions};
+pub use local::{FolderSnapshot, SourceError, list_files, list_versions};
 pub use policy::VersionPolicy;
 pub use shape::{ShapeSetting, parse_dims, parse_layout};

@@ -180,21 +180,27 @@ async fn metadata_is_a_serving_default_signature() {
     let server = TestServer::with_models().await;
     let (status, meta) = server.get("/v1/models/versioned/versions/2/metadata").await;
     assert_eq!(status, 200, "{meta}");
+    // Protobuf JSON names, as OVMS answers and ovmsclient reads.
     assert_eq!(
-        meta["model_spec"],
-        json!({"name": "versioned", "signature_name": "", "version": "2"})
+        meta["modelSpec"],
+        json!({"name": "versioned", "signatureName": "", "version": "2"})
     );
-    let signature = &meta["metadata"]["signature_def"]["signature_def"]["serving_default"];
-    assert_eq!(signature["method_name"], "tensorflow/serving/predict");
+    let map = &meta["metadata"]["signature_def"];
+    assert_eq!(
+        map["@type"],
+        "type.googleapis.com/tensorflow.serving.SignatureDefMap"
+    );
+    let signature = &map["signatureDef"]["serving_default"];
+    assert_eq!(signature["methodName"], "tensorflow/serving/predict");
     assert_eq!(
         signature["inputs"]["x"],
-        json!({"dtype": "DT_FLOAT", "name": "x", "tensor_shape": {"dim": [{"size": "1", "name": ""}, {"size": "4", "name": ""}], "unknown_rank": false}})
+        json!({"dtype": "DT_FLOAT", "name": "x", "tensorShape": {"dim": [{"size": "1", "name": ""}, {"size": "4", "name": ""}], "unknownRank": false}})
     );
     let (_, latest) = server.get("/v1/models/add/metadata").await;
     let outputs =
-        &latest["metadata"]["signature_def"]["signature_def"]["serving_default"]["outputs"];
-    assert_eq!(outputs["sum"]["tensor_shape"]["dim"][0]["size"], "-1");
-    assert_eq!(latest["model_spec"]["version"], "1");
+        &latest["metadata"]["signature_def"]["signatureDef"]["serving_default"]["outputs"];
+    assert_eq!(outputs["sum"]["tensorShape"]["dim"][0]["size"], "-1");
+    assert_eq!(latest["modelSpec"]["version"], "1");
     assert_error(
         &server.get("/v1/models/add/versions/7/metadata").await,
         404,
@@ -228,7 +234,7 @@ async fn version_labels_address_versions() {
         .get("/v1/models/versioned/labels/stable/metadata")
         .await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["model_spec"]["version"], "1");
+    assert_eq!(answer["modelSpec"]["version"], "1");
 
     let unknown = "Model with requested version label is not found";
     assert_error(

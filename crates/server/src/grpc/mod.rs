@@ -1,8 +1,15 @@
-//! gRPC frontends: KServe v2 `inference.GRPCInferenceService` and `grpc.health.v1.Health`.
+//! gRPC frontends: KServe v2 `inference.GRPCInferenceService`, TensorFlow
+//! Serving `tensorflow.serving.PredictionService` and `ModelService`, and
+//! `grpc.health.v1.Health`, all on one port.
 
 mod kserve;
 mod status;
 mod tensor;
+mod tfs_model;
+mod tfs_predict;
+mod tfs_reload;
+mod tfs_spec;
+mod tfs_tensor;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,13 +22,22 @@ use tonic_health::pb::health_server::{Health, HealthServer};
 
 pub use kserve::KServeGrpc;
 pub use status::status_from_core;
+pub use tfs_model::TfsModels;
+pub use tfs_predict::TfsPrediction;
 
 use crate::proto::kserve::grpc_inference_service_server::GrpcInferenceServiceServer;
+use crate::proto::tensorflow::serving::model_service_server::ModelServiceServer;
+use crate::proto::tensorflow::serving::prediction_service_server::PredictionServiceServer;
+use crate::reload::Reloader;
 
-/// The service name health checks may ask about besides the whole server (`""`).
-const KSERVE_SERVICE: &str = "inference.GRPCInferenceService";
+/// The service names health checks may ask about besides the whole server (`""`).
+const SERVICES: [&str; 3] = [
+    "inference.GRPCInferenceService",
+    "tensorflow.serving.PredictionService",
+    "tensorflow.serving.ModelService",
+];
 
-/// Marks the server and the KServe service SERVING or NOT_SERVING for health checks.
+/// Marks the server and each service SERVING or NOT_SERVING for health checks.
 pub async fn set_serving(reporter: &tonic_health::server::HealthReporter, serving: bool) {
     let status = if serving {
         ServingStatus::Serving
@@ -29,24 +45,35 @@ pub async fn set_serving(reporter: &tonic_health::server::HealthReporter, servin
         ServingStatus::NotServing
     };
     reporter.set_service_status("", status).await;
-    reporter.set_service_status(KSERVE_SERVICE, status).await;
+    for service in SERVICES {
+        reporter.set_service_status(service, status).await;
+    }
 }
 
 /// Serves the gRPC services on `listener` until `stop` resolves, then lets
-/// in-flight calls finish.
+/// in-flight calls finish. `reloader` applies model lists sent to
+/// `HandleReloadConfigRequest`.
 pub fn serve<H: Health>(
     core: Arc<Core>,
+    reloader: Arc<Reloader>,
     health: HealthServer<H>,
     max_message_bytes: usize,
     listener: TcpListener,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> impl Future<Output = Result<(), tonic::transport::Error>> + Send {
-    let kserve = GrpcInferenceServiceServer::new(KServeGrpc::new(core))
+    let kserve = GrpcInferenceServiceServer::new(KServeGrpc::new(core.clone()))
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(usize::MAX);
+    let tfs_prediction = PredictionServiceServer::new(TfsPrediction::new(core))
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(usize::MAX);
+    let tfs_models = ModelServiceServer::new(TfsModels::new(reloader))
+        .max_decoding_message_size(max_message_bytes);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         .add_service(health)
         .add_service(kserve)
+        .add_service(tfs_prediction)
+        .add_service(tfs_models)
         .serve_with_incoming_shutdown(incoming, stop)
 }

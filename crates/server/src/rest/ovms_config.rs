@@ -129,6 +129,8 @@ pub async fn model_label_status(
     status_of(&state, &model, VersionRequest::Label(label))
 }
 
+/// `TensorInfo`s of a signature in protobuf JSON form (camelCase, as OVMS
+/// answers and `ovmsclient` reads).
 fn signature_tensors(specs: &[inferd_tensor::TensorSpec]) -> serde_json::Value {
     let entries = specs.iter().map(|s| {
         let dims: Vec<serde_json::Value> = s
@@ -138,7 +140,7 @@ fn signature_tensors(specs: &[inferd_tensor::TensorSpec]) -> serde_json::Value {
             .collect();
         let tensor = serde_json::json!({
             "dtype": s.dtype.tf_name(),
-            "tensor_shape": {"dim": dims, "unknown_rank": false},
+            "tensorShape": {"dim": dims, "unknownRank": false},
             "name": s.name,
         });
         (s.name.clone(), tensor)
@@ -154,12 +156,15 @@ fn metadata_of(
     let servable = state.core.manager().handle(model, version)?;
     let signature = servable.signature();
     Ok(Json(serde_json::json!({
-        "model_spec": {"name": servable.name(), "signature_name": "", "version": servable.version().to_string()},
-        "metadata": {"signature_def": {"signature_def": {"serving_default": {
-            "inputs": signature_tensors(&signature.inputs),
-            "outputs": signature_tensors(&signature.outputs),
-            "method_name": "tensorflow/serving/predict",
-        }}}},
+        "modelSpec": {"name": servable.name(), "signatureName": "", "version": servable.version().to_string()},
+        "metadata": {"signature_def": {
+            "@type": "type.googleapis.com/tensorflow.serving.SignatureDefMap",
+            "signatureDef": {"serving_default": {
+                "inputs": signature_tensors(&signature.inputs),
+                "outputs": signature_tensors(&signature.outputs),
+                "methodName": "tensorflow/serving/predict",
+            }},
+        }},
     })))
 }
 

@@ -1,0 +1,137 @@
+//! `tensorflow.serving.ModelService`: version status (as `GET /v1/models/{m}`)
+//! and HandleReloadConfigRequest, which applies a model list sent over gRPC.
+
+use std::sync::Arc;
+
+use inferd_core::{CoreError, VersionRequest, VersionStatus};
+use tonic::{Request, Response, Status};
+
+use super::status_from_core;
+use super::tfs_reload::{RELOAD_FAILED, server_models};
+use super::tfs_spec::requested;
+use crate::proto::tensorflow::serving::model_service_server::ModelService;
+use crate::proto::tensorflow::serving::model_version_status::State;
+use crate::proto::tensorflow::serving::*;
+use crate::reload::Reloader;
+
+/// `error_code` numbers (tensorflow.error.Code, the gRPC codes) in answers.
+const CODE_OK: i32 = 0;
+const CODE_UNKNOWN: i32 = 2;
+
+/// The TensorFlow Serving model service.
+pub struct TfsModels {
+    reloader: Arc<Reloader>,
+}
+
+impl TfsModels {
+    /// A service that reports on, and applies model lists through, `reloader`.
+    pub fn new(reloader: Arc<Reloader>) -> Self {
+        TfsModels { reloader }
+    }
+}
+
+fn version_status(status: &VersionStatus) -> ModelVersionStatus {
+    ModelVersionStatus {
+        version: i64::try_from(status.version).unwrap_or(i64::MAX),
+        // The core's state names are the proto's enum names.
+        state: State::from_str_name(status.state.name()).unwrap_or(State::Unknown) as i32,
+        status: Some(StatusProto {
+            error_code: if status.error.is_some() {
+                CODE_UNKNOWN
+            } else {
+                CODE_OK
+            },
+            error_message: status.error.clone().unwrap_or_default(),
+        }),
+    }
+}
+
+#[tonic::async_trait]
+impl ModelService for TfsModels {
+    async fn get_model_status(
+        &self,
+        request: Request<GetModelStatusRequest>,
+    ) -> Result<Response<GetModelStatusResponse>, Status> {
+        let (name, version) = requested(request.into_inner().model_spec)?;
+        let manager = self.reloader.manager();
+        let statuses = manager
+            .model_status(&name)
+            .ok_or(CoreError::ModelNotFound)
+            .map_err(status_from_core)?;
+        let wanted = match version {
+            VersionRequest::Latest => None,
+            VersionRequest::Specific(v) => Some(v),
+            VersionRequest::Label(label) => Some(
+                manager
+                    .label_version(&name, &label)
+                    .map_err(status_from_core)?,
+            ),
+        };
+        // Newest first, as the REST status lists them.
+        let model_version_status: Vec<_> = statuses
+            .iter()
+            .rev()
+            .filter(|s| wanted.is_none_or(|v| s.version == v))
+            .map(version_status)
+            .collect();
+        if wanted.is_some() && model_version_status.is_empty() {
+            return Err(status_from_core(CoreError::VersionNotFound));
+        }
+        Ok(Response::new(GetModelStatusResponse {
+            model_version_status,
+        }))
+    }
+
+    async fn handle_reload_config_request(
+        &self,
+        request: Request<ReloadConfigRequest>,
+    ) -> Result<Response<ReloadConfigResponse>, Status> {
+        let models = server_models(request.into_inner().config)?;
+        self.reloader
+            .apply(&models)
+            .await
+            .map_err(|e| Status::invalid_argument(format!("{RELOAD_FAILED}: {e}")))?;
+        Ok(Response::new(ReloadConfigResponse {
+            status: Some(StatusProto {
+                error_code: CODE_OK,
+                error_message: String::new(),
+            }),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use inferd_core::ServableState;
+
+    use super::*;
+
+    #[test]
+    fn statuses_carry_state_numbers_and_error_codes() {
+        let failed = VersionStatus {
+            version: 2,
+            state: ServableState::Loading,
+            error: Some("bad file".into()),
+        };
+        let answer = version_status(&failed);
+        assert_eq!((answer.version, answer.state), (2, 20));
+        let status = answer.status.unwrap();
+        assert_eq!(
+            (status.error_code, status.error_message.as_str()),
+            (2, "bad file")
+        );
+        for (state, number) in [
+            (ServableState::Start, 10),
+            (ServableState::Available, 30),
+            (ServableState::Unloading, 40),
+            (ServableState::End, 50),
+        ] {
+            let ok = version_status(&VersionStatus {
+                version: 1,
+                state,
+                error: None,
+            });
+            assert_eq!((ok.state, ok.status.unwrap().error_code), (number, 0));
+        }
+    }
+}

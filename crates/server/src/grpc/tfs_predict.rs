@@ -1,0 +1,148 @@
+//! `tensorflow.serving.PredictionService` over the core: Predict and
+//! GetModelMetadata (the `serving_default` signature).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use inferd_core::{Core, InferRequest, Servable};
+use inferd_tensor::TensorSpec;
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+use super::status_from_core;
+use super::tfs_spec::{SIGNATURE_NAME, requested, served};
+use super::tfs_tensor::{decode_input, encode_output, shape_proto, tf_dtype};
+use crate::proto::google::protobuf::Any;
+use crate::proto::tensorflow::serving::prediction_service_server::PredictionService;
+use crate::proto::tensorflow::serving::*;
+use crate::proto::tensorflow::{SignatureDef, TensorInfo};
+
+/// The one kind of metadata there is.
+const SIGNATURE_DEF: &str = "signature_def";
+/// `method_name` of a predict signature.
+const PREDICT_METHOD: &str = "tensorflow/serving/predict";
+/// The type URL of the packed metadata value.
+const SIGNATURE_DEF_MAP_URL: &str = "type.googleapis.com/tensorflow.serving.SignatureDefMap";
+
+/// The TensorFlow Serving prediction service.
+pub struct TfsPrediction {
+    core: Arc<Core>,
+}
+
+impl TfsPrediction {
+    /// A service over `core`.
+    pub fn new(core: Arc<Core>) -> Self {
+        TfsPrediction { core }
+    }
+
+    fn servable(&self, spec: Option<ModelSpec>) -> Result<Arc<Servable>, Status> {
+        let (name, version) = requested(spec)?;
+        self.core
+            .manager()
+            .handle(&name, version)
+            .map_err(status_from_core)
+    }
+}
+
+fn tensor_infos(specs: &[TensorSpec]) -> BTreeMap<String, TensorInfo> {
+    specs
+        .iter()
+        .map(|s| {
+            let info = TensorInfo {
+                name: s.name.clone(),
+                dtype: tf_dtype(s.dtype) as i32,
+                tensor_shape: Some(shape_proto(s.shape_i64())),
+            };
+            (s.name.clone(), info)
+        })
+        .collect()
+}
+
+/// Checks `metadata_field` as TensorFlow Serving does: at least one, and only
+/// `signature_def`.
+fn check_fields(fields: &[String]) -> Result<(), Status> {
+    if fields.is_empty() {
+        return Err(Status::invalid_argument(
+            "Metadata field signature_def is required",
+        ));
+    }
+    match fields.iter().find(|f| *f != SIGNATURE_DEF) {
+        Some(other) => Err(Status::invalid_argument(format!(
+            "Metadata field {other} is not supported; only signature_def is"
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[tonic::async_trait]
+impl PredictionService for TfsPrediction {
+    async fn predict(
+        &self,
+        request: Request<PredictRequest>,
+    ) -> Result<Response<PredictResponse>, Status> {
+        let request = request.into_inner();
+        let servable = self.servable(request.model_spec)?;
+        let inputs = request
+            .inputs
+            .into_iter()
+            .map(|(name, tensor)| decode_input(name, tensor))
+            .collect::<Result<Vec<_>, _>>()?;
+        let infer = InferRequest {
+            inputs,
+            outputs: request.output_filter,
+        };
+        let response = servable.infer(infer).await.map_err(status_from_core)?;
+        let outputs = response
+            .outputs
+            .iter()
+            .map(|(name, tensor)| (name.clone(), encode_output(tensor)))
+            .collect();
+        Ok(Response::new(PredictResponse {
+            outputs,
+            model_spec: Some(served(&response.model_name, response.model_version)),
+        }))
+    }
+
+    async fn get_model_metadata(
+        &self,
+        request: Request<GetModelMetadataRequest>,
+    ) -> Result<Response<GetModelMetadataResponse>, Status> {
+        let request = request.into_inner();
+        check_fields(&request.metadata_field)?;
+        let servable = self.servable(request.model_spec)?;
+        let signature = servable.signature();
+        let def = SignatureDef {
+            inputs: tensor_infos(&signature.inputs),
+            outputs: tensor_infos(&signature.outputs),
+            method_name: PREDICT_METHOD.to_string(),
+        };
+        let map = SignatureDefMap {
+            signature_def: BTreeMap::from([(SIGNATURE_NAME.to_string(), def)]),
+        };
+        let packed = Any {
+            type_url: SIGNATURE_DEF_MAP_URL.to_string(),
+            value: map.encode_to_vec().into(),
+        };
+        Ok(Response::new(GetModelMetadataResponse {
+            model_spec: Some(served(servable.name(), servable.version())),
+            metadata: BTreeMap::from([(SIGNATURE_DEF.to_string(), packed)]),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_fields() {
+        assert!(check_fields(&["signature_def".into()]).is_ok());
+        let err = check_fields(&[]).unwrap_err();
+        assert_eq!(err.message(), "Metadata field signature_def is required");
+        let err = check_fields(&["signature_def".into(), "x".into()]).unwrap_err();
+        assert!(
+            err.message()
+                .starts_with("Metadata field x is not supported")
+        );
+    }
+}
