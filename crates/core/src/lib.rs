@@ -14,7 +14,7 @@ mod validate;
 use std::sync::Arc;
 
 pub use error::{CoreError, ValidationError};
-pub use manager::{Manager, ManagerOptions};
+pub use manager::{LoadTiming, Manager, ManagerOptions};
 pub use options::model_options;
 pub use request::{ContentEncoding, InferInput, InferRequest, InferResponse, VersionRequest};
 pub use scheduler::SchedulerOptions;

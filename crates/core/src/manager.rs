@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use inferd_backend::{Backends, ModelFiles};
-use inferd_repository::{ModelConfig, ServerModelsConfig, list_files, list_versions};
+use inferd_repository::{
+    FolderSnapshot, ModelConfig, ServerModelsConfig, list_files, list_versions,
+};
 
 use crate::{
     CoreError, SchedulerOptions, Servable, ServableState, VersionRequest, VersionStatus,
@@ -17,7 +19,24 @@ use crate::{
 struct VersionEntry {
     status: VersionStatus,
     servable: Option<Arc<Servable>>,
+    /// Files at the last load attempt: a failed version is retried only once they change.
+    attempted: Option<FolderSnapshot>,
+    /// Files at the previous poll, for a version waiting for its folder to settle.
+    seen: Option<FolderSnapshot>,
 }
+
+/// When [`Manager::apply`] loads a version folder it has not loaded yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadTiming {
+    /// At once (start-up, explicit reloads).
+    Now,
+    /// Only once two calls a poll apart saw the same files, so that a folder
+    /// still being copied is never loaded half-written.
+    WhenSettled,
+}
+
+/// How often a retired version checks whether its last request has finished.
+const DRAIN_POLL: std::time::Duration = std::time::Duration::from_millis(5);
 
 struct ModelEntry {
     config: ModelConfig,
@@ -69,21 +88,24 @@ impl Manager {
     }
 
     /// Brings the loaded versions in line with `config`: loads every aspired
-    /// version first, then unloads versions and models no longer aspired.
+    /// version first, then retires versions and models no longer aspired
+    /// (each is released after its last in-flight request). While no aspired
+    /// version of a model serves, the versions already serving keep serving.
     /// A model that fails affects no other. Marks the manager ready.
-    pub async fn apply(self: &Arc<Self>, config: &ServerModelsConfig) {
+    pub async fn apply(self: &Arc<Self>, config: &ServerModelsConfig, timing: LoadTiming) {
         let mut loads = tokio::task::JoinSet::new();
+        let mut aspired = BTreeMap::new();
         for model in config.models() {
-            let aspired = self.aspired_versions(model);
-            let stale = self.register(model, &aspired);
-            for version in aspired.into_iter().filter(|v| stale.contains(v)) {
+            let versions = self.aspired_versions(model);
+            for version in self.register(model, &versions, timing) {
                 let manager = self.clone();
                 let model = model.clone();
                 loads.spawn_blocking(move || manager.load_version(&model, version));
             }
+            aspired.insert(model.name.clone(), versions);
         }
         while loads.join_next().await.is_some() {}
-        self.unload_unaspired(config);
+        self.retire_unaspired(&aspired);
         self.ready.store(true, Ordering::Release);
     }
 
@@ -99,8 +121,10 @@ impl Manager {
     }
 
     /// Records the model's config and aspired versions; returns the versions
-    /// that need (re)loading: new ones, failed ones, and all if the config changed.
-    fn register(&self, model: &ModelConfig, aspired: &[u64]) -> Vec<u64> {
+    /// to load now: all if the load settings changed, else those not serving
+    /// whose files allow it (see [`LoadTiming`]; a failed load is retried only
+    /// on new files).
+    fn register(&self, model: &ModelConfig, aspired: &[u64], timing: LoadTiming) -> Vec<u64> {
         let mut models = self.write();
         let entry = models
             .entry(model.name.clone())
@@ -110,7 +134,7 @@ impl Manager {
             });
         let changed = entry.config.needs_reload_for(model);
         entry.config = model.clone();
-        let mut stale = Vec::new();
+        let mut to_load = Vec::new();
         for &version in aspired {
             let slot = entry
                 .versions
@@ -122,12 +146,31 @@ impl Manager {
                         error: None,
                     },
                     servable: None,
+                    attempted: None,
+                    seen: None,
                 });
-            if changed || slot.servable.is_none() {
-                stale.push(version);
+            let serving = slot.servable.is_some();
+            if serving && !changed && slot.status.error.is_none() {
+                continue;
             }
+            let files =
+                FolderSnapshot::take(&Path::new(&model.base_path).join(version.to_string())).ok();
+            if !changed {
+                let failed_on_these_files =
+                    slot.status.error.is_some() && files.is_some() && slot.attempted == files;
+                if failed_on_these_files {
+                    continue;
+                }
+                if timing == LoadTiming::WhenSettled && !serving && slot.seen != files {
+                    slot.seen = files;
+                    continue;
+                }
+            }
+            slot.attempted = files;
+            slot.seen = None;
+            to_load.push(version);
         }
-        stale
+        to_load
     }
 
     fn set_status(
@@ -226,43 +269,105 @@ impl Manager {
         ))
     }
 
-    /// Unloads versions the config no longer aspires to, and models it no longer lists.
-    fn unload_unaspired(&self, config: &ServerModelsConfig) {
-        let aspired: BTreeMap<&str, Vec<u64>> = config
-            .models()
-            .map(|m| (m.name.as_str(), self.aspired_versions(m)))
-            .collect();
+    /// Retires versions no longer aspired to, and models no longer listed;
+    /// keeps serving versions while none of the model's aspired ones serves.
+    fn retire_unaspired(self: &Arc<Self>, aspired: &BTreeMap<String, Vec<u64>>) {
+        let mut draining = Vec::new();
         let mut released = Vec::new();
         {
             let mut models = self.write();
             for (name, entry) in models.iter_mut() {
-                let keep = aspired.get(name.as_str());
+                let keep = aspired.get(name).map_or(&[][..], Vec::as_slice);
+                let aspired_serving = keep.iter().any(|v| {
+                    entry
+                        .versions
+                        .get(v)
+                        .is_some_and(|slot| slot.servable.is_some())
+                });
+                let hold_serving = !keep.is_empty() && !aspired_serving;
                 for (version, slot) in entry.versions.iter_mut() {
-                    if keep.is_some_and(|k| k.contains(version))
-                        || slot.status.state == ServableState::End
+                    let retired = matches!(
+                        slot.status.state,
+                        ServableState::End | ServableState::Unloading
+                    );
+                    if keep.contains(version)
+                        || retired
+                        || (hold_serving && slot.servable.is_some())
                     {
                         continue;
                     }
                     tracing::info!(model = %name, version, "UNLOADING");
-                    released.extend(slot.servable.take());
+                    let servable = slot.servable.take();
+                    // With the slot emptied, only in-flight requests can hold handles.
+                    let idle = servable.as_ref().is_none_or(|s| Arc::strong_count(s) == 1);
                     slot.status = VersionStatus {
                         version: *version,
-                        state: ServableState::End,
+                        state: if idle {
+                            ServableState::End
+                        } else {
+                            ServableState::Unloading
+                        },
                         error: None,
                     };
-                    tracing::info!(model = %name, version, "END");
+                    if idle {
+                        tracing::info!(model = %name, version, "END");
+                        released.extend(servable);
+                    } else {
+                        draining.push((name.clone(), *version, servable));
+                    }
                 }
             }
         }
-        // In-flight requests hold their own handles; memory is freed when the last one ends.
-        drop(released);
+        if !released.is_empty() {
+            // Freeing a model can take a while: keep it off the async threads.
+            tokio::task::spawn_blocking(move || drop(released));
+        }
+        for (name, version, servable) in draining {
+            self.drain(name, version, servable);
+        }
+    }
+
+    /// Releases a retired version once its last in-flight request has
+    /// finished (requests hold their own handles), then marks it END.
+    fn drain(self: &Arc<Self>, name: String, version: u64, servable: Option<Arc<Servable>>) {
+        let manager = self.clone();
+        tokio::spawn(async move {
+            if let Some(servable) = servable {
+                while Arc::strong_count(&servable) > 1 {
+                    tokio::time::sleep(DRAIN_POLL).await;
+                }
+                // Freeing a model can take a while: keep it off the async threads.
+                let _ = tokio::task::spawn_blocking(move || drop(servable)).await;
+            }
+            manager.finish_unload(&name, version);
+        });
+    }
+
+    fn finish_unload(&self, name: &str, version: u64) {
+        let mut models = self.write();
+        let Some(slot) = models
+            .get_mut(name)
+            .and_then(|m| m.versions.get_mut(&version))
+        else {
+            return;
+        };
+        // A version aspired again while draining is loading anew: leave it be.
+        if slot.status.state == ServableState::Unloading {
+            slot.status.state = ServableState::End;
+            tracing::info!(model = name, version, "END");
+        }
     }
 
     /// A handle to the version that serves `request` for model `name`.
     pub fn handle(&self, name: &str, request: VersionRequest) -> Result<Arc<Servable>, CoreError> {
         let models = self.read();
         let model = models.get(name).ok_or(CoreError::ModelNotFound)?;
-        let live = |e: &VersionEntry| e.status.state != ServableState::End;
+        let live = |e: &VersionEntry| {
+            !matches!(
+                e.status.state,
+                ServableState::End | ServableState::Unloading
+            )
+        };
         let wanted = match request {
             VersionRequest::Latest => None,
             VersionRequest::Specific(version) => Some(version),

@@ -49,6 +49,30 @@ pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, SourceError> {
     Ok(files)
 }
 
+/// What a version folder held at one moment: every file with its size and
+/// modification time. Two equal snapshots taken a poll apart mean the folder
+/// is no longer being written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderSnapshot {
+    files: Vec<(PathBuf, u64, Option<std::time::SystemTime>)>,
+}
+
+impl FolderSnapshot {
+    /// Takes a snapshot of `dir` (recursively).
+    pub fn take(dir: &Path) -> Result<Self, SourceError> {
+        let files = list_files(dir)?
+            .into_iter()
+            .map(|path| {
+                let meta = std::fs::metadata(&path).ok();
+                let size = meta.as_ref().map_or(0, std::fs::Metadata::len);
+                let modified = meta.and_then(|m| m.modified().ok());
+                (path, size, modified)
+            })
+            .collect();
+        Ok(FolderSnapshot { files })
+    }
+}
+
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -79,6 +103,19 @@ mod tests {
     fn missing_base_path_is_an_error() {
         let err = list_versions(Path::new("/no/such/inferd/model")).unwrap_err();
         assert!(err.to_string().contains("/no/such/inferd/model"));
+    }
+
+    #[test]
+    fn snapshots_change_when_files_do() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("model.onnx"), b"x").unwrap();
+        let first = FolderSnapshot::take(dir.path()).unwrap();
+        assert_eq!(first, FolderSnapshot::take(dir.path()).unwrap());
+        std::fs::write(dir.path().join("model.onnx"), b"xy").unwrap();
+        assert_ne!(first, FolderSnapshot::take(dir.path()).unwrap());
+        let second = FolderSnapshot::take(dir.path()).unwrap();
+        std::fs::write(dir.path().join("weights.bin"), b"").unwrap();
+        assert_ne!(second, FolderSnapshot::take(dir.path()).unwrap());
     }
 
     #[test]

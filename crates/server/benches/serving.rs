@@ -7,7 +7,6 @@
 //! Every load loop is bounded by `SECONDS` per cell and `MAX_REQUESTS`.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +17,10 @@ use inferd_server::proto::kserve::ModelInferRequest;
 use inferd_server::proto::kserve::grpc_inference_service_client::GrpcInferenceServiceClient;
 use inferd_server::proto::kserve::model_infer_request::InferInputTensor;
 use inferd_tensor::{DataType, Tensor, TensorData};
+
+mod support;
+
+use support::Server;
 
 const SECONDS: f64 = 3.0;
 const MAX_REQUESTS: usize = 2_000_000;
@@ -111,61 +114,18 @@ fn raw_engine(clients: usize) -> Stats {
     merge(parts, start.elapsed())
 }
 
-struct Server {
-    child: Child,
-    grpc: u16,
-    rest: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 async fn start_server() -> Server {
-    let (grpc, rest) = (free_port(), free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_inferd"))
-        .args(["--model_name", "add", "--backend", "tract", "--model_path"])
-        .arg(repo().join("models/add"))
-        .args([
-            "--port",
-            &grpc.to_string(),
-            "--rest_port",
-            &rest.to_string(),
-        ])
-        .args([
-            "--grpc_bind_address",
-            "127.0.0.1",
-            "--rest_bind_address",
-            "127.0.0.1",
-            "--log_level",
-            "WARNING",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start inferd");
-    let server = Server { child, grpc, rest };
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        let ready = client
-            .get(format!("http://127.0.0.1:{rest}/v2/health/ready"))
-            .send()
-            .await;
-        if ready.is_ok_and(|r| r.status().is_success()) {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("inferd did not become ready");
+    let model = repo().join("models/add");
+    let model = model.to_string_lossy();
+    Server::start(&[
+        "--model_name",
+        "add",
+        "--backend",
+        "tract",
+        "--model_path",
+        &model,
+    ])
+    .await
 }
 
 /// Runs `clients` closed-loop tasks calling `call` until the time or count bound.

@@ -92,6 +92,10 @@ pub struct Cli {
     #[arg(long = "max_request_bytes", default_value_t = 1 << 30)]
     pub max_request_bytes: usize,
 
+    /// How often to look for new or removed version folders and config.json edits, in seconds; 0 turns watching off.
+    #[arg(long = "file_system_poll_wait_seconds", default_value_t = 1)]
+    pub file_system_poll_wait_seconds: u64,
+
     /// After SIGTERM/SIGINT, how long in-flight requests may take before the server exits anyway.
     #[arg(long = "exit_timeout_seconds", default_value_t = 30)]
     pub exit_timeout_seconds: u64,

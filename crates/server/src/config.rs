@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub max_request_bytes: usize,
     /// Grace period for in-flight requests at shutdown, in seconds.
     pub exit_timeout_seconds: u64,
+    /// Interval between file-system polls; `None` when watching is off.
+    pub poll_interval: Option<std::time::Duration>,
     /// Where to look for native runtimes.
     pub runtimes: RuntimeSearch,
     /// Compiled-model cache folder.
@@ -114,6 +116,8 @@ impl ServerConfig {
             rest_addr,
             max_request_bytes: cli.max_request_bytes,
             exit_timeout_seconds: cli.exit_timeout_seconds,
+            poll_interval: (cli.file_system_poll_wait_seconds > 0)
+                .then(|| std::time::Duration::from_secs(cli.file_system_poll_wait_seconds)),
             runtimes: RuntimeSearch {
                 openvino_lib: cli.openvino_lib.clone(),
                 onnxruntime_lib: cli.onnxruntime_lib.clone(),

@@ -1,27 +1,73 @@
-//! Applying a new model list while serving, one change at a time, from any
-//! frontend (`POST /v1/config/reload`, TFS `HandleReloadConfigRequest`).
+//! Changing the served models while serving, one change at a time, from
+//! every trigger: start-up, the file-system poll (new version folders,
+//! config.json edits), `POST /v1/config/reload`, TFS
+//! `HandleReloadConfigRequest`, and the repository load/unload extension.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use inferd_core::{Manager, VersionStatus};
+use inferd_core::{LoadTiming, Manager, ServableState, VersionStatus};
 use inferd_repository::{ConfigError, ServerModelsConfig};
 
 use crate::config::ModelSource;
+
+/// Why an explicit model load or unload was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelControlError {
+    /// The model is not in the configuration.
+    #[error("Model {0} is not in the model configuration")]
+    NotConfigured(String),
+    /// The model was applied, but no version of it is serving.
+    #[error("Model {name} has no available version: {reason}")]
+    LoadFailed {
+        /// Model name.
+        name: String,
+        /// The backend's message, or why no version was found.
+        reason: String,
+    },
+}
+
+struct ReloadState {
+    /// The configuration being served (the last good one).
+    current: ServerModelsConfig,
+    /// What the config file said when last read, to tell edits from gRPC changes.
+    from_file: Option<ServerModelsConfig>,
+    /// The last config-file error logged, to log each distinct error once.
+    last_error: Option<String>,
+    /// Models unloaded through the repository extension, until loaded again.
+    unloaded: BTreeSet<String>,
+}
+
+impl ReloadState {
+    /// `current` without the models unloaded on request.
+    fn effective(&self) -> ServerModelsConfig {
+        let mut config = self.current.clone();
+        config
+            .model_config_list
+            .retain(|e| !self.unloaded.contains(&e.config.name));
+        config
+    }
+}
 
 /// Serialises configuration changes and reports whether they changed anything.
 pub struct Reloader {
     manager: Arc<Manager>,
     source: ModelSource,
-    lock: tokio::sync::Mutex<()>,
+    state: tokio::sync::Mutex<ReloadState>,
 }
 
 impl Reloader {
-    /// A reloader that re-reads `source` and applies it to `manager`.
-    pub fn new(manager: Arc<Manager>, source: ModelSource) -> Self {
+    /// A reloader for `source`, whose checked content at start-up is `initial`.
+    pub fn new(manager: Arc<Manager>, source: ModelSource, initial: ServerModelsConfig) -> Self {
         Reloader {
             manager,
             source,
-            lock: tokio::sync::Mutex::new(()),
+            state: tokio::sync::Mutex::new(ReloadState {
+                from_file: Some(initial.clone()),
+                current: initial,
+                last_error: None,
+                unloaded: BTreeSet::new(),
+            }),
         }
     }
 
@@ -30,28 +76,106 @@ impl Reloader {
         &self.manager
     }
 
+    /// Loads the initial configuration.
+    pub async fn start(&self) {
+        let state = self.state.lock().await;
+        self.apply_locked(&state, LoadTiming::Now).await;
+    }
+
     /// Re-reads the configured source and applies it; returns whether any
     /// model version changed state. An invalid source changes nothing.
     pub async fn reload(&self) -> Result<bool, ConfigError> {
-        let _one_at_a_time = self.lock.lock().await;
+        let mut state = self.state.lock().await;
         let models = self.source.load()?;
-        Ok(self.apply_locked(&models).await)
+        state.from_file = Some(models.clone());
+        state.current = models;
+        state.unloaded.clear();
+        Ok(self.apply_locked(&state, LoadTiming::Now).await)
     }
 
     /// Checks `models` (including version labels against the folders on
     /// disk) and applies it; returns whether any model version changed state.
     pub async fn apply(&self, models: &ServerModelsConfig) -> Result<bool, ConfigError> {
-        let _one_at_a_time = self.lock.lock().await;
+        let mut state = self.state.lock().await;
         models.check()?;
         models.check_labels_on_disk()?;
-        Ok(self.apply_locked(models).await)
+        state.current = models.clone();
+        state.unloaded.clear();
+        Ok(self.apply_locked(&state, LoadTiming::Now).await)
     }
 
-    async fn apply_locked(&self, models: &ServerModelsConfig) -> bool {
+    /// One file-system poll: adopts an edited config file (an invalid one is
+    /// logged and ignored), then picks up added and removed version folders,
+    /// loading new ones only once their files have settled.
+    pub async fn poll(&self) {
+        let mut state = self.state.lock().await;
+        if let ModelSource::ConfigFile(path) = &self.source {
+            match self.source.load() {
+                Ok(models) => {
+                    state.last_error = None;
+                    if state.from_file.as_ref() != Some(&models) {
+                        tracing::info!(path = %path.display(), "configuration file changed");
+                        state.from_file = Some(models.clone());
+                        state.current = models;
+                    }
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    if state.last_error.as_ref() != Some(&message) {
+                        tracing::error!(
+                            path = %path.display(),
+                            "configuration file rejected, the last good configuration keeps serving: {message}"
+                        );
+                        state.last_error = Some(message);
+                    }
+                }
+            }
+        }
+        self.apply_locked(&state, LoadTiming::WhenSettled).await;
+    }
+
+    /// Loads (again) a configured model, e.g. after [`Reloader::unload_model`].
+    pub async fn load_model(&self, name: &str) -> Result<(), ModelControlError> {
+        let mut state = self.state.lock().await;
+        if !state.current.models().any(|m| m.name == name) {
+            return Err(ModelControlError::NotConfigured(name.to_string()));
+        }
+        state.unloaded.remove(name);
+        self.apply_locked(&state, LoadTiming::Now).await;
+        let statuses = self.manager.model_status(name).unwrap_or_default();
+        if statuses.iter().any(|s| s.state == ServableState::Available) {
+            return Ok(());
+        }
+        let reason = statuses
+            .iter()
+            .rev()
+            .find_map(|s| s.error.clone())
+            .unwrap_or_else(|| "no version folder was found".to_string());
+        Err(ModelControlError::LoadFailed {
+            name: name.to_string(),
+            reason,
+        })
+    }
+
+    /// Unloads every version of a configured model (each after its in-flight
+    /// requests) until it is loaded again or the configuration is reloaded.
+    pub async fn unload_model(&self, name: &str) -> Result<(), ModelControlError> {
+        let mut state = self.state.lock().await;
+        if !state.current.models().any(|m| m.name == name) {
+            return Err(ModelControlError::NotConfigured(name.to_string()));
+        }
+        state.unloaded.insert(name.to_string());
+        self.apply_locked(&state, LoadTiming::Now).await;
+        Ok(())
+    }
+
+    async fn apply_locked(&self, state: &ReloadState, timing: LoadTiming) -> bool {
         let before = self.snapshot();
-        self.manager.apply(models).await;
+        self.manager.apply(&state.effective(), timing).await;
         let changed = before != self.snapshot();
-        tracing::info!(changed, "configuration applied");
+        if changed {
+            tracing::info!("configuration applied; model versions changed");
+        }
         changed
     }
 

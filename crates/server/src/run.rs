@@ -99,7 +99,11 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     };
     let manager = Arc::new(Manager::with_options(backends, options));
     let core = Arc::new(Core::new(manager.clone()));
-    let reloader = Arc::new(Reloader::new(manager.clone(), config.models.clone()));
+    let reloader = Arc::new(Reloader::new(
+        manager.clone(),
+        config.models.clone(),
+        models,
+    ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -112,6 +116,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         tracing::info!(address = %listener.local_addr()?, "gRPC server listening");
         let server = crate::grpc::serve(
             core.clone(),
+            reloader.clone(),
             health_service,
             config.max_request_bytes,
             listener,
@@ -131,7 +136,20 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         });
     }
 
-    manager.apply(&models).await;
+    reloader.start().await;
+    if let Some(interval) = config.poll_interval {
+        let reloader = reloader.clone();
+        let stop = stopped(stop_rx.clone());
+        tokio::spawn(async move {
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    () = &mut stop => break,
+                    () = tokio::time::sleep(interval) => reloader.poll().await,
+                }
+            }
+        });
+    }
     for name in manager.model_names() {
         let status = manager.model_status(&name).unwrap_or_default();
         let available: Vec<u64> = status

@@ -75,7 +75,13 @@ async fn broken_model_reports_its_load_error() {
     let config = dir.path().join("config.json");
     let models = json!({"model_config_list": [{"config": {"name": "broken", "base_path": dir.path().join("broken")}}]});
     std::fs::write(&config, models.to_string()).unwrap();
-    let server = TestServer::start(&["--config_path", config.to_str().unwrap()]).await;
+    let server = TestServer::start(&[
+        "--config_path",
+        config.to_str().unwrap(),
+        "--file_system_poll_wait_seconds",
+        "0",
+    ])
+    .await;
     let (status, body) = server.get("/v1/models/broken").await;
     assert_eq!(status, 200);
     let entry = &body["model_version_status"][0];
@@ -95,7 +101,13 @@ async fn reload_applies_config_edits() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.json");
     write_config(&config, &["add"]);
-    let server = TestServer::start(&["--config_path", config.to_str().unwrap()]).await;
+    let server = TestServer::start(&[
+        "--config_path",
+        config.to_str().unwrap(),
+        "--file_system_poll_wait_seconds",
+        "0",
+    ])
+    .await;
 
     let (status, body) = post(&server, "/v1/config/reload").await;
     assert_eq!(status, 200, "nothing changed: {body}");
@@ -154,7 +166,13 @@ async fn reload_with_a_dangling_version_label_keeps_the_old_config() {
         .to_string()
     };
     std::fs::write(&config, with_labels(json!({"stable": 1}))).unwrap();
-    let server = TestServer::start(&["--config_path", config.to_str().unwrap()]).await;
+    let server = TestServer::start(&[
+        "--config_path",
+        config.to_str().unwrap(),
+        "--file_system_poll_wait_seconds",
+        "0",
+    ])
+    .await;
     let (status, body) = server.get("/v1/models/versioned/labels/stable").await;
     assert_eq!(
         (status, &body["model_version_status"][0]["version"]),

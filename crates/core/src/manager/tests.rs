@@ -58,6 +58,19 @@ fn states(manager: &Manager, name: &str) -> Vec<(u64, ServableState)> {
         .collect()
 }
 
+/// Waits (bounded) until model `name`'s version states are `want`.
+async fn wait_for_states(manager: &Manager, name: &str, want: &[(u64, ServableState)]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while states(manager, name) != want {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "states stayed {:?}, want {want:?}",
+            states(manager, name)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test]
 async fn policy_picks_versions_and_latest_routes_to_highest() {
     let dir = tempfile::tempdir().unwrap();
@@ -66,11 +79,10 @@ async fn policy_picks_versions_and_latest_routes_to_highest() {
     }
     let manager = manager();
     manager
-        .apply(&config(vec![model(
-            "m",
-            dir.path(),
-            VersionPolicy::latest(2),
-        )]))
+        .apply(
+            &config(vec![model("m", dir.path(), VersionPolicy::latest(2))]),
+            LoadTiming::Now,
+        )
         .await;
     assert!(manager.is_ready());
     assert_eq!(
@@ -128,7 +140,7 @@ async fn failed_model_does_not_affect_others() {
             VersionPolicy::default(),
         ),
     ];
-    manager.apply(&config(models)).await;
+    manager.apply(&config(models), LoadTiming::Now).await;
     assert!(manager.is_ready());
     assert!(manager.handle("good", VersionRequest::Latest).is_ok());
     let bad_status = manager.model_status("bad").unwrap();
@@ -161,23 +173,24 @@ async fn removed_versions_and_models_end_but_in_flight_handles_finish() {
     write_version(dir.path(), 1, "offset=1\nrun_ms=200");
     let manager = manager();
     manager
-        .apply(&config(vec![model(
-            "m",
-            dir.path(),
-            VersionPolicy::default(),
-        )]))
+        .apply(
+            &config(vec![model("m", dir.path(), VersionPolicy::default())]),
+            LoadTiming::Now,
+        )
         .await;
     let handle = manager.handle("m", VersionRequest::Latest).unwrap();
     let in_flight = tokio::spawn(async move { handle.infer(request(1.0)).await });
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    manager.apply(&config(vec![])).await;
-    assert_eq!(states(&manager, "m"), vec![(1, ServableState::End)]);
+    manager.apply(&config(vec![]), LoadTiming::Now).await;
+    // Retired at once for new requests, released only after the one in flight.
+    assert_eq!(states(&manager, "m"), vec![(1, ServableState::Unloading)]);
     assert!(matches!(
         manager.handle("m", VersionRequest::Latest),
         Err(CoreError::VersionNotFound)
     ));
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.model_version, 1);
+    wait_for_states(&manager, "m", &[(1, ServableState::End)]).await;
 }
 
 #[tokio::test]
@@ -186,12 +199,12 @@ async fn new_version_is_loaded_before_old_is_unloaded() {
     write_version(dir.path(), 1, "offset=1");
     let manager = manager();
     let cfg = config(vec![model("m", dir.path(), VersionPolicy::default())]);
-    manager.apply(&cfg).await;
+    manager.apply(&cfg, LoadTiming::Now).await;
     write_version(dir.path(), 2, "offset=2\nload_ms=300");
     let applying = {
         let manager = manager.clone();
         let cfg = cfg.clone();
-        tokio::spawn(async move { manager.apply(&cfg).await })
+        tokio::spawn(async move { manager.apply(&cfg, LoadTiming::Now).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     // While version 2 loads, version 1 keeps serving.
@@ -210,10 +223,12 @@ async fn new_version_is_loaded_before_old_is_unloaded() {
             .version(),
         2
     );
-    assert_eq!(
-        states(&manager, "m"),
-        vec![(1, ServableState::End), (2, ServableState::Available)]
-    );
+    wait_for_states(
+        &manager,
+        "m",
+        &[(1, ServableState::End), (2, ServableState::Available)],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -225,7 +240,7 @@ async fn version_labels_route_to_their_versions() {
     let mut m = model("m", dir.path(), VersionPolicy::all());
     m.version_labels = Some([("stable".to_string(), 1), ("canary".to_string(), 2)].into());
     let manager = manager();
-    manager.apply(&config(vec![m])).await;
+    manager.apply(&config(vec![m]), LoadTiming::Now).await;
     for (label, version) in [("stable", 1), ("canary", 2)] {
         let handle = manager
             .handle("m", VersionRequest::Label(label.into()))
@@ -241,4 +256,91 @@ async fn version_labels_route_to_their_versions() {
         manager.handle("n", VersionRequest::Label("stable".into())),
         Err(CoreError::ModelNotFound)
     ));
+}
+
+#[tokio::test]
+async fn polling_loads_a_new_folder_only_once_it_has_settled() {
+    let dir = tempfile::tempdir().unwrap();
+    write_version(dir.path(), 1, "offset=1");
+    let manager = manager();
+    let cfg = config(vec![model("m", dir.path(), VersionPolicy::all())]);
+    manager.apply(&cfg, LoadTiming::WhenSettled).await;
+    assert_eq!(states(&manager, "m"), vec![(1, ServableState::Start)]);
+    // Still being written: the files differ from one poll to the next.
+    std::fs::write(dir.path().join("1/model.fake"), "offset=1\n# more").unwrap();
+    manager.apply(&cfg, LoadTiming::WhenSettled).await;
+    assert_eq!(states(&manager, "m"), vec![(1, ServableState::Start)]);
+    manager.apply(&cfg, LoadTiming::WhenSettled).await;
+    assert_eq!(states(&manager, "m"), vec![(1, ServableState::Available)]);
+}
+
+#[tokio::test]
+async fn a_failing_new_version_leaves_the_old_one_serving_until_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    write_version(dir.path(), 1, "offset=1");
+    let manager = manager();
+    let cfg = config(vec![model("m", dir.path(), VersionPolicy::default())]);
+    manager.apply(&cfg, LoadTiming::Now).await;
+    write_version(dir.path(), 2, "load=fail");
+    for _ in 0..3 {
+        manager.apply(&cfg, LoadTiming::Now).await;
+        let status = manager.model_status("m").unwrap();
+        assert_eq!(status[0].state, ServableState::Available, "{status:?}");
+        assert_eq!(status[1].state, ServableState::Loading);
+        assert_eq!(
+            status[1].error.as_deref(),
+            Some("fake backend: fake load failure")
+        );
+        let served = manager.handle("m", VersionRequest::Latest).unwrap();
+        assert_eq!(served.infer(request(1.0)).await.unwrap().model_version, 1);
+    }
+    // Fixing the files is picked up by the next pass.
+    write_version(dir.path(), 2, "offset=2");
+    manager.apply(&cfg, LoadTiming::Now).await;
+    let served = manager.handle("m", VersionRequest::Latest).unwrap();
+    assert_eq!(served.version(), 2);
+    wait_for_states(
+        &manager,
+        "m",
+        &[(1, ServableState::End), (2, ServableState::Available)],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_hanging_load_does_not_block_other_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fast, slow) = (dir.path().join("fast"), dir.path().join("slow"));
+    write_version(&fast, 1, "offset=1");
+    let manager = manager();
+    manager
+        .apply(
+            &config(vec![model("fast", &fast, VersionPolicy::default())]),
+            LoadTiming::Now,
+        )
+        .await;
+    write_version(&slow, 1, "load_ms=3000");
+    let both = config(vec![
+        model("fast", &fast, VersionPolicy::default()),
+        model("slow", &slow, VersionPolicy::default()),
+    ]);
+    let applying = {
+        let manager = manager.clone();
+        tokio::spawn(async move { manager.apply(&both, LoadTiming::Now).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(states(&manager, "slow"), vec![(1, ServableState::Loading)]);
+    for _ in 0..20 {
+        let handle = manager.handle("fast", VersionRequest::Latest).unwrap();
+        handle.infer(request(1.0)).await.unwrap();
+    }
+    assert!(
+        !applying.is_finished(),
+        "requests to the other model were served while the slow load ran"
+    );
+    applying.await.unwrap();
+    assert_eq!(
+        states(&manager, "slow"),
+        vec![(1, ServableState::Available)]
+    );
 }
