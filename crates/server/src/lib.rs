@@ -8,6 +8,7 @@ pub mod config;
 pub mod grpc;
 pub mod proto;
 pub mod reload;
+pub mod repository_index;
 pub mod rest;
 mod run;
 mod values;

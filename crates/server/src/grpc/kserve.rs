@@ -6,22 +6,26 @@ use inferd_core::{Core, InferRequest, Servable, VersionRequest};
 use inferd_tensor::TensorSpec;
 use tonic::{Request, Response, Status};
 
+use super::repository;
 use super::status_from_core;
 use super::tensor::{decode_input, encode_contents};
 use crate::proto::kserve::grpc_inference_service_server::GrpcInferenceService;
 use crate::proto::kserve::model_infer_response::InferOutputTensor;
 use crate::proto::kserve::model_metadata_response::TensorMetadata;
 use crate::proto::kserve::*;
+use crate::reload::Reloader;
 
 /// The KServe v2 gRPC service.
 pub struct KServeGrpc {
     core: Arc<Core>,
+    reloader: Arc<Reloader>,
 }
 
 impl KServeGrpc {
-    /// A service over `core`.
-    pub fn new(core: Arc<Core>) -> Self {
-        KServeGrpc { core }
+    /// A service over `core`; `reloader` loads and unloads models for the
+    /// repository extension.
+    pub fn new(core: Arc<Core>, reloader: Arc<Reloader>) -> Self {
+        KServeGrpc { core, reloader }
     }
 
     fn servable(&self, name: &str, version: &str) -> Result<Arc<Servable>, Status> {
@@ -89,6 +93,15 @@ impl GrpcInferenceService for KServeGrpc {
         let ready = match self.servable(&request.name, &request.version) {
             Ok(_) => true,
             Err(status) if status.code() == tonic::Code::Unavailable => false,
+            // A known model with no live version (e.g. unloaded through the
+            // repository extension) is not ready, as Triton answers.
+            Err(status)
+                if status.code() == tonic::Code::NotFound
+                    && request.version.is_empty()
+                    && self.core.manager().model_status(&request.name).is_some() =>
+            {
+                false
+            }
             Err(status) => return Err(status),
         };
         Ok(Response::new(ModelReadyResponse { ready }))
@@ -171,5 +184,33 @@ impl GrpcInferenceService for KServeGrpc {
             outputs,
             raw_output_contents,
         }))
+    }
+
+    async fn repository_index(
+        &self,
+        request: Request<RepositoryIndexRequest>,
+    ) -> Result<Response<RepositoryIndexResponse>, Status> {
+        Ok(Response::new(repository::repository_index(
+            &self.reloader,
+            request.into_inner(),
+        )))
+    }
+
+    async fn repository_model_load(
+        &self,
+        request: Request<RepositoryModelLoadRequest>,
+    ) -> Result<Response<RepositoryModelLoadResponse>, Status> {
+        repository::load(&self.reloader, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn repository_model_unload(
+        &self,
+        request: Request<RepositoryModelUnloadRequest>,
+    ) -> Result<Response<RepositoryModelUnloadResponse>, Status> {
+        repository::unload(&self.reloader, request.into_inner())
+            .await
+            .map(Response::new)
     }
 }

@@ -3,6 +3,7 @@
 //! `grpc.health.v1.Health`, all on one port.
 
 mod kserve;
+mod repository;
 mod status;
 mod tensor;
 mod tfs_model;
@@ -52,7 +53,8 @@ pub async fn set_serving(reporter: &tonic_health::server::HealthReporter, servin
 
 /// Serves the gRPC services on `listener` until `stop` resolves, then lets
 /// in-flight calls finish. `reloader` applies model lists sent to
-/// `HandleReloadConfigRequest`.
+/// `HandleReloadConfigRequest` and the repository extension's loads and
+/// unloads.
 pub fn serve<H: Health>(
     core: Arc<Core>,
     reloader: Arc<Reloader>,
@@ -61,7 +63,7 @@ pub fn serve<H: Health>(
     listener: TcpListener,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> impl Future<Output = Result<(), tonic::transport::Error>> + Send {
-    let kserve = GrpcInferenceServiceServer::new(KServeGrpc::new(core.clone()))
+    let kserve = GrpcInferenceServiceServer::new(KServeGrpc::new(core.clone(), reloader.clone()))
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(usize::MAX);
     let tfs_prediction = PredictionServiceServer::new(TfsPrediction::new(core))

@@ -5,6 +5,7 @@ mod json_data;
 mod kserve;
 mod kserve_infer;
 mod ovms_config;
+mod repository;
 mod tfs_json;
 mod tfs_predict;
 
@@ -21,7 +22,7 @@ use tower_http::decompression::RequestDecompressionLayer;
 pub use error::ApiError;
 
 /// KServe protocol extensions this server implements.
-pub const EXTENSIONS: &[&str] = &["binary_tensor_data"];
+pub const EXTENSIONS: &[&str] = &["binary_tensor_data", "model_repository"];
 
 /// State shared by the REST handlers.
 #[derive(Clone)]
@@ -83,6 +84,12 @@ pub fn router(core: Arc<Core>, max_request_bytes: usize, reloader: Arc<Reloader>
         .route(
             "/v2/models/{model}/versions/{version}/infer",
             post(kserve_infer::infer_version),
+        )
+        .route("/v2/repository/index", post(repository::repository_index))
+        .route("/v2/repository/models/{model}/load", post(repository::load))
+        .route(
+            "/v2/repository/models/{model}/unload",
+            post(repository::unload),
         )
         .fallback(|| async {
             ApiError::new(axum::http::StatusCode::NOT_FOUND, "Invalid request URL")
