@@ -297,24 +297,24 @@ impl Manager {
                         continue;
                     }
                     tracing::info!(model = %name, version, "UNLOADING");
-                    let servable = slot.servable.take();
                     // With the slot emptied, only in-flight requests can hold handles.
-                    let idle = servable.as_ref().is_none_or(|s| Arc::strong_count(s) == 1);
+                    let servable = slot.servable.take();
+                    let state = match servable {
+                        Some(busy) if Arc::strong_count(&busy) > 1 => {
+                            draining.push((name.clone(), *version, busy));
+                            ServableState::Unloading
+                        }
+                        idle => {
+                            tracing::info!(model = %name, version, "END");
+                            released.extend(idle);
+                            ServableState::End
+                        }
+                    };
                     slot.status = VersionStatus {
                         version: *version,
-                        state: if idle {
-                            ServableState::End
-                        } else {
-                            ServableState::Unloading
-                        },
+                        state,
                         error: None,
                     };
-                    if idle {
-                        tracing::info!(model = %name, version, "END");
-                        released.extend(servable);
-                    } else {
-                        draining.push((name.clone(), *version, servable));
-                    }
                 }
             }
         }
@@ -329,16 +329,14 @@ impl Manager {
 
     /// Releases a retired version once its last in-flight request has
     /// finished (requests hold their own handles), then marks it END.
-    fn drain(self: &Arc<Self>, name: String, version: u64, servable: Option<Arc<Servable>>) {
+    fn drain(self: &Arc<Self>, name: String, version: u64, servable: Arc<Servable>) {
         let manager = self.clone();
         tokio::spawn(async move {
-            if let Some(servable) = servable {
-                while Arc::strong_count(&servable) > 1 {
-                    tokio::time::sleep(DRAIN_POLL).await;
-                }
-                // Freeing a model can take a while: keep it off the async threads.
-                let _ = tokio::task::spawn_blocking(move || drop(servable)).await;
+            while Arc::strong_count(&servable) > 1 {
+                tokio::time::sleep(DRAIN_POLL).await;
             }
+            // Freeing a model can take a while: keep it off the async threads.
+            let _ = tokio::task::spawn_blocking(move || drop(servable)).await;
             manager.finish_unload(&name, version);
         });
     }

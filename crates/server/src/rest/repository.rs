@@ -64,18 +64,22 @@ fn control_error(err: ModelControlError) -> ApiError {
     ApiError::bad_request(err.to_string())
 }
 
+/// Checks the request's parameters, then runs the load or unload.
+async fn control(
+    body: &[u8],
+    action: impl Future<Output = Result<(), ModelControlError>>,
+) -> Result<Json<Value>, ApiError> {
+    control_request(body)?;
+    action.await.map_err(control_error)?;
+    Ok(Json(Value::Object(Map::new())))
+}
+
 pub async fn load(
     State(state): State<RestState>,
     Path(model): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    control_request(&body)?;
-    state
-        .reloader
-        .load_model(&model)
-        .await
-        .map_err(control_error)?;
-    Ok(Json(Value::Object(Map::new())))
+    control(&body, state.reloader.load_model(&model)).await
 }
 
 pub async fn unload(
@@ -83,11 +87,5 @@ pub async fn unload(
     Path(model): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    control_request(&body)?;
-    state
-        .reloader
-        .unload_model(&model)
-        .await
-        .map_err(control_error)?;
-    Ok(Json(Value::Object(Map::new())))
+    control(&body, state.reloader.unload_model(&model)).await
 }
