@@ -5,6 +5,7 @@
 mod error;
 mod manager;
 mod options;
+mod release;
 mod request;
 mod scheduler;
 mod servable;

@@ -11,6 +11,7 @@ use inferd_repository::{
     FolderSnapshot, ModelConfig, ServerModelsConfig, list_files, list_versions,
 };
 
+use crate::release::release;
 use crate::{
     CoreError, SchedulerOptions, Servable, ServableState, VersionRequest, VersionStatus,
     model_options,
@@ -320,7 +321,7 @@ impl Manager {
         }
         if !released.is_empty() {
             // Freeing a model can take a while: keep it off the async threads.
-            tokio::task::spawn_blocking(move || drop(released));
+            tokio::task::spawn_blocking(move || release(released));
         }
         for (name, version, servable) in draining {
             self.drain(name, version, servable);
@@ -336,7 +337,7 @@ impl Manager {
                 tokio::time::sleep(DRAIN_POLL).await;
             }
             // Freeing a model can take a while: keep it off the async threads.
-            let _ = tokio::task::spawn_blocking(move || drop(servable)).await;
+            let _ = tokio::task::spawn_blocking(move || release(vec![servable])).await;
             manager.finish_unload(&name, version);
         });
     }
