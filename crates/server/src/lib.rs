@@ -6,13 +6,13 @@
 pub mod cli;
 pub mod config;
 pub mod grpc;
-pub mod proto;
 pub mod reload;
 pub mod repository_index;
 pub mod rest;
 mod run;
 mod values;
 
+pub use inferd_proto as proto;
 pub use run::{init_logging, run};
 
 /// Server name reported by server metadata.

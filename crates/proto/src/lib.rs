@@ -1,4 +1,5 @@
-//! Generated protocol types and services.
+//! Protocol types, gRPC servers and clients generated at build time from
+//! the `.proto` files under `proto/` (KServe v2 and TensorFlow Serving).
 
 /// KServe v2 (`inference` package).
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
