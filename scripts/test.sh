@@ -24,6 +24,10 @@ step "native runtimes"
 scripts/install-runtimes.sh
 export INFERD_REQUIRE_BACKENDS=${INFERD_REQUIRE_BACKENDS-openvino,onnxruntime,tract}
 
+step "promtool (checks the /metrics output)"
+INFERD_PROMTOOL=$(scripts/install-promtool.sh | tail -n 1)
+export INFERD_PROMTOOL INFERD_REQUIRE_PROMTOOL=1
+
 step "cargo test --release (builds target/release/inferd too)"
 cargo test --release --workspace --locked
 

@@ -10,12 +10,13 @@ mod request;
 mod scheduler;
 mod servable;
 mod state;
+pub mod telemetry;
 mod validate;
 
 use std::sync::Arc;
 
 pub use error::{CoreError, ValidationError};
-pub use manager::{LoadTiming, Manager, ManagerOptions};
+pub use manager::{LoadTiming, Manager, ManagerOptions, VersionStatistics};
 pub use options::model_options;
 pub use request::{ContentEncoding, InferInput, InferRequest, InferResponse, VersionRequest};
 pub use scheduler::SchedulerOptions;

@@ -12,6 +12,7 @@ use inferd_repository::{
 };
 
 use crate::release::release;
+use crate::telemetry::{Api, Interface, Method, StatsSnapshot, Telemetry, VersionTelemetry};
 use crate::{
     CoreError, SchedulerOptions, Servable, ServableState, VersionRequest, VersionStatus,
     model_options,
@@ -24,6 +25,8 @@ struct VersionEntry {
     attempted: Option<FolderSnapshot>,
     /// Files at the previous poll, for a version waiting for its folder to settle.
     seen: Option<FolderSnapshot>,
+    /// Statistics and metrics, kept across reloads of the version.
+    telemetry: Arc<VersionTelemetry>,
 }
 
 /// When [`Manager::apply`] loads a version folder it has not loaded yet.
@@ -57,6 +60,18 @@ pub struct Manager {
     options: ManagerOptions,
     models: RwLock<BTreeMap<String, ModelEntry>>,
     ready: AtomicBool,
+    telemetry: Arc<Telemetry>,
+}
+
+/// Statistics of one serving model version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionStatistics {
+    /// Model name.
+    pub name: String,
+    /// Version number.
+    pub version: u64,
+    /// The figures.
+    pub stats: StatsSnapshot,
 }
 
 impl Manager {
@@ -72,7 +87,20 @@ impl Manager {
             options,
             models: RwLock::new(BTreeMap::new()),
             ready: AtomicBool::new(false),
+            telemetry: Arc::new(Telemetry::disabled()),
         }
+    }
+
+    /// Reports statistics and metrics through `telemetry` (by default,
+    /// statistics only).
+    pub fn with_telemetry(mut self, telemetry: Arc<Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// The server's telemetry.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
     }
 
     fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, ModelEntry>> {
@@ -149,6 +177,7 @@ impl Manager {
                     servable: None,
                     attempted: None,
                     seen: None,
+                    telemetry: self.telemetry.for_version(&model.name, version),
                 });
             let serving = slot.servable.is_some();
             if serving && !changed && slot.status.error.is_none() {
@@ -202,17 +231,18 @@ impl Manager {
     /// Loads one version on the calling (blocking) thread and publishes the outcome.
     fn load_version(&self, model: &ModelConfig, version: u64) {
         let name = model.name.as_str();
-        let keep_serving = self
+        let (keep_serving, telemetry) = self
             .read()
             .get(name)
             .and_then(|m| m.versions.get(&version))
-            .and_then(|v| v.servable.clone());
+            .map(|v| (v.servable.clone(), v.telemetry.clone()))
+            .unwrap_or_else(|| (None, self.telemetry.for_version(name, version)));
         if keep_serving.is_none() {
             self.set_status(name, version, ServableState::Loading, None, None);
         }
         tracing::info!(model = name, version, "LOADING");
         let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.build_servable(model, version)
+            self.build_servable(model, version, telemetry)
         }))
         .unwrap_or_else(|_| Err("the backend panicked while loading the model".to_string()));
         match built {
@@ -246,7 +276,12 @@ impl Manager {
         }
     }
 
-    fn build_servable(&self, model: &ModelConfig, version: u64) -> Result<Servable, String> {
+    fn build_servable(
+        &self,
+        model: &ModelConfig,
+        version: u64,
+        telemetry: Arc<VersionTelemetry>,
+    ) -> Result<Servable, String> {
         let dir = Path::new(&model.base_path).join(version.to_string());
         let files = list_files(&dir).map_err(|e| e.to_string())?;
         let files = ModelFiles { dir, files };
@@ -267,6 +302,7 @@ impl Manager {
             backend.platform(),
             loaded,
             SchedulerOptions::with_nireq(nireq),
+            telemetry,
         ))
     }
 
@@ -421,6 +457,68 @@ impl Manager {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Statistics of the serving versions: of every model (`name` `None`),
+    /// of one model, or of one version of it (which must be serving).
+    pub fn statistics(
+        &self,
+        name: Option<&str>,
+        version: Option<u64>,
+    ) -> Result<Vec<VersionStatistics>, CoreError> {
+        if let (Some(name), Some(version)) = (name, version) {
+            let servable = self.handle(name, VersionRequest::Specific(version))?;
+            return Ok(vec![VersionStatistics {
+                name: name.to_string(),
+                version,
+                stats: servable.stats(),
+            }]);
+        }
+        let models = self.read();
+        let selected: Vec<(&String, &ModelEntry)> = match name {
+            Some(name) => {
+                let (key, entry) = models.get_key_value(name).ok_or(CoreError::ModelNotFound)?;
+                vec![(key, entry)]
+            }
+            None => models.iter().collect(),
+        };
+        Ok(selected
+            .into_iter()
+            .flat_map(|(name, entry)| {
+                entry
+                    .versions
+                    .iter()
+                    .filter(|(_, v)| v.servable.is_some())
+                    .map(|(&version, v)| VersionStatistics {
+                        name: name.clone(),
+                        version,
+                        stats: v.telemetry.stats().snapshot(),
+                    })
+            })
+            .collect())
+    }
+
+    /// Counts a metadata, readiness or status request to model `name` in
+    /// the metrics, if the server knows that model (so that requests for
+    /// made-up names cannot grow the metric set).
+    pub fn count_request(
+        &self,
+        api: Api,
+        interface: Interface,
+        method: Method,
+        name: &str,
+        version: Option<u64>,
+        ok: bool,
+    ) {
+        if self.telemetry.metrics().is_some() && self.knows(name) {
+            self.telemetry
+                .count(api, interface, method, name, version, ok);
+        }
+    }
+
+    /// Whether model `name` is configured (whatever its versions' states).
+    pub fn knows(&self, name: &str) -> bool {
+        self.read().contains_key(name)
     }
 
     /// Names of every model the manager knows, sorted.

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
@@ -31,6 +32,16 @@ impl SchedulerOptions {
             queue_capacity: Self::DEFAULT_QUEUE_CAPACITY.max(nireq),
         }
     }
+}
+
+/// What a job returned, and how long it waited for a slot and ran.
+pub struct Executed<R> {
+    /// The job's result.
+    pub value: R,
+    /// Time from admission to a free execution slot.
+    pub wait: Duration,
+    /// Time the job ran.
+    pub run: Duration,
 }
 
 /// Bounded admission in front of `nireq` concurrent executions on blocking threads.
@@ -68,7 +79,7 @@ impl Scheduler {
 
     /// Runs `job` on a blocking thread once an execution slot is free.
     /// Refuses at once when the queue is full; a panicking job is an internal error.
-    pub async fn run<R, F>(&self, job: F) -> Result<R, CoreError>
+    pub async fn run<R, F>(&self, job: F) -> Result<Executed<R>, CoreError>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -78,15 +89,23 @@ impl Scheduler {
             return Err(CoreError::Overloaded(self.model.clone()));
         }
         let _pending = PendingGuard(&self.pending);
+        let admitted = Instant::now();
         let permit = self
             .permits
             .clone()
             .acquire_owned()
             .await
             .map_err(|_| CoreError::Internal)?;
+        let wait = admitted.elapsed();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            job()
+            let started = Instant::now();
+            let value = job();
+            Executed {
+                value,
+                wait,
+                run: started.elapsed(),
+            }
         })
         .await
         .map_err(|e| {
@@ -167,7 +186,7 @@ mod tests {
                 queue_capacity: 4,
             },
         );
-        let result: Result<(), _> = scheduler.run(|| panic!("backend bug")).await;
+        let result = scheduler.run(|| -> () { panic!("backend bug") }).await;
         assert!(matches!(result, Err(CoreError::Internal)));
         assert!(scheduler.run(|| 1).await.is_ok());
     }

@@ -1,9 +1,11 @@
 use std::sync::Arc;
+use std::time::Instant;
 
 use inferd_backend::LoadedModel;
 use inferd_tensor::Signature;
 
 use crate::scheduler::Scheduler;
+use crate::telemetry::{Api, Interface, RequestTracker, StatsSnapshot, VersionTelemetry};
 use crate::{CoreError, InferRequest, InferResponse, SchedulerOptions, validate};
 
 /// One loaded model version. Requests hold it through an `Arc` (the servable
@@ -14,24 +16,38 @@ pub struct Servable {
     platform: &'static str,
     model: Arc<dyn LoadedModel>,
     scheduler: Scheduler,
+    telemetry: Arc<VersionTelemetry>,
 }
 
 impl Servable {
-    /// Wraps a loaded model.
+    /// Wraps a loaded model; its statistics and metrics go to `telemetry`.
     pub fn new(
         name: &str,
         version: u64,
         platform: &'static str,
         model: Arc<dyn LoadedModel>,
         options: SchedulerOptions,
+        telemetry: Arc<VersionTelemetry>,
     ) -> Self {
+        telemetry.set_slots(options.nireq);
         Servable {
             name: name.to_string(),
             version,
             platform,
             model,
             scheduler: Scheduler::new(name, options),
+            telemetry,
         }
+    }
+
+    /// Starts timing one request from a frontend; see [`RequestTracker`].
+    pub fn track(&self, api: Api, interface: Interface) -> RequestTracker<'_> {
+        RequestTracker::start(&self.telemetry, api, interface)
+    }
+
+    /// Triton-style statistics of this version.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.telemetry.stats().snapshot()
     }
 
     /// Model name.
@@ -56,12 +72,23 @@ impl Servable {
 
     /// Validates, schedules and runs one request.
     pub async fn infer(&self, request: InferRequest) -> Result<InferResponse, CoreError> {
+        let started = Instant::now();
         let valid = validate(self.model.signature(), request)?;
-        let model = self.model.clone();
-        let outputs = self
+        self.telemetry.stats().input_prepared(started.elapsed());
+        let (model, telemetry) = (self.model.clone(), self.telemetry.clone());
+        let executed = self
             .scheduler
-            .run(move || model.execute(valid.inputs))
-            .await?
+            .run(move || {
+                telemetry.slot_taken(true);
+                let outputs = model.execute(valid.inputs);
+                telemetry.slot_taken(false);
+                outputs
+            })
+            .await?;
+        self.telemetry.executed(executed.wait, executed.run);
+        let collecting = Instant::now();
+        let outputs = executed
+            .value
             .map_err(|e| CoreError::from_execution(&self.name, self.version, e))?;
         let specs = &self.model.signature().outputs;
         if outputs.len() != specs.len() {
@@ -74,6 +101,9 @@ impl Servable {
             .iter()
             .filter_map(|&i| outputs[i].take().map(|t| (specs[i].name.clone(), t)))
             .collect();
+        self.telemetry
+            .stats()
+            .output_collected(collecting.elapsed());
         Ok(InferResponse {
             model_name: self.name.clone(),
             model_version: self.version,

@@ -84,7 +84,7 @@ pub struct MetricsConfig {
     /// Serve `/metrics`.
     #[serde(default)]
     pub enable: bool,
-    /// Metric families to expose (all when empty).
+    /// Metric families to expose (OVMS's default set when empty).
     #[serde(default)]
     pub metrics_list: Vec<String>,
 }

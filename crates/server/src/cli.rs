@@ -88,6 +88,14 @@ pub struct Cli {
     #[arg(long = "cache_dir")]
     pub cache_dir: Option<PathBuf>,
 
+    /// Serve Prometheus metrics on `GET /metrics` (REST port); with --config_path, config.json's `monitoring` section can enable them too.
+    #[arg(long = "metrics_enable")]
+    pub metrics_enable: bool,
+
+    /// Comma-separated metrics to report instead of the default set, e.g. ovms_requests_success,ovms_infer_req_active; needs --metrics_enable.
+    #[arg(long = "metrics_list")]
+    pub metrics_list: Option<String>,
+
     /// Largest accepted request body (REST) or message (gRPC), in bytes.
     #[arg(long = "max_request_bytes", default_value_t = 1 << 30)]
     pub max_request_bytes: usize,

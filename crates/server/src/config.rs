@@ -50,6 +50,34 @@ pub struct ServerConfig {
     pub cache_dir: Option<PathBuf>,
     /// The models to serve.
     pub models: ModelSource,
+    /// Prometheus metrics from the command line.
+    pub metrics: MetricsSetting,
+}
+
+/// Whether to serve Prometheus metrics, and which.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsSetting {
+    /// Serve `/metrics`.
+    pub enable: bool,
+    /// Metric names to report; `None` for the default set.
+    pub list: Option<Vec<String>>,
+}
+
+impl MetricsSetting {
+    /// The setting in effect: the command line's when it enables metrics,
+    /// else config.json's `monitoring` section.
+    pub fn effective(&self, models: &ServerModelsConfig) -> MetricsSetting {
+        if self.enable {
+            return self.clone();
+        }
+        match &models.monitoring {
+            Some(m) if m.metrics.enable => MetricsSetting {
+                enable: true,
+                list: (!m.metrics.metrics_list.is_empty()).then(|| m.metrics.metrics_list.clone()),
+            },
+            _ => MetricsSetting::default(),
+        }
+    }
 }
 
 impl ModelSource {
@@ -86,6 +114,18 @@ impl ServerConfig {
                 g.port()
             )));
         }
+        if cli.metrics_list.is_some() && !cli.metrics_enable {
+            return flags("--metrics_list needs --metrics_enable");
+        }
+        let metrics = MetricsSetting {
+            enable: cli.metrics_enable,
+            list: cli.metrics_list.as_ref().map(|l| {
+                l.split(',')
+                    .map(|name| name.trim().to_string())
+                    .filter(|name| !name.is_empty())
+                    .collect()
+            }),
+        };
         if cli.max_request_bytes == 0 {
             return flags("--max_request_bytes must be positive");
         }
@@ -128,6 +168,7 @@ impl ServerConfig {
             },
             cache_dir: cli.cache_dir.clone(),
             models,
+            metrics,
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod reload;
 pub mod repository_index;
 pub mod rest;
 mod run;
+pub mod statistics;
 mod values;
 
 pub use inferd_proto as proto;

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use inferd_backend::Backends;
+use inferd_core::telemetry::{Metrics, Telemetry};
 use inferd_core::{Core, Manager, ManagerOptions};
+use inferd_repository::ServerModelsConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -65,10 +67,28 @@ async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListe
         .with_context(|| format!("cannot listen for {what} on {addr}"))
 }
 
+/// How often recorded histogram samples are folded into their buckets.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Statistics always; Prometheus metrics as the command line or config.json
+/// says. Metrics need the REST port, and only known names are accepted.
+fn telemetry(config: &ServerConfig, models: &ServerModelsConfig) -> anyhow::Result<Arc<Telemetry>> {
+    let setting = config.metrics.effective(models);
+    if !setting.enable {
+        return Ok(Arc::new(Telemetry::disabled()));
+    }
+    if config.rest_addr.is_none() {
+        anyhow::bail!("cannot start: metrics are served on the REST port; set --rest_port");
+    }
+    let metrics = Metrics::new(setting.list.as_deref()).context("cannot start")?;
+    Ok(Arc::new(Telemetry::with_metrics(metrics)))
+}
+
 /// Serves until SIGTERM/SIGINT, then stops accepting, lets in-flight requests
 /// finish, and returns.
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let models = config.models.load().context("cannot start")?;
+    let telemetry = telemetry(&config, &models)?;
     let grpc_listener = match config.grpc_addr {
         Some(addr) => Some(bind(addr, "gRPC").await?),
         None => None,
@@ -97,7 +117,11 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let options = ManagerOptions {
         cache_dir: config.cache_dir.clone(),
     };
-    let manager = Arc::new(Manager::with_options(backends, options));
+    let manager =
+        Arc::new(Manager::with_options(backends, options).with_telemetry(telemetry.clone()));
+    if let Some(metrics) = telemetry.metrics() {
+        tracing::info!(metrics = ?metrics.enabled(), "Prometheus metrics on GET /metrics");
+    }
     let core = Arc::new(Core::new(manager.clone()));
     let reloader = Arc::new(Reloader::new(
         manager.clone(),
@@ -146,6 +170,23 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
                 tokio::select! {
                     () = &mut stop => break,
                     () = tokio::time::sleep(interval) => reloader.poll().await,
+                }
+            }
+        });
+    }
+    if telemetry.metrics().is_some() {
+        let telemetry = telemetry.clone();
+        let stop = stopped(stop_rx.clone());
+        tokio::spawn(async move {
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    () = &mut stop => break,
+                    () = tokio::time::sleep(METRICS_UPKEEP) => {
+                        if let Some(m) = telemetry.metrics() {
+                            m.run_upkeep();
+                        }
+                    }
                 }
             }
         });

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use inferd_core::telemetry::{Api, Interface, Method};
 use inferd_core::{Core, InferRequest, Servable, VersionRequest};
 use inferd_tensor::TensorSpec;
 use tonic::{Request, Response, Status};
@@ -34,6 +35,12 @@ impl KServeGrpc {
             .manager()
             .handle(name, version)
             .map_err(status_from_core)
+    }
+
+    fn count(&self, method: Method, name: &str, version: Option<u64>, ok: bool) {
+        self.core
+            .manager()
+            .count_request(Api::KServe, Interface::Grpc, method, name, version, ok);
     }
 }
 
@@ -91,8 +98,8 @@ impl GrpcInferenceService for KServeGrpc {
     ) -> Result<Response<ModelReadyResponse>, Status> {
         let request = request.into_inner();
         let ready = match self.servable(&request.name, &request.version) {
-            Ok(_) => true,
-            Err(status) if status.code() == tonic::Code::Unavailable => false,
+            Ok(_) => Ok(true),
+            Err(status) if status.code() == tonic::Code::Unavailable => Ok(false),
             // A known model with no live version (e.g. unloaded through the
             // repository extension) is not ready, as Triton answers.
             Err(status)
@@ -100,11 +107,12 @@ impl GrpcInferenceService for KServeGrpc {
                     && request.version.is_empty()
                     && self.core.manager().model_status(&request.name).is_some() =>
             {
-                false
+                Ok(false)
             }
-            Err(status) => return Err(status),
+            Err(status) => Err(status),
         };
-        Ok(Response::new(ModelReadyResponse { ready }))
+        self.count(Method::ModelReady, &request.name, None, ready.is_ok());
+        Ok(Response::new(ModelReadyResponse { ready: ready? }))
     }
 
     async fn server_metadata(
@@ -126,7 +134,15 @@ impl GrpcInferenceService for KServeGrpc {
         request: Request<ModelMetadataRequest>,
     ) -> Result<Response<ModelMetadataResponse>, Status> {
         let request = request.into_inner();
-        let servable = self.servable(&request.name, &request.version)?;
+        let servable = self.servable(&request.name, &request.version);
+        let version = servable.as_ref().ok().map(|s| s.version());
+        self.count(
+            Method::ModelMetadata,
+            &request.name,
+            version,
+            servable.is_ok(),
+        );
+        let servable = servable?;
         let versions = self.core.manager().available_versions(&request.name);
         let signature = servable.signature();
         Ok(Response::new(ModelMetadataResponse {
@@ -144,6 +160,7 @@ impl GrpcInferenceService for KServeGrpc {
     ) -> Result<Response<ModelInferResponse>, Status> {
         let request = request.into_inner();
         let servable = self.servable(&request.model_name, &request.model_version)?;
+        let tracker = servable.track(Api::KServe, Interface::Grpc);
         let id = request.id.clone();
         let (infer, use_raw) = decode_request(request)?;
         let response = servable.infer(infer).await.map_err(status_from_core)?;
@@ -176,14 +193,26 @@ impl GrpcInferenceService for KServeGrpc {
                 contents,
             });
         }
-        Ok(Response::new(ModelInferResponse {
+        let answer = ModelInferResponse {
             model_name: response.model_name,
             model_version: response.model_version.to_string(),
             id,
             parameters: Default::default(),
             outputs,
             raw_output_contents,
-        }))
+        };
+        tracker.succeeded();
+        Ok(Response::new(answer))
+    }
+
+    async fn model_statistics(
+        &self,
+        request: Request<ModelStatisticsRequest>,
+    ) -> Result<Response<ModelStatisticsResponse>, Status> {
+        let request = request.into_inner();
+        let selected = crate::statistics::select(&self.core, &request.name, &request.version)
+            .map_err(status_from_core)?;
+        Ok(Response::new(crate::statistics::to_proto(&selected)))
     }
 
     async fn repository_index(

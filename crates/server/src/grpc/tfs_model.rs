@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use inferd_core::telemetry::{Api, Interface, Method};
 use inferd_core::{CoreError, VersionRequest, VersionStatus};
 use tonic::{Request, Response, Status};
 
@@ -27,6 +28,41 @@ impl TfsModels {
     /// A service that reports on, and applies model lists through, `reloader`.
     pub fn new(reloader: Arc<Reloader>) -> Self {
         TfsModels { reloader }
+    }
+
+    /// The statuses GetModelStatus answers for `name` and `version`.
+    fn status(
+        &self,
+        name: &str,
+        version: VersionRequest,
+    ) -> Result<GetModelStatusResponse, Status> {
+        let manager = self.reloader.manager();
+        let statuses = manager
+            .model_status(name)
+            .ok_or(CoreError::ModelNotFound)
+            .map_err(status_from_core)?;
+        let wanted = match version {
+            VersionRequest::Latest => None,
+            VersionRequest::Specific(v) => Some(v),
+            VersionRequest::Label(label) => Some(
+                manager
+                    .label_version(name, &label)
+                    .map_err(status_from_core)?,
+            ),
+        };
+        // Newest first, as the REST status lists them.
+        let model_version_status: Vec<_> = statuses
+            .iter()
+            .rev()
+            .filter(|s| wanted.is_none_or(|v| s.version == v))
+            .map(version_status)
+            .collect();
+        if wanted.is_some() && model_version_status.is_empty() {
+            return Err(status_from_core(CoreError::VersionNotFound));
+        }
+        Ok(GetModelStatusResponse {
+            model_version_status,
+        })
     }
 }
 
@@ -53,33 +89,16 @@ impl ModelService for TfsModels {
         request: Request<GetModelStatusRequest>,
     ) -> Result<Response<GetModelStatusResponse>, Status> {
         let (name, version) = requested(request.into_inner().model_spec)?;
-        let manager = self.reloader.manager();
-        let statuses = manager
-            .model_status(&name)
-            .ok_or(CoreError::ModelNotFound)
-            .map_err(status_from_core)?;
-        let wanted = match version {
-            VersionRequest::Latest => None,
-            VersionRequest::Specific(v) => Some(v),
-            VersionRequest::Label(label) => Some(
-                manager
-                    .label_version(&name, &label)
-                    .map_err(status_from_core)?,
-            ),
-        };
-        // Newest first, as the REST status lists them.
-        let model_version_status: Vec<_> = statuses
-            .iter()
-            .rev()
-            .filter(|s| wanted.is_none_or(|v| s.version == v))
-            .map(version_status)
-            .collect();
-        if wanted.is_some() && model_version_status.is_empty() {
-            return Err(status_from_core(CoreError::VersionNotFound));
-        }
-        Ok(Response::new(GetModelStatusResponse {
-            model_version_status,
-        }))
+        let answer = self.status(&name, version);
+        self.reloader.manager().count_request(
+            Api::TensorFlowServing,
+            Interface::Grpc,
+            Method::GetModelStatus,
+            &name,
+            None,
+            answer.is_ok(),
+        );
+        Ok(Response::new(answer?))
     }
 
     async fn handle_reload_config_request(

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use inferd_core::telemetry::{Api, Interface, Method};
 use inferd_core::{Core, InferRequest, Servable};
 use inferd_tensor::TensorSpec;
 use prost::Message;
@@ -82,6 +83,7 @@ impl PredictionService for TfsPrediction {
     ) -> Result<Response<PredictResponse>, Status> {
         let request = request.into_inner();
         let servable = self.servable(request.model_spec)?;
+        let tracker = servable.track(Api::TensorFlowServing, Interface::Grpc);
         let inputs = request
             .inputs
             .into_iter()
@@ -97,10 +99,12 @@ impl PredictionService for TfsPrediction {
             .iter()
             .map(|(name, tensor)| (name.clone(), encode_output(tensor)))
             .collect();
-        Ok(Response::new(PredictResponse {
+        let answer = PredictResponse {
             outputs,
             model_spec: Some(served(&response.model_name, response.model_version)),
-        }))
+        };
+        tracker.succeeded();
+        Ok(Response::new(answer))
     }
 
     async fn get_model_metadata(
@@ -109,7 +113,19 @@ impl PredictionService for TfsPrediction {
     ) -> Result<Response<GetModelMetadataResponse>, Status> {
         let request = request.into_inner();
         check_fields(&request.metadata_field)?;
-        let servable = self.servable(request.model_spec)?;
+        let name = request.model_spec.as_ref().map(|s| s.name.clone());
+        let servable = self.servable(request.model_spec);
+        if let Some(name) = name {
+            self.core.manager().count_request(
+                Api::TensorFlowServing,
+                Interface::Grpc,
+                Method::GetModelMetadata,
+                &name,
+                servable.as_ref().ok().map(|s| s.version()),
+                servable.is_ok(),
+            );
+        }
+        let servable = servable?;
         let signature = servable.signature();
         let def = SignatureDef {
             inputs: tensor_infos(&signature.inputs),

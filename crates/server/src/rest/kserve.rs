@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use inferd_core::telemetry::{Api, Interface, Method};
 use inferd_core::{Servable, VersionRequest};
 use inferd_tensor::TensorSpec;
 use serde::Serialize;
@@ -83,7 +84,16 @@ fn metadata(
     model: &str,
     version: Option<&str>,
 ) -> Result<Json<ModelMetadata>, ApiError> {
-    let servable = servable(state, model, version)?;
+    let servable = servable(state, model, version);
+    let served = servable.as_ref().ok().map(|s| s.version());
+    count(
+        state,
+        Method::ModelMetadata,
+        model,
+        served,
+        servable.is_ok(),
+    );
+    let servable = servable?;
     let signature = servable.signature();
     Ok(Json(ModelMetadata {
         name: servable.name().to_string(),
@@ -108,16 +118,33 @@ pub async fn model_version_metadata(
     metadata(&state, &model, Some(&version))
 }
 
+fn count(state: &RestState, method: Method, model: &str, version: Option<u64>, ok: bool) {
+    state
+        .core
+        .manager()
+        .count_request(Api::KServe, Interface::Rest, method, model, version, ok);
+}
+
+fn model_ready_status(
+    state: &RestState,
+    model: &str,
+    version: Option<&str>,
+) -> Result<StatusCode, ApiError> {
+    let answer = servable(state, model, version).map(|_| StatusCode::OK);
+    count(state, Method::ModelReady, model, None, answer.is_ok());
+    answer
+}
+
 pub async fn model_ready(
     State(state): State<RestState>,
     Path(model): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    servable(&state, &model, None).map(|_| StatusCode::OK)
+    model_ready_status(&state, &model, None)
 }
 
 pub async fn model_version_ready(
     State(state): State<RestState>,
     Path((model, version)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    servable(&state, &model, Some(&version)).map(|_| StatusCode::OK)
+    model_ready_status(&state, &model, Some(&version))
 }

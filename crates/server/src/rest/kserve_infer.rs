@@ -5,6 +5,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use inferd_core::telemetry::{Api, Interface};
 use inferd_core::{ContentEncoding, InferInput, InferRequest, InferResponse};
 use inferd_tensor::{DataType, TensorData};
 use serde::Deserialize;
@@ -120,6 +121,7 @@ async fn run(
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|r| body_error(state, r))?;
     let servable = servable(state, model, version)?;
+    let tracker = servable.track(Api::KServe, Interface::Rest);
     let (json, mut binary) = split_body(headers, &body)?;
     let parsed: InferBody<'_> = serde_json::from_slice(&json)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
@@ -154,7 +156,9 @@ async fn run(
             outputs: names.clone(),
         })
         .await?;
-    Ok(encode_response(response, parsed.id, wants_binary))
+    let answer = encode_response(response, parsed.id, wants_binary);
+    tracker.succeeded();
+    Ok(answer)
 }
 
 fn decode_input(input: InputBody<'_>, binary: &mut Bytes) -> Result<InferInput, ApiError> {

@@ -4,8 +4,10 @@ mod error;
 mod json_data;
 mod kserve;
 mod kserve_infer;
+mod metrics;
 mod ovms_config;
 mod repository;
+mod statistics;
 mod tfs_json;
 mod tfs_predict;
 
@@ -22,7 +24,7 @@ use tower_http::decompression::RequestDecompressionLayer;
 pub use error::ApiError;
 
 /// KServe protocol extensions this server implements.
-pub const EXTENSIONS: &[&str] = &["binary_tensor_data", "model_repository"];
+pub const EXTENSIONS: &[&str] = &["binary_tensor_data", "model_repository", "statistics"];
 
 /// State shared by the REST handlers.
 #[derive(Clone)]
@@ -70,6 +72,13 @@ pub fn router(core: Arc<Core>, max_request_bytes: usize, reloader: Arc<Reloader>
         .route("/v2/health/live", get(kserve::live))
         .route("/v2/health/ready", get(kserve::ready))
         .route("/v2", get(kserve::server_metadata))
+        .route("/v2/models/stats", get(statistics::all))
+        .route("/v2/models/{model}/stats", get(statistics::model))
+        .route(
+            "/v2/models/{model}/versions/{version}/stats",
+            get(statistics::version),
+        )
+        .route("/metrics", get(metrics::metrics))
         .route("/v2/models/{model}", get(kserve::model_metadata))
         .route(
             "/v2/models/{model}/versions/{version}",

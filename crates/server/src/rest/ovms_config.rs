@@ -1,6 +1,7 @@
 //! OVMS / TensorFlow Serving model status over REST: `GET /v1/config`,
 //! `POST /v1/config/reload`, `GET /v1/models/{m}[/versions/{v}]`.
 
+use inferd_core::telemetry::{Api, Interface, Method};
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -81,7 +82,28 @@ pub async fn reload(
     Ok((status, Json(after)))
 }
 
+fn count(state: &RestState, method: Method, model: &str, version: Option<u64>, ok: bool) {
+    state.core.manager().count_request(
+        Api::TensorFlowServing,
+        Interface::Rest,
+        method,
+        model,
+        version,
+        ok,
+    );
+}
+
 fn status_of(
+    state: &RestState,
+    model: &str,
+    version: VersionRequest,
+) -> Result<Json<ModelStatus>, ApiError> {
+    let answer = statuses_of(state, model, version);
+    count(state, Method::GetModelStatus, model, None, answer.is_ok());
+    answer
+}
+
+fn statuses_of(
     state: &RestState,
     model: &str,
     version: VersionRequest,
@@ -153,7 +175,16 @@ fn metadata_of(
     model: &str,
     version: VersionRequest,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let servable = state.core.manager().handle(model, version)?;
+    let servable = state.core.manager().handle(model, version);
+    let served = servable.as_ref().ok().map(|s| s.version());
+    count(
+        state,
+        Method::GetModelMetadata,
+        model,
+        served,
+        servable.is_ok(),
+    );
+    let servable = servable?;
     let signature = servable.signature();
     Ok(Json(serde_json::json!({
         "modelSpec": {"name": servable.name(), "signatureName": "", "version": servable.version().to_string()},

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use inferd_core::telemetry::{Api, Interface};
 use inferd_core::{ContentEncoding, InferInput, InferRequest, InferResponse, VersionRequest};
 use inferd_tensor::{Signature, TensorSpec};
 use serde_json::Value;
@@ -64,6 +65,7 @@ async fn run(
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
     let servable = state.core.manager().handle(model, version)?;
+    let tracker = servable.track(Api::TensorFlowServing, Interface::Rest);
     let request = parse_body(&body)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
     let signature = servable.signature();
@@ -83,6 +85,7 @@ async fn run(
     } else {
         column_outputs(&response)
     };
+    tracker.succeeded();
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
