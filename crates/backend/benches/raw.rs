@@ -1,0 +1,140 @@
+//! Raw in-process throughput of one engine on one model at several
+//! concurrencies: the baseline the serving-overhead script
+//! (scripts/overhead.sh) divides the server's throughput by.
+//!
+//! `cargo bench -p inferd-backend --bench raw -- MODEL_VERSION_DIR BACKEND [CONCURRENCIES [SECONDS]]`
+//! e.g. `target/bench-models/resnet50/1 openvino 1,2,4,8 10`. Each level runs
+//! CONCURRENCIES threads calling `execute` in a closed loop, as the server's
+//! scheduler does (the engine gets the same default options as in the
+//! server), on zero-filled inputs shaped from the model's signature (dynamic
+//! dimensions as 1). Prints one JSON object per level on standard output.
+//! Bounded by SECONDS per level (default 10) and a million runs per thread.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use inferd_backend::{Backends, LoadedModel, ModelFiles, ModelOptions, RuntimeSearch};
+use inferd_tensor::{Dim, Tensor, TensorData};
+
+const MAX_RUNS_PER_THREAD: usize = 1_000_000;
+const WARM_UP: Duration = Duration::from_secs(1);
+
+fn zero_inputs(model: &dyn LoadedModel) -> Vec<Tensor> {
+    model
+        .signature()
+        .inputs
+        .iter()
+        .map(|spec| {
+            let shape: Vec<usize> = spec
+                .shape
+                .iter()
+                .map(|d| match d {
+                    Dim::Fixed(n) => *n as usize,
+                    _ => 1,
+                })
+                .collect();
+            let count: usize = shape.iter().product();
+            let size = spec.dtype.size_bytes().expect("fixed-size input type");
+            Tensor::new(
+                spec.dtype,
+                shape,
+                TensorData::Raw(Bytes::from(vec![0u8; count * size])),
+            )
+            .expect("input tensor")
+        })
+        .collect()
+}
+
+/// Runs `threads` closed loops for `seconds`; returns the runs, their sorted
+/// latencies and the time they took.
+fn measure(
+    model: &Arc<dyn LoadedModel>,
+    inputs: &[Tensor],
+    threads: usize,
+    seconds: f64,
+) -> (usize, Vec<Duration>, Duration) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (model, inputs, stop) = (model.clone(), inputs.to_vec(), stop.clone());
+            std::thread::spawn(move || {
+                let mut latencies = Vec::new();
+                while !stop.load(Ordering::Relaxed) && latencies.len() < MAX_RUNS_PER_THREAD {
+                    let t = Instant::now();
+                    model.execute(inputs.clone()).expect("execute");
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    while Instant::now() < deadline && !workers.iter().all(|w| w.is_finished()) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut all: Vec<Duration> = workers
+        .into_iter()
+        .flat_map(|w| w.join().expect("worker"))
+        .collect();
+    let elapsed = started.elapsed();
+    all.sort();
+    (all.len(), all, elapsed)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1e6
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let usage = "usage: raw MODEL_VERSION_DIR BACKEND [CONCURRENCIES [SECONDS]]";
+    let (Some(dir), Some(backend)) = (args.first(), args.get(1)) else {
+        eprintln!("{usage}");
+        std::process::exit(2);
+    };
+    let levels: Vec<usize> = args
+        .get(2)
+        .map_or("1,2,4,8", String::as_str)
+        .split(',')
+        .map(|c| c.trim().parse().expect("concurrency list like 1,2,4,8"))
+        .collect();
+    let seconds: f64 = args.get(3).map_or(10.0, |s| s.parse().expect("seconds"));
+    let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let dir = repo.join(dir);
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    let search = RuntimeSearch {
+        runtimes_dirs: vec![repo.join("runtimes")],
+        ..Default::default()
+    };
+    let (_, model) = Backends::discover(&search)
+        .load(
+            &ModelFiles { dir, files },
+            Some(backend),
+            &ModelOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("cannot load with {backend}: {e}"));
+    let inputs = zero_inputs(model.as_ref());
+    measure(&model, &inputs, 1, WARM_UP.as_secs_f64());
+    for threads in levels {
+        let (runs, latencies, elapsed) = measure(&model, &inputs, threads, seconds);
+        println!(
+            "{{\"backend\":\"{backend}\",\"concurrency\":{threads},\"throughput\":{:.2},\"p50_us\":{:.1},\"p99_us\":{:.1},\"runs\":{runs},\"slots\":{}}}",
+            runs as f64 / elapsed.as_secs_f64(),
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            model.max_concurrency().unwrap_or(0)
+        );
+    }
+}
