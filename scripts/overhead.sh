@@ -9,7 +9,7 @@
 #      committed; scripts/gen_resnet50.py) next to the committed tiny `add`,
 #   2. measures the engine in process at concurrency 1, 2, 4, 8 (threads
 #      calling it in a closed loop with the server's default engine settings:
-#      cargo bench -p inferd-backend --bench raw),
+#      cargo bench -p inferd-backend --bench raw), before and after step 3,
 #   3. starts inferd on loopback and measures the same model with inferd-bench
 #      over KServe gRPC and REST binary at the same concurrencies, then `add`
 #      over gRPC, REST JSON and REST binary at concurrency 1 and 8, with
@@ -42,10 +42,14 @@ say "release build"
 cargo build --release -q -p inferd-server -p inferd-bench
 cargo bench -q -p inferd-backend --bench raw --no-run 2>/dev/null
 
-say "raw engine ($backend) at $levels, ${raw_seconds} s each"
-cargo bench -q -p inferd-backend --bench raw -- "$resnet/1" "$backend" "$levels" "$raw_seconds" \
-  | grep '^{' > "$out/raw_resnet50.jsonl"
-cat "$out/raw_resnet50.jsonl" >&2
+raw() {
+  say "raw engine ($backend) at $levels, ${raw_seconds} s each"
+  cargo bench -q -p inferd-backend --bench raw -- "$resnet/1" "$backend" "$levels" "$raw_seconds" \
+    | grep '^{' >> "$out/raw_resnet50.jsonl"
+}
+# Measured before and after the server runs; the report divides by the
+# better of the two (this shared 2-core machine drifts by several percent).
+raw
 
 free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 config="$out/config.json"
@@ -95,5 +99,6 @@ for protocol in kserve-grpc kserve-rest kserve-rest-binary; do
   bench "add_${protocol}_metrics" add "$protocol" 1,8 2000
 done
 stop_server
+raw
 
 "$python" scripts/overhead_report.py "$out" "$backend" "$add_backend"

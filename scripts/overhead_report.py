@@ -18,13 +18,17 @@ def levels(name):
     return {row["concurrency"]: row for row in json.loads(path.read_text())["levels"]}
 
 
+# Two raw runs (before and after the server's); the better one is the baseline.
 raw = {}
 for line in (out / "raw_resnet50.jsonl").read_text().splitlines():
     row = json.loads(line)
-    raw[row["concurrency"]] = row
+    best = raw.get(row["concurrency"])
+    if best is None or row["throughput"] > best["throughput"]:
+        raw[row["concurrency"]] = row
 grpc, rest = levels("resnet50_grpc"), levels("resnet50_rest_binary")
 
-print(f"\nResNet-50-sized ONNX on {backend}: inferences/s (server ÷ raw in process)")
+print(f"\nResNet-50-sized ONNX on {backend}: inferences/s (server ÷ raw in process, "
+      "raw = the better of a run before and one after the server's)")
 print(f"{'c':>3} {'raw':>9} {'gRPC':>9} {'÷raw':>6} {'REST bin':>9} {'÷raw':>6}   p50 ms raw/gRPC/REST")
 for c in sorted(raw):
     r = raw[c]["throughput"]
