@@ -7,6 +7,7 @@ mod manager;
 mod options;
 mod release;
 mod request;
+mod run_estimate;
 mod scheduler;
 mod servable;
 mod state;

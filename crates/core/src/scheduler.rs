@@ -5,6 +5,16 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 use crate::CoreError;
+use crate::run_estimate::RunEstimate;
+
+/// Runs expected to take less than this are made on the async worker that
+/// holds the request; longer ones (and any before the first has been timed)
+/// go to a blocking thread, so that they never hold up other connections.
+/// The hand-off to a blocking thread and back costs two thread wake-ups,
+/// 20-50 µs of CPU per request on a small machine, which for a tiny model
+/// is more than the model itself; tokio's guidance is at most 10-100 µs of
+/// work between two awaits.
+const INLINE_RUN_LIMIT: Duration = Duration::from_micros(50);
 
 /// How one model version admits and runs requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +60,7 @@ pub struct Scheduler {
     permits: Arc<Semaphore>,
     pending: AtomicUsize,
     capacity: usize,
+    estimate: RunEstimate,
 }
 
 struct PendingGuard<'a>(&'a AtomicUsize);
@@ -68,6 +79,7 @@ impl Scheduler {
             permits: Arc::new(Semaphore::new(options.nireq.max(1))),
             pending: AtomicUsize::new(0),
             capacity: options.queue_capacity.max(1),
+            estimate: RunEstimate::default(),
         }
     }
 
@@ -77,9 +89,11 @@ impl Scheduler {
         self.pending.load(Ordering::Acquire)
     }
 
-    /// Runs `job` on a blocking thread once an execution slot is free.
-    /// Refuses at once when the queue is full; a panicking job is an internal error.
-    pub async fn run<R, F>(&self, job: F) -> Result<Executed<R>, CoreError>
+    /// Runs `job`, a request with `elements` input elements, once an
+    /// execution slot is free: in place when the runs so far say it is short
+    /// (under [`INLINE_RUN_LIMIT`]), else on a blocking thread. Refuses at
+    /// once when the queue is full; a panicking job is an internal error.
+    pub async fn run<R, F>(&self, elements: usize, job: F) -> Result<Executed<R>, CoreError>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -97,21 +111,30 @@ impl Scheduler {
             .await
             .map_err(|_| CoreError::Internal)?;
         let wait = admitted.elapsed();
-        tokio::task::spawn_blocking(move || {
+        let timed = move || {
             let _permit = permit;
             let started = Instant::now();
             let value = job();
-            Executed {
-                value,
-                wait,
-                run: started.elapsed(),
-            }
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(model = %self.model, error = %e, "inference task failed");
+            (value, started.elapsed())
+        };
+        let short = self
+            .estimate
+            .predict(elements)
+            .is_some_and(|t| t < INLINE_RUN_LIMIT);
+        let outcome = if short {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(timed))
+                .map_err(|_| "the inference panicked".to_string())
+        } else {
+            tokio::task::spawn_blocking(timed)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let (value, run) = outcome.map_err(|error| {
+            tracing::error!(model = %self.model, %error, "inference task failed");
             CoreError::Internal
-        })
+        })?;
+        self.estimate.record(elements, run);
+        Ok(Executed { value, wait, run })
     }
 }
 
@@ -137,7 +160,7 @@ mod tests {
             let (scheduler, running, peak) = (scheduler.clone(), running.clone(), peak.clone());
             tasks.push(tokio::spawn(async move {
                 scheduler
-                    .run(move || {
+                    .run(0, move || {
                         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                         peak.fetch_max(now, Ordering::SeqCst);
                         std::thread::sleep(Duration::from_millis(20));
@@ -165,16 +188,16 @@ mod tests {
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let busy = {
             let scheduler = scheduler.clone();
-            tokio::spawn(async move { scheduler.run(move || release_rx.recv().ok()).await })
+            tokio::spawn(async move { scheduler.run(0, move || release_rx.recv().ok()).await })
         };
         while scheduler.pending() == 0 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        let refused = scheduler.run(|| ()).await;
+        let refused = scheduler.run(0, || ()).await;
         assert!(matches!(refused, Err(CoreError::Overloaded(_))));
         release_tx.send(()).unwrap();
         busy.await.unwrap().unwrap();
-        assert!(scheduler.run(|| ()).await.is_ok());
+        assert!(scheduler.run(0, || ()).await.is_ok());
     }
 
     #[tokio::test]
@@ -186,8 +209,55 @@ mod tests {
                 queue_capacity: 4,
             },
         );
-        let result = scheduler.run(|| -> () { panic!("backend bug") }).await;
+        let result = scheduler.run(0, || -> () { panic!("backend bug") }).await;
         assert!(matches!(result, Err(CoreError::Internal)));
-        assert!(scheduler.run(|| 1).await.is_ok());
+        assert!(scheduler.run(0, || 1).await.is_ok());
+    }
+
+    fn options() -> SchedulerOptions {
+        SchedulerOptions {
+            nireq: 1,
+            queue_capacity: 4,
+        }
+    }
+
+    /// The thread a job ran on, seen from a current-thread runtime: the
+    /// caller's thread when run in place.
+    async fn runs_in_place(scheduler: &Scheduler, elements: usize, job_time: Duration) -> bool {
+        let caller = std::thread::current().id();
+        let executed = scheduler
+            .run(elements, move || {
+                std::thread::sleep(job_time);
+                std::thread::current().id()
+            })
+            .await
+            .unwrap();
+        executed.value == caller
+    }
+
+    #[tokio::test]
+    async fn short_runs_stay_on_the_async_worker_once_timed() {
+        let scheduler = Scheduler::new("m", options());
+        assert!(!runs_in_place(&scheduler, 4, Duration::ZERO).await);
+        assert!(runs_in_place(&scheduler, 4, Duration::ZERO).await);
+        // Far more input than the runs so far: expected to be long.
+        assert!(!runs_in_place(&scheduler, 4_000_000, Duration::ZERO).await);
+    }
+
+    #[tokio::test]
+    async fn long_runs_go_to_a_blocking_thread() {
+        let scheduler = Scheduler::new("m", options());
+        for _ in 0..3 {
+            assert!(!runs_in_place(&scheduler, 4, Duration::from_millis(2)).await);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_place_is_an_internal_error() {
+        let scheduler = Scheduler::new("m", options());
+        assert!(!runs_in_place(&scheduler, 0, Duration::ZERO).await);
+        let result = scheduler.run(0, || -> () { panic!("backend bug") }).await;
+        assert!(matches!(result, Err(CoreError::Internal)));
+        assert!(runs_in_place(&scheduler, 0, Duration::ZERO).await);
     }
 }

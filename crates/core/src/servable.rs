@@ -76,9 +76,10 @@ impl Servable {
         let valid = validate(self.model.signature(), request)?;
         self.telemetry.stats().input_prepared(started.elapsed());
         let (model, telemetry) = (self.model.clone(), self.telemetry.clone());
+        let elements = valid.inputs.iter().map(|t| t.len()).sum();
         let executed = self
             .scheduler
-            .run(move || {
+            .run(elements, move || {
                 telemetry.slot_taken(true);
                 let outputs = model.execute(valid.inputs);
                 telemetry.slot_taken(false);
