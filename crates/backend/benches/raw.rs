@@ -7,7 +7,9 @@
 //! CONCURRENCIES threads calling `execute` in a closed loop, as the server's
 //! scheduler does (the engine gets the same default options as in the
 //! server), on zero-filled inputs shaped from the model's signature (dynamic
-//! dimensions as 1). Prints one JSON object per level on standard output.
+//! dimensions as 1), after a warm-up at the same concurrency. Prints one JSON
+//! object per level on standard output, with the process's CPU time per run
+//! (Linux), to set beside the server's CPU time per request.
 //! Bounded by SECONDS per level (default 10) and a million runs per thread.
 
 use std::path::PathBuf;
@@ -20,7 +22,9 @@ use inferd_backend::{Backends, LoadedModel, ModelFiles, ModelOptions, RuntimeSea
 use inferd_tensor::{Dim, Tensor, TensorData};
 
 const MAX_RUNS_PER_THREAD: usize = 1_000_000;
-const WARM_UP: Duration = Duration::from_secs(1);
+const WARM_UP_SECONDS: f64 = 2.0;
+/// Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux).
+const USER_HZ: f64 = 100.0;
 
 fn zero_inputs(model: &dyn LoadedModel) -> Vec<Tensor> {
     model
@@ -86,6 +90,17 @@ fn measure(
     (all.len(), all, elapsed)
 }
 
+/// CPU time (user + system) this process has used so far, in seconds; `None`
+/// where /proc is not available.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 12th and 13th of those.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / USER_HZ)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i].as_secs_f64() * 1e6
@@ -126,11 +141,16 @@ fn main() {
         )
         .unwrap_or_else(|e| panic!("cannot load with {backend}: {e}"));
     let inputs = zero_inputs(model.as_ref());
-    measure(&model, &inputs, 1, WARM_UP.as_secs_f64());
     for threads in levels {
+        measure(&model, &inputs, threads, WARM_UP_SECONDS);
+        let cpu_before = process_cpu_seconds();
         let (runs, latencies, elapsed) = measure(&model, &inputs, threads, seconds);
+        let cpu_us_per_run = match (cpu_before, process_cpu_seconds()) {
+            (Some(before), Some(after)) => format!("{:.1}", (after - before) * 1e6 / runs as f64),
+            _ => "null".to_string(),
+        };
         println!(
-            "{{\"backend\":\"{backend}\",\"concurrency\":{threads},\"throughput\":{:.2},\"p50_us\":{:.1},\"p99_us\":{:.1},\"runs\":{runs},\"slots\":{}}}",
+            "{{\"backend\":\"{backend}\",\"concurrency\":{threads},\"throughput\":{:.2},\"p50_us\":{:.1},\"p99_us\":{:.1},\"runs\":{runs},\"slots\":{},\"cpu_us_per_run\":{cpu_us_per_run}}}",
             runs as f64 / elapsed.as_secs_f64(),
             percentile(&latencies, 0.5),
             percentile(&latencies, 0.99),
