@@ -160,7 +160,6 @@ def measure(args, out):
     levels = [int(c) for c in env("LEVELS", "1,2,4,8").split(",")]
     rounds, window_ms = int(env("ROUNDS", "5")), int(env("WINDOW_MS", "2000"))
     add_rounds = int(env("ADD_ROUNDS", "5"))
-    wire_levels = {model: levels for model, _, _, levels, _ in WIRE_SERIES}
     raw_seconds = float(env("RAW_SECONDS", "6"))
     before = os.environ.get("BEFORE")
     model_dir = pathlib.Path(args.model_dir)
@@ -175,7 +174,7 @@ def measure(args, out):
     ]}))
     (out / "settings.json").write_text(json.dumps({
         "backend": backend, "add_backend": add_backend, "rounds": rounds, "add_rounds": add_rounds,
-        "before": before, "levels": levels, "wire_levels": wire_levels}))
+        "before": before}))
     servers = {"inferd": Server("inferd", INFERD, config, out),
                "inferd+metrics": Server("inferd+metrics", INFERD, config, out,
                                         ["--metrics_enable", "--metrics_list", ALL_METRICS])}

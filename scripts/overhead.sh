@@ -39,7 +39,7 @@ resnet=target/bench-models/resnet50
 
 say "release build (the same one scripts/test.sh makes)"
 cargo test --release --workspace --locked --no-run -q >&2
-raw_bench=$(cargo bench --workspace --locked --bench raw --no-run --message-format=json 2>/dev/null \
+raw_bench=$(cargo bench -q --workspace --locked --bench raw --no-run --message-format=json-render-diagnostics \
   | "$python" -c 'import json, sys
 for line in sys.stdin:
     m = json.loads(line)

@@ -202,13 +202,7 @@ mod tests {
 
     #[tokio::test]
     async fn panicking_job_is_an_internal_error() {
-        let scheduler = Scheduler::new(
-            "m",
-            SchedulerOptions {
-                nireq: 1,
-                queue_capacity: 4,
-            },
-        );
+        let scheduler = Scheduler::new("m", options());
         let result = scheduler.run(0, || -> () { panic!("backend bug") }).await;
         assert!(matches!(result, Err(CoreError::Internal)));
         assert!(scheduler.run(0, || 1).await.is_ok());

@@ -1,7 +1,4 @@
-//! Shared by the benchmarks: the `inferd` binary on free loopback ports.
-
-// Each benchmark uses part of this module.
-#![allow(dead_code)]
+//! The `inferd` binary on a free loopback REST port, for the benchmarks.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -9,8 +6,6 @@ use std::time::Duration;
 /// A running `inferd`; killed on drop.
 pub struct Server {
     child: Child,
-    /// gRPC port.
-    pub grpc: u16,
     /// REST port.
     pub rest: u16,
 }
@@ -30,30 +25,18 @@ fn free_port() -> u16 {
 }
 
 impl Server {
-    /// Starts the binary with `args` on loopback, logging warnings only, and
-    /// waits (at most 30 s) until it is ready.
+    /// Starts the binary with `args` on loopback (REST only), logging
+    /// warnings only, and waits (at most 30 s) until it is ready.
     pub async fn start(args: &[&str]) -> Server {
-        let (grpc, rest) = (free_port(), free_port());
+        let rest = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_inferd"))
             .args(args)
-            .args([
-                "--port",
-                &grpc.to_string(),
-                "--rest_port",
-                &rest.to_string(),
-            ])
-            .args([
-                "--grpc_bind_address",
-                "127.0.0.1",
-                "--rest_bind_address",
-                "127.0.0.1",
-                "--log_level",
-                "WARNING",
-            ])
+            .args(["--port", "0", "--rest_port", &rest.to_string()])
+            .args(["--rest_bind_address", "127.0.0.1", "--log_level", "WARNING"])
             .stdout(Stdio::null())
             .spawn()
             .expect("start inferd");
-        let server = Server { child, grpc, rest };
+        let server = Server { child, rest };
         let client = reqwest::Client::builder()
             .no_proxy()
             .build()
