@@ -7,7 +7,8 @@
 #   3. every Rust test, from one release build of the workspace (integration
 #      tests start the real `inferd` binary that this build produces),
 #   4. interop tests with the real Python clients, in a venv this script makes,
-#      against that same binary.
+#      against that same binary,
+#   5. README.md's quick start, run exactly as written.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -36,3 +37,6 @@ python=$(scripts/venv.sh | tail -n 1)
 
 step "interop tests (tritonclient)"
 INFERD_BIN="$root/target/release/inferd" "$python" -m pytest -q tests/interop
+
+step "README quick start (scripts/readme-quickstart.sh)"
+scripts/readme-quickstart.sh
