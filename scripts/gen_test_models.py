@@ -78,16 +78,51 @@ def identity_models():
         save(graph, f"identity_{suffix}", 1)
 
 
+def unnamed_dims_models():
+    """Inputs whose first dimension is unnamed (neither dim_value nor dim_param),
+    as several exporters write it:
+    unnamed_dims: a, b FP32 [?, 4] -> sum = a + b;
+    double: x FP32 [?, 4] -> y = x + x (one input, one variable dimension)."""
+    unnamed = [None, 4]
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["a", "b"], ["sum"])],
+        "unnamed_dims",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, unnamed) for n in ("a", "b")],
+        [helper.make_tensor_value_info("sum", TensorProto.FLOAT, unnamed)],
+    )
+    save(graph, "unnamed_dims", 1)
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "x"], ["y"])],
+        "double",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, unnamed)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, unnamed)],
+    )
+    save(graph, "double", 1)
+
+
+def echo_bytes_model():
+    """echo_bytes: text BYTES [1] -> echo, the same element (Triton's raw
+    binary requests send a BYTES [1] input as the whole body)."""
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["text"], ["echo"])],
+        "echo_bytes",
+        [helper.make_tensor_value_info("text", TensorProto.STRING, [1])],
+        [helper.make_tensor_value_info("echo", TensorProto.STRING, [1])],
+    )
+    save(graph, "echo_bytes", 1)
+
+
 def config():
     """models/config.json serving every model above (relative base paths)."""
     names = ["add", "versioned"] + [f"identity_{s}" for s in IDENTITY_TYPES]
+    names += ["unnamed_dims", "double", "echo_bytes"]
     entries = []
     for name in names:
         entry = {"name": name, "base_path": name}
         if name == "versioned":
             entry["model_version_policy"] = {"all": {}}
             entry["version_labels"] = {"stable": 1, "canary": 2}
-        if name in ("identity_int64", "identity_uint64", "identity_bytes"):
+        if name in ("identity_int64", "identity_uint64", "identity_bytes", "echo_bytes"):
             # OpenVINO's CPU plugin computes 64-bit integers in 32 bits, and
             # ONNX Runtime strings cannot hold NUL bytes; the interop tests
             # send full-range values and arbitrary bytes, so pin tract.
@@ -100,5 +135,7 @@ if __name__ == "__main__":
     add_model()
     versioned_model()
     identity_models()
+    unnamed_dims_models()
+    echo_bytes_model()
     config()
     print(f"models written under {ROOT}")

@@ -168,6 +168,48 @@ fn versions_answer_differently() {
     }
 }
 
+/// Inputs whose first dimension is unnamed in the file (no `dim_value`, no
+/// `dim_param`) load as dynamic on every engine, each such dimension on its
+/// own, and run at any size.
+#[test]
+fn unnamed_dimensions_are_dynamic_on_every_backend() {
+    for engine in engines() {
+        let model = load(&engine, "unnamed_dims", 1);
+        for spec in model
+            .signature()
+            .inputs
+            .iter()
+            .chain(&model.signature().outputs)
+        {
+            assert_eq!(
+                spec.shape,
+                vec![Dim::Any, Dim::Fixed(4)],
+                "{} {}",
+                engine.name(),
+                spec.name
+            );
+        }
+        for rows in [1usize, 5] {
+            let a: Vec<f32> = (0..rows * 4).map(|i| i as f32).collect();
+            let b: Vec<f32> = (0..rows * 4).map(|i| 0.5 - i as f32 * 2.0).collect();
+            let out = model
+                .execute(vec![
+                    f32_tensor(vec![rows, 4], &a),
+                    f32_tensor(vec![rows, 4], &b),
+                ])
+                .unwrap_or_else(|e| panic!("{} rows={rows}: {e}", engine.name()));
+            assert_eq!(out[0].shape(), &[rows, 4], "{}", engine.name());
+            let want: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+            assert_eq!(f32_values(&out[0]), want, "{} rows={rows}", engine.name());
+        }
+        let double = load(&engine, "double", 1);
+        let out = double
+            .execute(vec![f32_tensor(vec![2, 4], &[1.0; 8])])
+            .unwrap_or_else(|e| panic!("{} double: {e}", engine.name()));
+        assert_eq!(f32_values(&out[0]), vec![2.0; 8], "{}", engine.name());
+    }
+}
+
 /// A [2, 3] tensor of `dtype` with distinct, type-typical values.
 fn sample(dtype: DataType) -> Tensor {
     let raw = |bytes: Vec<u8>| TensorData::Raw(Bytes::from(bytes));

@@ -172,7 +172,10 @@ fn apply_shapes(
                 dims[0] = Dim::Fixed(batch);
                 dims
             }
-            (None, None) => continue,
+            (None, None) => {
+                name_unknown_dims(model, index, &names[index])?;
+                continue;
+            }
         };
         let dt = current.datum_type.concretize().ok_or_else(|| {
             BackendError::Load(format!(
@@ -197,6 +200,41 @@ fn apply_shapes(
         applied[index] = Some(dims);
     }
     Ok(applied)
+}
+
+/// Gives each dimension of an input that its file leaves unknown (neither
+/// `dim_value` nor `dim_param`, or `dim_param` `"?"`, as several exporters
+/// write it) a symbol of its own, as ONNX Runtime and OpenVINO read such a
+/// dimension; tract cannot plan a model whose inputs have undetermined
+/// facts. Inputs of unknown rank or type are left as they are.
+fn name_unknown_dims(
+    model: &mut InferenceModel,
+    index: usize,
+    name: &str,
+) -> Result<(), BackendError> {
+    let current = model.input_fact(index).map_err(load_err("input"))?.clone();
+    let Some(dt) = current.datum_type.concretize() else {
+        return Ok(());
+    };
+    if current.shape.is_open() || current.shape.dims().all(|d| d.concretize().is_some()) {
+        return Ok(());
+    }
+    let shape: TVec<TDim> = current
+        .shape
+        .dims()
+        .enumerate()
+        .map(|(axis, d)| {
+            d.concretize().unwrap_or_else(|| {
+                model
+                    .symbols
+                    .sym(&format!("{}_{axis}", sanitize(name)))
+                    .into()
+            })
+        })
+        .collect();
+    model
+        .set_input_fact(index, InferenceFact::dt_shape(dt, shape))
+        .map_err(load_err("cannot name the input's unknown dimensions"))
 }
 
 fn sanitize(name: &str) -> String {
