@@ -17,40 +17,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use inferd_backend::{Backends, LoadedModel, ModelFiles, ModelOptions, RuntimeSearch};
-use inferd_tensor::{Dim, Tensor, TensorData};
+use inferd_backend::{Backends, LoadedModel, ModelFiles, ModelOptions, RuntimeSearch, zero_inputs};
+use inferd_tensor::Tensor;
 
 const MAX_RUNS_PER_THREAD: usize = 1_000_000;
 const WARM_UP_SECONDS: f64 = 2.0;
 /// Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux).
 const USER_HZ: f64 = 100.0;
-
-fn zero_inputs(model: &dyn LoadedModel) -> Vec<Tensor> {
-    model
-        .signature()
-        .inputs
-        .iter()
-        .map(|spec| {
-            let shape: Vec<usize> = spec
-                .shape
-                .iter()
-                .map(|d| match d {
-                    Dim::Fixed(n) => *n as usize,
-                    _ => 1,
-                })
-                .collect();
-            let count: usize = shape.iter().product();
-            let size = spec.dtype.size_bytes().expect("fixed-size input type");
-            Tensor::new(
-                spec.dtype,
-                shape,
-                TensorData::Raw(Bytes::from(vec![0u8; count * size])),
-            )
-            .expect("input tensor")
-        })
-        .collect()
-}
 
 /// Runs `threads` closed loops for `seconds`; returns the runs, their sorted
 /// latencies and the time they took.
@@ -133,14 +106,15 @@ fn main() {
         runtimes_dirs: vec![repo.join("runtimes")],
         ..Default::default()
     };
-    let (_, model) = Backends::discover(&search)
+    let model = Backends::discover(&search)
         .load(
             &ModelFiles { dir, files },
             Some(backend),
             &ModelOptions::default(),
         )
-        .unwrap_or_else(|e| panic!("cannot load with {backend}: {e}"));
-    let inputs = zero_inputs(model.as_ref());
+        .unwrap_or_else(|e| panic!("cannot load with {backend}: {e}"))
+        .model;
+    let inputs = zero_inputs(model.signature()).expect("zero inputs fit the signature");
     for threads in levels {
         measure(&model, &inputs, threads, WARM_UP_SECONDS);
         let cpu_before = process_cpu_seconds();

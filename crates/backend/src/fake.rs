@@ -1,8 +1,10 @@
 //! A scriptable engine for tests: reads `model.fake` files of `key=value` lines.
 //!
 //! Keys: `offset` (added to every input value, default 0), `load` (`ok`, `fail`
-//! or `panic`), `load_ms` and `run_ms` (sleeps). The model takes `x` FP32 [-1]
-//! and returns `y` FP32 [-1].
+//! or `panic`), `load_ms` and `run_ms` (sleeps). A key suffixed with
+//! `@<engine name>` applies to that engine only (`load@first=fail`), so that
+//! several fakes in one registry can behave differently. The model takes `x`
+//! FP32 [-1] and returns `y` FP32 [-1].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,12 +16,27 @@ use inferd_tensor::{DataType, Dim, Signature, Tensor, TensorData, TensorSpec};
 use crate::{Backend, BackendError, LoadedModel, ModelFiles, ModelOptions};
 
 /// The fake backend.
-#[derive(Debug, Default)]
-pub struct FakeBackend;
+#[derive(Debug)]
+pub struct FakeBackend {
+    name: &'static str,
+}
+
+impl Default for FakeBackend {
+    fn default() -> Self {
+        FakeBackend::named("fake")
+    }
+}
+
+impl FakeBackend {
+    /// A fake engine with this name (keys suffixed `@name` apply to it).
+    pub fn named(name: &'static str) -> Self {
+        FakeBackend { name }
+    }
+}
 
 impl Backend for FakeBackend {
     fn name(&self) -> &'static str {
-        "fake"
+        self.name
     }
 
     fn platform(&self) -> &'static str {
@@ -53,14 +70,20 @@ impl Backend for FakeBackend {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.trim(), v.trim()))
             .collect();
-        let number = |key: &str| {
+        let own_key = |key: &str| format!("{key}@{}", self.name);
+        let value = |key: &str| {
             script
-                .get(key)
+                .get(own_key(key).as_str())
+                .or_else(|| script.get(key))
+                .copied()
+        };
+        let number = |key: &str| {
+            value(key)
                 .and_then(|v| v.parse::<f32>().ok())
                 .unwrap_or(0.0)
         };
         std::thread::sleep(Duration::from_millis(number("load_ms") as u64));
-        match script.get("load").copied().unwrap_or("ok") {
+        match value("load").unwrap_or("ok") {
             "fail" => return Err(BackendError::Load("fake load failure".into())),
             "panic" => panic!("fake load panic"),
             _ => {}
@@ -76,7 +99,7 @@ impl Backend for FakeBackend {
                 outputs: vec![spec("y")],
             },
             offset: number("offset"),
-            run: Duration::from_millis(number("run_ms") as u64),
+            run: Duration::from_secs_f32(number("run_ms") / 1000.0),
         }))
     }
 }

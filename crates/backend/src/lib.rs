@@ -15,6 +15,7 @@ mod options;
 mod registry;
 #[cfg(feature = "tract")]
 pub mod tract;
+mod trial;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,7 +25,8 @@ use inferd_tensor::{Signature, Tensor};
 pub use discover::{LibrarySearch, RuntimeSearch, find_library};
 pub use error::BackendError;
 pub use options::{InputShapes, ModelOptions};
-pub use registry::Backends;
+pub use registry::{AUTO, Backends, Loaded};
+pub use trial::zero_inputs;
 
 /// The files of one model version, as found on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]

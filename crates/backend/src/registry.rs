@@ -1,9 +1,21 @@
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::trial::{time_inference, zero_inputs};
 use crate::{Backend, BackendError, LoadedModel, ModelFiles, ModelOptions, RuntimeSearch};
 
-/// A loaded model and the engine that loaded it.
-pub type Loaded = (Arc<dyn Backend>, Arc<dyn LoadedModel>);
+/// A loaded model, the engine that loaded it, and why that engine.
+pub struct Loaded {
+    /// The engine.
+    pub engine: Arc<dyn Backend>,
+    /// The model, ready to run.
+    pub model: Arc<dyn LoadedModel>,
+    /// How the engine was chosen, for the line that announces the version.
+    pub choice: String,
+}
+
+/// The `backend` value (and the default) that lets the registry choose.
+pub const AUTO: &str = "auto";
 
 /// The engines built into this binary, in order of preference.
 #[derive(Clone)]
@@ -46,43 +58,55 @@ impl Backends {
         self.engines.iter()
     }
 
-    /// Loads `files` with the engine named by `preferred`, or else with the
-    /// first available engine that reads them; an engine that finds the model
-    /// unsupported (e.g. OpenVINO and string tensors) passes it to the next.
+    /// Loads `files` with the engine named by `preferred`; with none (or
+    /// [`AUTO`]), with the fastest available engine that loads them: each
+    /// engine that reads the files loads the model and times a few runs on
+    /// zeros, and the fastest is kept. An engine that fails to load the model
+    /// passes it to the next; when all fail, the error names each engine's.
     pub fn load(
         &self,
         files: &ModelFiles,
         preferred: Option<&str>,
         options: &ModelOptions,
     ) -> Result<Loaded, BackendError> {
-        if preferred.is_some() {
-            let engine = self.select(files, preferred)?;
-            let loaded = engine
+        if let Some(name) = preferred.filter(|p| *p != AUTO) {
+            let engine = self.select(files, Some(name))?;
+            let model = engine
                 .load(files, options)
                 .map_err(|e| prefixed(&engine, e))?;
-            return Ok((engine, loaded));
+            return Ok(Loaded {
+                engine,
+                model,
+                choice: "named by the backend setting".into(),
+            });
         }
-        let mut refusals = Vec::new();
-        for engine in self
+        let candidates: Vec<&Arc<dyn Backend>> = self
             .engines
             .iter()
             .filter(|e| e.is_available() && e.can_load(files))
-        {
-            match engine.load(files, options) {
-                Ok(loaded) => return Ok((engine.clone(), loaded)),
-                Err(BackendError::Unsupported(why)) => {
-                    refusals.push(format!("{}: {why}", engine.name()))
-                }
-                Err(e) => return Err(prefixed(engine, e)),
-            }
-        }
-        if refusals.is_empty() {
+            .collect();
+        if candidates.is_empty() {
             return Err(self
                 .select(files, None)
                 .err()
                 .unwrap_or_else(|| BackendError::Unsupported("no backend".into())));
         }
-        Err(BackendError::Unsupported(refusals.join("; ")))
+        let mut race = Race::new(candidates.len() > 1);
+        for engine in candidates {
+            match engine.load(files, options) {
+                Ok(model) => race.enter(engine, model),
+                Err(e) => {
+                    tracing::warn!(
+                        backend = engine.name(),
+                        model = %files.dir.display(),
+                        error = %e,
+                        "backend could not load the model; trying the next one"
+                    );
+                    race.failed(engine, e);
+                }
+            }
+        }
+        race.finish()
     }
 
     /// Picks the engine for `files`: the one named by `preferred`, or else the
@@ -119,6 +143,110 @@ impl Backends {
     }
 }
 
+/// The engines that loaded a model so far, and the fastest of them.
+struct Race {
+    measure: bool,
+    best: Option<Entrant>,
+    timings: Vec<String>,
+    failures: Vec<(BackendError, String)>,
+}
+
+struct Entrant {
+    engine: Arc<dyn Backend>,
+    model: Arc<dyn LoadedModel>,
+    /// `None`: not timed (the only candidate), or its trial run failed.
+    time: Option<Duration>,
+}
+
+impl Race {
+    fn new(measure: bool) -> Self {
+        Race {
+            measure,
+            best: None,
+            timings: Vec::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    fn failed(&mut self, engine: &Arc<dyn Backend>, err: BackendError) {
+        let line = format!("{} backend: {err}", engine.name());
+        self.failures.push((err, line));
+    }
+
+    /// Times `model` and keeps it if it beats the best so far; the loser is
+    /// dropped at once, so at most two copies of a model are held.
+    fn enter(&mut self, engine: &Arc<dyn Backend>, model: Arc<dyn LoadedModel>) {
+        let time = if self.measure {
+            let best = self.best.as_ref().and_then(|b| b.time);
+            let timed = zero_inputs(model.signature())
+                .ok_or_else(|| "no trial input fits its signature".to_string())
+                .and_then(|inputs| time_inference(model.as_ref(), &inputs, best));
+            match timed {
+                Ok(t) => {
+                    self.timings
+                        .push(format!("{} {:.1} µs", engine.name(), micros(t)));
+                    Some(t)
+                }
+                Err(e) => {
+                    tracing::warn!(backend = engine.name(), error = %e, "trial run failed");
+                    self.timings
+                        .push(format!("{} trial run failed", engine.name()));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let wins = match (&self.best, time) {
+            (None, _) => true,
+            (Some(best), Some(t)) => best.time.is_none_or(|b| t < b),
+            (Some(_), None) => false,
+        };
+        if wins {
+            self.best = Some(Entrant {
+                engine: engine.clone(),
+                model,
+                time,
+            });
+        }
+    }
+
+    fn finish(self) -> Result<Loaded, BackendError> {
+        let failures: Vec<&str> = self.failures.iter().map(|(_, l)| l.as_str()).collect();
+        let Some(best) = self.best else {
+            let all_unsupported = self
+                .failures
+                .iter()
+                .all(|(e, _)| matches!(e, BackendError::Unsupported(_)));
+            let message = failures.join("; ");
+            return Err(if all_unsupported {
+                BackendError::Unsupported(message)
+            } else {
+                BackendError::Load(message)
+            });
+        };
+        let mut choice = if self.timings.len() > 1 {
+            format!("fastest on a trial run ({})", self.timings.join(", "))
+        } else if failures.is_empty() {
+            "the only available engine that reads these files".to_string()
+        } else {
+            "the only engine that loaded the model".to_string()
+        };
+        if !failures.is_empty() {
+            choice.push_str(&format!("; not loaded by {}", failures.join("; ")));
+        }
+        Ok(Loaded {
+            engine: best.engine,
+            model: best.model,
+            choice,
+        })
+    }
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
 fn prefixed(engine: &Arc<dyn Backend>, err: BackendError) -> BackendError {
     let message = format!("{} backend: {err}", engine.name());
     match err {
@@ -140,4 +268,101 @@ fn describe(files: &ModelFiles) -> String {
         .map(|f| f.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeBackend;
+
+    fn registry(names: &[&'static str]) -> Backends {
+        Backends::from_engines(
+            names
+                .iter()
+                .map(|n| Arc::new(FakeBackend::named(n)) as Arc<dyn Backend>)
+                .collect(),
+        )
+    }
+
+    fn model_files(script: &str) -> (tempfile::TempDir, ModelFiles) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("model.fake");
+        std::fs::write(&file, script).unwrap();
+        let files = ModelFiles {
+            dir: dir.path().to_path_buf(),
+            files: vec![file],
+        };
+        (dir, files)
+    }
+
+    fn load(
+        engines: &[&'static str],
+        script: &str,
+        preferred: Option<&str>,
+    ) -> Result<Loaded, BackendError> {
+        let (_dir, files) = model_files(script);
+        registry(engines).load(&files, preferred, &ModelOptions::default())
+    }
+
+    #[test]
+    fn a_load_failure_passes_the_model_to_the_next_engine() {
+        let loaded = load(&["first", "second"], "load@first=fail", None).unwrap();
+        assert_eq!(loaded.engine.name(), "second");
+        assert!(
+            loaded
+                .choice
+                .contains("not loaded by first backend: fake load failure"),
+            "{}",
+            loaded.choice
+        );
+    }
+
+    #[test]
+    fn when_every_engine_fails_each_error_is_kept() {
+        let err = load(&["first", "second"], "load=fail", None)
+            .err()
+            .expect("every engine fails");
+        assert!(matches!(err, BackendError::Load(_)));
+        assert_eq!(
+            err.to_string(),
+            "first backend: fake load failure; second backend: fake load failure"
+        );
+    }
+
+    #[test]
+    fn the_fastest_engine_is_kept() {
+        let loaded = load(
+            &["slow", "fast", "slower"],
+            "run_ms@slow=20\nrun_ms@slower=40",
+            None,
+        )
+        .unwrap();
+        assert_eq!(loaded.engine.name(), "fast");
+        assert!(
+            loaded.choice.starts_with("fastest on a trial run (slow "),
+            "{}",
+            loaded.choice
+        );
+        let auto = load(&["slow", "fast"], "run_ms@slow=20", Some(AUTO)).unwrap();
+        assert_eq!(auto.engine.name(), "fast");
+    }
+
+    #[test]
+    fn a_lone_engine_is_not_timed() {
+        let loaded = load(&["only"], "run_ms=50", None).unwrap();
+        assert_eq!(
+            loaded.choice,
+            "the only available engine that reads these files"
+        );
+    }
+
+    #[test]
+    fn a_named_engine_is_used_or_its_error_returned() {
+        let loaded = load(&["first", "second"], "run_ms@first=3", Some("first")).unwrap();
+        assert_eq!(loaded.engine.name(), "first");
+        let err = load(&["first", "second"], "load@second=fail", Some("second"))
+            .err()
+            .expect("the named engine fails");
+        assert_eq!(err.to_string(), "second backend: fake load failure");
+    }
 }

@@ -25,7 +25,7 @@ fn servable(telemetry: &Telemetry) -> Arc<Servable> {
         dir: dir.path().to_path_buf(),
         files: vec![file],
     };
-    let model = FakeBackend
+    let model = FakeBackend::default()
         .load(&files, &ModelOptions::default())
         .expect("fake model");
     Arc::new(Servable::new(

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use inferd_backend::{Backends, ModelFiles};
+use inferd_backend::{Backends, Loaded, ModelFiles};
 use inferd_repository::{
     FolderSnapshot, ModelConfig, ServerModelsConfig, list_files, list_versions,
 };
@@ -246,8 +246,7 @@ impl Manager {
         }))
         .unwrap_or_else(|_| Err("the backend panicked while loading the model".to_string()));
         match built {
-            Ok(servable) => {
-                let platform = servable.platform();
+            Ok((servable, engine)) => {
                 self.set_status(
                     name,
                     version,
@@ -255,7 +254,7 @@ impl Manager {
                     None,
                     Some(Arc::new(servable)),
                 );
-                tracing::info!(model = name, version, backend = platform, "AVAILABLE");
+                tracing::info!(model = name, version, backend = %engine, "AVAILABLE");
             }
             Err(message) => {
                 tracing::error!(model = name, version, error = %message, "load failed");
@@ -281,13 +280,17 @@ impl Manager {
         model: &ModelConfig,
         version: u64,
         telemetry: Arc<VersionTelemetry>,
-    ) -> Result<Servable, String> {
+    ) -> Result<(Servable, String), String> {
         let dir = Path::new(&model.base_path).join(version.to_string());
         let files = list_files(&dir).map_err(|e| e.to_string())?;
         let files = ModelFiles { dir, files };
         let mut options = model_options(model);
         options.cache_dir.clone_from(&self.options.cache_dir);
-        let (backend, loaded) = self
+        let Loaded {
+            engine: backend,
+            model: loaded,
+            choice,
+        } = self
             .backends
             .load(&files, model.backend.as_deref(), &options)
             .map_err(|e| e.to_string())?;
@@ -296,14 +299,15 @@ impl Manager {
             .nireq
             .filter(|n| *n > 0)
             .or_else(|| loaded.max_concurrency().map(|n| n as u32));
-        Ok(Servable::new(
+        let servable = Servable::new(
             &model.name,
             version,
             backend.platform(),
             loaded,
             SchedulerOptions::with_nireq(nireq),
             telemetry,
-        ))
+        );
+        Ok((servable, format!("{}: {choice}", backend.name())))
     }
 
     /// Retires versions no longer aspired to, and models no longer listed;

@@ -197,8 +197,9 @@ pub struct ModelConfig {
     pub version_labels: Option<BTreeMap<String, u64>>,
 }
 
-/// Values the `backend` key accepts.
-pub const BACKEND_NAMES: [&str; 3] = ["openvino", "onnxruntime", "tract"];
+/// Values the `backend` key accepts (`auto`, the default: the fastest engine
+/// that loads the model, measured at load time).
+pub const BACKEND_NAMES: [&str; 4] = ["auto", "openvino", "onnxruntime", "tract"];
 
 impl ModelConfig {
     /// A model with every optional setting at its default.
@@ -499,7 +500,7 @@ mod tests {
             parse(bad)
                 .unwrap_err()
                 .to_string()
-                .contains("\"tensorrt\" is not one of openvino, onnxruntime, tract")
+                .contains("\"tensorrt\" is not one of auto, openvino, onnxruntime, tract")
         );
     }
 

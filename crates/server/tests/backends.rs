@@ -239,6 +239,8 @@ async fn cache_dir_holds_openvino_compiled_models() {
         add.to_str().unwrap(),
         "--cache_dir",
         cache.path().to_str().unwrap(),
+        "--backend",
+        "openvino",
     ])
     .await;
     let platform = server.get("/v2/models/add").await.1["platform"].clone();
@@ -254,4 +256,47 @@ async fn cache_dir_holds_openvino_compiled_models() {
     assert_eq!(add_outputs(&server, "add").await.unwrap(), expected_add());
     let cached = std::fs::read_dir(cache.path()).unwrap().count();
     assert!(cached > 0, "OpenVINO wrote nothing to --cache_dir");
+}
+
+/// With no backend named, every available engine that reads the model loads
+/// it and is timed; the fastest serves, and the line announcing the version
+/// says which and why.
+#[tokio::test]
+async fn without_a_named_backend_the_fastest_engine_serves() {
+    let add = models_dir().join("add");
+    let server =
+        TestServer::start(&["--model_name", "add", "--model_path", add.to_str().unwrap()]).await;
+    assert_eq!(add_outputs(&server, "add").await.unwrap(), expected_add());
+    let log = server.log();
+    let available: Vec<String> = ["openvino", "onnxruntime", "tract"]
+        .into_iter()
+        .filter(|e| *e == "tract" || required().iter().any(|r| r == e))
+        .map(String::from)
+        .collect();
+    let announced = log
+        .lines()
+        .find(|l| l.contains("AVAILABLE"))
+        .unwrap_or_else(|| panic!("no AVAILABLE line in:\n{log}"));
+    if available.len() > 1 {
+        assert!(announced.contains("fastest on a trial run"), "{announced}");
+        for engine in &available {
+            assert!(
+                announced.contains(&format!("{engine} ")),
+                "{engine}: {announced}"
+            );
+        }
+    } else {
+        eprintln!("note: only tract here; the trial is not exercised over the wire");
+    }
+    let platform = server.get("/v2/models/add").await.1["platform"].clone();
+    let engine = match platform.as_str() {
+        Some("OpenVINO") => "openvino",
+        Some("onnxruntime_onnx") => "onnxruntime",
+        Some("tract_onnx") => "tract",
+        other => panic!("unexpected platform {other:?}"),
+    };
+    assert!(
+        announced.contains(&format!("backend={engine}: ")),
+        "the announced engine should be the serving one ({engine}): {announced}"
+    );
 }

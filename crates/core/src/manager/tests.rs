@@ -12,7 +12,7 @@ use crate::{InferInput, InferRequest};
 
 fn manager() -> Arc<Manager> {
     Arc::new(Manager::new(Backends::from_engines(vec![Arc::new(
-        FakeBackend,
+        FakeBackend::default(),
     )])))
 }
 
@@ -342,5 +342,35 @@ async fn a_hanging_load_does_not_block_other_models() {
     assert_eq!(
         states(&manager, "slow"),
         vec![(1, ServableState::Available)]
+    );
+}
+
+/// With two engines and no backend named, a version that one engine fails to
+/// load is served by the other; one that both fail keeps both errors.
+#[tokio::test]
+async fn a_version_moves_to_the_next_engine_and_keeps_every_error() {
+    let base = tempfile::tempdir().unwrap();
+    write_version(base.path(), 1, "offset=2\nload@first=fail");
+    write_version(base.path(), 2, "load=fail");
+    let manager = Arc::new(Manager::new(Backends::from_engines(vec![
+        Arc::new(FakeBackend::named("first")),
+        Arc::new(FakeBackend::named("second")),
+    ])));
+    let models = vec![model("m", base.path(), VersionPolicy::all())];
+    manager.apply(&config(models), LoadTiming::Now).await;
+    let status = manager.model_status("m").unwrap();
+    let by_version = |v: u64| status.iter().find(|s| s.version == v).unwrap();
+    assert_eq!(by_version(1).state, ServableState::Available);
+    let served = manager.handle("m", VersionRequest::Specific(1)).unwrap();
+    assert_eq!(served.platform(), "fake");
+    let answer = served.infer(request(1.0)).await.unwrap();
+    let TensorData::Raw(bytes) = answer.outputs[0].1.data() else {
+        panic!("raw output expected")
+    };
+    assert_eq!(bytes.as_ref(), 3.0f32.to_le_bytes());
+    assert_eq!(by_version(2).state, ServableState::Loading);
+    assert_eq!(
+        by_version(2).error.as_deref(),
+        Some("first backend: fake load failure; second backend: fake load failure")
     );
 }
