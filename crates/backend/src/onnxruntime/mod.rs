@@ -8,6 +8,7 @@
 
 mod convert;
 mod model;
+mod run;
 mod runtime;
 mod settings;
 mod signature;
@@ -170,10 +171,10 @@ impl Backend for OrtBackend {
             .commit_from_file(&path)
             .map_err(|e| BackendError::Load(format!("cannot load {}: {e}", path.display())))?;
         let signature = signature::build(session.inputs(), session.outputs(), options)?;
-        // The session runs one inference at a time (ort's `run` takes `&mut`),
-        // each using ONNX Runtime's own thread pool: without an explicit nireq,
-        // more concurrent callers would only wait on its lock.
-        let max_concurrency = Some(options.nireq.filter(|n| *n > 0).map_or(1, |n| n as usize));
+        // Concurrent requests run in parallel on the one session; without an
+        // explicit nireq the scheduler decides how many.
+        let max_concurrency = options.nireq.filter(|n| *n > 0).map(|n| n as usize);
+        let session = run::SharedSession::new(session)?;
         Ok(Arc::new(OrtModel::new(session, signature, max_concurrency)))
     }
 }

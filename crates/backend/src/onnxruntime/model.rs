@@ -1,42 +1,30 @@
 //! A loaded ONNX Runtime session.
 
-use std::sync::Mutex;
-
 use inferd_tensor::{Signature, Tensor};
-use ort::session::{Session, SessionInputValue};
-use ort::value::DynValue;
 
 use super::convert;
+use super::run::SharedSession;
 use crate::{BackendError, LoadedModel};
 
-/// One session, shared by every caller.
-///
-/// ort 2.0.0-rc.15 runs sessions through `&mut Session` only (its authors do
-/// not trust ONNX Runtime's concurrent `Run`), so runs take turns on a mutex;
-/// each run still uses the session's intra-op threads. Converting inputs and
-/// copying outputs happen outside the lock.
+/// One session, shared by every caller: ONNX Runtime runs concurrent
+/// requests on it in parallel, each using the session's intra-op threads.
 pub struct OrtModel {
-    session: Mutex<Session>,
+    session: SharedSession,
     signature: Signature,
     max_concurrency: Option<usize>,
 }
 
 impl OrtModel {
-    pub fn new(session: Session, signature: Signature, max_concurrency: Option<usize>) -> Self {
+    pub fn new(
+        session: SharedSession,
+        signature: Signature,
+        max_concurrency: Option<usize>,
+    ) -> Self {
         OrtModel {
-            session: Mutex::new(session),
+            session,
             signature,
             max_concurrency,
         }
-    }
-
-    fn run(&self, values: &[SessionInputValue<'_>]) -> Result<Vec<DynValue>, BackendError> {
-        // A panic in an earlier run leaves the session itself intact.
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let outputs = session
-            .run(values)
-            .map_err(|e| BackendError::Execution(e.to_string()))?;
-        Ok(outputs.into_iter().map(|(_, value)| value).collect())
     }
 }
 
@@ -46,19 +34,12 @@ impl LoadedModel for OrtModel {
     }
 
     fn execute(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, BackendError> {
-        if inputs.len() != self.signature.inputs.len() {
-            return Err(BackendError::InvalidInput(format!(
-                "the model takes {} inputs, not {}",
-                self.signature.inputs.len(),
-                inputs.len()
-            )));
-        }
         let values = inputs
             .iter()
             .zip(&self.signature.inputs)
-            .map(|(tensor, spec)| convert::to_ort(&spec.name, tensor).map(SessionInputValue::from))
+            .map(|(tensor, spec)| convert::to_ort(&spec.name, tensor))
             .collect::<Result<Vec<_>, _>>()?;
-        let outputs = self.run(&values)?;
+        let outputs = self.session.run(&values)?;
         drop(values);
         if outputs.len() != self.signature.outputs.len() {
             return Err(BackendError::Execution(format!(

@@ -173,7 +173,7 @@ fn add_runs_at_batch_one_and_three() {
         assert_eq!(spec.dtype, DataType::F32);
         assert_eq!(spec.shape, vec![Dim::Any, Dim::Fixed(16)], "{}", spec.name);
     }
-    assert_eq!(model.max_concurrency(), Some(1));
+    assert_eq!(model.max_concurrency(), None);
     check_add(model.as_ref(), 1, 1.5);
     check_add(model.as_ref(), 3, -7.0);
 }
