@@ -81,6 +81,9 @@ pub enum ValidationError {
     /// An output was asked for that the model does not have.
     #[error("Invalid output name - Requested output: {0} is not an output of the model")]
     UnknownOutput(String),
+    /// The same output was asked for twice.
+    #[error("Invalid output name - Requested output: {0} is requested more than once")]
+    DuplicateOutput(String),
 }
 
 /// Why the core could not serve a request.

@@ -128,9 +128,10 @@ fn requested_outputs(
         let index = signature
             .output_index(name)
             .ok_or_else(|| ValidationError::UnknownOutput(name.clone()))?;
-        if !indices.contains(&index) {
-            indices.push(index);
+        if indices.contains(&index) {
+            return Err(ValidationError::DuplicateOutput(name.clone()));
         }
+        indices.push(index);
     }
     indices.sort_unstable();
     Ok(indices)
@@ -341,8 +342,13 @@ mod tests {
             f32_input("a", vec![1, 16], 16),
             f32_input("b", vec![1, 16], 16),
         ]);
-        req.outputs = vec!["diff".into(), "sum".into(), "diff".into()];
+        req.outputs = vec!["diff".into(), "sum".into()];
         assert_eq!(validate(&sig, req.clone()).unwrap().outputs, vec![0, 1]);
+        req.outputs = vec!["diff".into(), "sum".into(), "diff".into()];
+        assert_eq!(
+            validate(&sig, req.clone()).unwrap_err().to_string(),
+            "Invalid output name - Requested output: diff is requested more than once"
+        );
         req.outputs = vec!["prod".into()];
         assert_eq!(
             validate(&sig, req).unwrap_err().to_string(),

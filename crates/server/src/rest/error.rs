@@ -1,5 +1,6 @@
 use axum::Json;
-use axum::http::StatusCode;
+use axum::body::{Body, Bytes};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use inferd_core::CoreError;
 
@@ -50,4 +51,41 @@ impl IntoResponse for ApiError {
         )
             .into_response()
     }
+}
+
+/// Largest plain-text error body rewritten as JSON; longer ones are cut.
+const MAX_TEXT_ERROR_BYTES: usize = 4096;
+
+/// Rewrites error answers that did not come from our handlers (axum's
+/// extractor rejections, the decompression layer) from plain text into
+/// `{"error": "<text>"}`, keeping their status and other headers. Answers
+/// that are already JSON, successes and empty bodies pass unchanged.
+pub async fn errors_as_json(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(_) => Bytes::new(),
+    };
+    if text.is_empty() {
+        return Response::from_parts(parts, Body::empty());
+    }
+    let mut message = String::from_utf8_lossy(&text[..text.len().min(MAX_TEXT_ERROR_BYTES)])
+        .trim()
+        .to_string();
+    if message.is_empty() {
+        message = status.canonical_reason().unwrap_or("error").to_string();
+    }
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let mut answer = ApiError::new(status, message).into_response();
+    answer.headers_mut().extend(parts.headers);
+    answer
 }

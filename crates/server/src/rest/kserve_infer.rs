@@ -13,7 +13,9 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::json_data::{decode, write_json};
+use super::json_depth::check_json_depth;
 use super::kserve::servable;
+use super::kserve_raw::raw_input;
 use super::{ApiError, RestState};
 
 /// Header giving the length of the JSON part of a binary-extension body.
@@ -122,8 +124,57 @@ async fn run(
     let body = body.map_err(|r| body_error(state, r))?;
     let servable = servable(state, model, version)?;
     let tracker = servable.track(Api::KServe, Interface::Rest);
-    let (json, mut binary) = split_body(headers, &body)?;
-    let parsed: InferBody<'_> = serde_json::from_slice(&json)
+    let (json, binary) = split_body(headers, &body)?;
+    let parsed = if json.is_empty() && headers.contains_key(HEADER_LENGTH) {
+        // Triton's raw binary request: every output comes back binary.
+        let input = raw_input(model, servable.signature(), binary)?;
+        ParsedRequest {
+            request: InferRequest {
+                inputs: vec![input],
+                outputs: Vec::new(),
+            },
+            id: None,
+            binary_outputs: BinaryOutputs::All,
+        }
+    } else {
+        parse_request(&json, binary)?
+    };
+    let response = servable.infer(parsed.request).await?;
+    let answer = encode_response(response, parsed.id, |name| {
+        parsed.binary_outputs.wants(name)
+    });
+    tracker.succeeded();
+    Ok(answer)
+}
+
+/// A decoded request and how its answer is to be written.
+struct ParsedRequest {
+    request: InferRequest,
+    id: Option<String>,
+    binary_outputs: BinaryOutputs,
+}
+
+/// Which outputs are answered in binary form.
+enum BinaryOutputs {
+    All,
+    None,
+    Named(Vec<String>),
+}
+
+impl BinaryOutputs {
+    fn wants(&self, name: &str) -> bool {
+        match self {
+            BinaryOutputs::All => true,
+            BinaryOutputs::None => false,
+            BinaryOutputs::Named(names) => names.iter().any(|n| n == name),
+        }
+    }
+}
+
+/// Decodes the JSON part of a body and the binary tensors that follow it.
+fn parse_request(json: &[u8], mut binary: Bytes) -> Result<ParsedRequest, ApiError> {
+    check_json_depth(json)?;
+    let parsed: InferBody<'_> = serde_json::from_slice(json)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
     let mut inputs = Vec::with_capacity(parsed.inputs.len());
     for input in parsed.inputs {
@@ -137,28 +188,25 @@ async fn run(
     }
     let all_binary = bool_param(&parsed.parameters, "binary_data_output").unwrap_or(false);
     let outputs = parsed.outputs.unwrap_or_default();
-    let binary_outputs: Vec<String> = outputs
-        .iter()
-        .filter(|o| bool_param(&o.parameters, "binary_data").unwrap_or(all_binary))
-        .map(|o| o.name.clone())
-        .collect();
-    let names: Vec<String> = outputs.into_iter().map(|o| o.name).collect();
-    let wants_binary = |name: &str| {
-        if names.is_empty() {
-            all_binary
-        } else {
-            binary_outputs.iter().any(|b| b == name)
-        }
+    let binary_outputs = match (outputs.is_empty(), all_binary) {
+        (true, true) => BinaryOutputs::All,
+        (true, false) => BinaryOutputs::None,
+        (false, _) => BinaryOutputs::Named(
+            outputs
+                .iter()
+                .filter(|o| bool_param(&o.parameters, "binary_data").unwrap_or(all_binary))
+                .map(|o| o.name.clone())
+                .collect(),
+        ),
     };
-    let response = servable
-        .infer(InferRequest {
+    Ok(ParsedRequest {
+        request: InferRequest {
             inputs,
-            outputs: names.clone(),
-        })
-        .await?;
-    let answer = encode_response(response, parsed.id, wants_binary);
-    tracker.succeeded();
-    Ok(answer)
+            outputs: outputs.into_iter().map(|o| o.name).collect(),
+        },
+        id: parsed.id,
+        binary_outputs,
+    })
 }
 
 fn decode_input(input: InputBody<'_>, binary: &mut Bytes) -> Result<InferInput, ApiError> {

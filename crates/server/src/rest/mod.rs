@@ -2,8 +2,10 @@
 
 mod error;
 mod json_data;
+mod json_depth;
 mod kserve;
 mod kserve_infer;
+mod kserve_raw;
 mod metrics;
 mod ovms_config;
 mod repository;
@@ -111,5 +113,6 @@ pub fn router(core: Arc<Core>, max_request_bytes: usize, reloader: Arc<Reloader>
         })
         .layer(DefaultBodyLimit::max(max_request_bytes))
         .layer(RequestDecompressionLayer::new())
+        .layer(axum::middleware::map_response(error::errors_as_json))
         .with_state(state)
 }

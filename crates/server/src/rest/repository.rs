@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use super::json_depth::check_json_depth;
 use super::{ApiError, RestState};
 use crate::reload::ModelControlError;
 use crate::repository_index::{check_parameters, index};
@@ -29,6 +30,7 @@ fn optional_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiErr
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
+    check_json_depth(body)?;
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
 }

@@ -12,6 +12,7 @@ use inferd_core::{ContentEncoding, InferInput, InferRequest, InferResponse, Vers
 use inferd_tensor::{Signature, TensorSpec};
 use serde_json::Value;
 
+use super::json_depth::check_json_depth;
 use super::tfs_json::{
     leaves_to_data, parse_body, row_count, shape_and_leaves, write_row, write_tensor,
 };
@@ -66,6 +67,7 @@ async fn run(
     let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
     let servable = state.core.manager().handle(model, version)?;
     let tracker = servable.track(Api::TensorFlowServing, Interface::Rest);
+    check_json_depth(&body)?;
     let request = parse_body(&body)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
     let signature = servable.signature();
