@@ -14,7 +14,8 @@ installs what it needs first); prints the tables from the results it records.
    before ONNX Runtime's concurrent Run was used) and concurrently (the
    default now).
 Each server is its own process; series are interleaved over ROUNDS rounds
-and reported as medians (ratios: median of the per-round ratios).
+and reported as medians (ratios: median of the per-round ratios). PARTS
+(default "add,resnet") picks the parts to measure.
 """
 import argparse
 import json
@@ -38,30 +39,34 @@ def config_file(out, name, models):
 
 def measure(args, out):
     rounds, window_ms = int(env("ROUNDS", "3")), int(env("WINDOW_MS", "1000"))
+    parts = env("PARTS", "add,resnet").split(",")
     model_dir = pathlib.Path(args.model_dir).resolve()
     add = str(ROOT / "models/add")
-    servers = {"add default": Server("add default", INFERD, config_file(
-        out, "default", [{"name": "add", "base_path": add}]), out)}
-    for engine in ENGINES:
-        servers[f"add {engine}"] = Server(f"add {engine}", INFERD, config_file(
-            out, engine, [{"name": "add", "base_path": add, "backend": engine}]), out)
-    for name, nireq in (("resnet one at a time", 1), ("resnet concurrent", None)):
-        model = {"name": "resnet50", "base_path": str(model_dir), "backend": "onnxruntime"}
-        if nireq:
-            model["nireq"] = nireq
-        servers[name] = Server(name, INFERD, config_file(out, name.replace(" ", "_"), [model]), out)
-    (out / "settings.json").write_text(json.dumps({"rounds": rounds}))
-    platform = get_json(f"http://127.0.0.1:{servers['add default'].rest}/v2/models/add")["platform"]
-    (out / "choice.txt").write_text(f"the default server chose platform {platform}\n")
+    servers = {}
+    if "add" in parts:
+        servers["add default"] = Server("add default", INFERD, config_file(
+            out, "default", [{"name": "add", "base_path": add}]), out)
+        for engine in ENGINES:
+            servers[f"add {engine}"] = Server(f"add {engine}", INFERD, config_file(
+                out, engine, [{"name": "add", "base_path": add, "backend": engine}]), out)
+        platform = get_json(f"http://127.0.0.1:{servers['add default'].rest}/v2/models/add")["platform"]
+        (out / "choice.txt").write_text(f"the default server chose platform {platform}\n")
+    if "resnet" in parts:
+        for name, nireq in (("resnet one at a time", 1), ("resnet concurrent", None)):
+            model = {"name": "resnet50", "base_path": str(model_dir), "backend": "onnxruntime"}
+            if nireq:
+                model["nireq"] = nireq
+            servers[name] = Server(name, INFERD, config_file(out, name.replace(" ", "_"), [model]), out)
+    (out / "settings.json").write_text(json.dumps({"rounds": rounds, "parts": parts}))
     record = Recorder(out / "results.jsonl")
     try:
         for rnd in range(1, rounds + 1):
-            for protocol in ADD_PROTOCOLS:
+            for protocol in ADD_PROTOCOLS if "add" in parts else ():
                 for c in ADD_LEVELS:
                     for series in ("add default",) + tuple(f"add {e}" for e in ENGINES):
                         result = bench(servers[series], "add", protocol, c, window_ms, out)
                         record("add", f"{series} {protocol}", rnd, c, result)
-            for c in RESNET_LEVELS:
+            for c in RESNET_LEVELS if "resnet" in parts else ():
                 for series in ("resnet one at a time", "resnet concurrent"):
                     result = bench(servers[series], "resnet50", "kserve-grpc", c, window_ms * 3, out)
                     record("resnet50", series, rnd, c, result)
@@ -81,6 +86,17 @@ def load(out):
 def report(out):
     settings = json.loads((out / "settings.json").read_text())
     table = load(out)
+    parts = settings.get("parts", ["add", "resnet"])
+    if "add" in parts:
+        report_add(out, settings, table)
+    if "resnet" in parts:
+        report_resnet(settings, table)
+    errors = sum(row["errors"] for cells in table.values() for row in cells.values())
+    if errors:
+        print(f"note: {errors} failed requests (see results.jsonl)")
+
+
+def report_add(out, settings, table):
     print(f"\nadd (tiny model): requests/s and server CPU µs per request, medians of "
           f"{settings['rounds']} rounds; default = no backend named")
     print((out / "choice.txt").read_text().strip())
@@ -105,6 +121,8 @@ def report(out):
             ratio_text = f"{statistics.median(per_round):.3f}" if per_round else "n/a"
             print(f"{line} | {ratio_text}")
 
+
+def report_resnet(settings, table):
     print(f"\nResNet-50-sized ONNX on ONNX Runtime over gRPC: inferences/s, p50 ms and CPU ms "
           f"per inference, medians of {settings['rounds']} rounds")
     print(f"{'c':>2} | {'one at a time':>24} | {'concurrent':>24} | concurrent ÷ one at a time")
@@ -114,9 +132,6 @@ def report(out):
         cell = lambda cells: (f"{median(cells, 'throughput'):>6.2f}/s {median(cells, 'p50_us') / 1000:>6.1f} "
                               f"{median(cells, 'cpu_us_per_request') / 1000:>6.1f}")
         print(f"{c:>2} | {cell(one):>24} | {cell(many):>24} | {ratio(many, one):.3f}")
-    errors = sum(row["errors"] for cells in table.values() for row in cells.values())
-    if errors:
-        print(f"note: {errors} failed requests (see results.jsonl)")
 
 
 def main():

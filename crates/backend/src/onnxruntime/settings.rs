@@ -37,6 +37,11 @@ pub enum ExecutionMode {
 /// | `INTER_OP_NUM_THREADS` | threads running independent nodes at once (with `EXECUTION_MODE` `PARALLEL`); `0` = default | `0` |
 /// | `GRAPH_OPTIMIZATION_LEVEL` | `DISABLE_ALL`, `BASIC`, `EXTENDED` or `ALL` | `ALL` |
 /// | `EXECUTION_MODE` | `SEQUENTIAL` or `PARALLEL` | `SEQUENTIAL` |
+/// | `ALLOW_SPINNING` | `YES` or `NO`: whether idle pool threads spin for work (ONNX Runtime's `session.intra_op.allow_spinning` and `session.inter_op.allow_spinning`) | `NO` |
+///
+/// Spinning is off by default (ONNX Runtime's own default is on): a server
+/// runs requests concurrently on one session and shares the cores with its
+/// network threads, where spinning threads only take CPU time from them.
 ///
 /// OpenVINO-only keys (`PERFORMANCE_HINT`, `NUM_STREAMS`,
 /// `INFERENCE_PRECISION_HINT`, `ENABLE_CPU_PINNING`, `CPU_THROUGHPUT_STREAMS`,
@@ -52,6 +57,8 @@ pub struct SessionSettings {
     pub optimization_level: GraphOptimizationLevel,
     /// `EXECUTION_MODE`; `None` keeps ONNX Runtime's default (sequential).
     pub execution_mode: Option<ExecutionMode>,
+    /// `ALLOW_SPINNING`.
+    pub allow_spinning: bool,
 }
 
 impl Default for SessionSettings {
@@ -61,6 +68,7 @@ impl Default for SessionSettings {
             inter_op_threads: None,
             optimization_level: GraphOptimizationLevel::All,
             execution_mode: None,
+            allow_spinning: false,
         }
     }
 }
@@ -99,6 +107,7 @@ impl SessionSettings {
         "INTER_OP_NUM_THREADS",
         "GRAPH_OPTIMIZATION_LEVEL",
         "EXECUTION_MODE",
+        "ALLOW_SPINNING",
     ];
 
     /// Parses `plugin_config` (see the table on [`SessionSettings`]).
@@ -132,6 +141,9 @@ impl SessionSettings {
                             ("PARALLEL", ExecutionMode::Parallel),
                         ],
                     )?);
+                }
+                "ALLOW_SPINNING" => {
+                    settings.allow_spinning = one_of(key, value, &[("YES", true), ("NO", false)])?;
                 }
                 k if OPENVINO_ONLY_KEYS.contains(&k) => ignored.push(k),
                 other => {
@@ -185,6 +197,12 @@ impl SessionSettings {
                 .with_parallel_execution(mode == ExecutionMode::Parallel)
                 .map_err(err("EXECUTION_MODE"))?;
         }
+        let spinning = if self.allow_spinning { "1" } else { "0" };
+        for pool in ["intra_op", "inter_op"] {
+            builder = builder
+                .with_config_entry(format!("session.{pool}.allow_spinning"), spinning)
+                .map_err(err("ALLOW_SPINNING"))?;
+        }
         Ok(builder)
     }
 }
@@ -210,8 +228,12 @@ mod tests {
             ("INTER_OP_NUM_THREADS", "0"),
             ("GRAPH_OPTIMIZATION_LEVEL", "extended"),
             ("EXECUTION_MODE", "PARALLEL"),
+            ("ALLOW_SPINNING", "yes"),
         ])
         .unwrap();
+        assert!(s.allow_spinning);
+        assert!(!SessionSettings::default().allow_spinning);
+        assert!(parse(&[("ALLOW_SPINNING", "sometimes")]).is_err());
         assert_eq!(s.intra_op_threads, Some(3));
         assert_eq!(s.inter_op_threads, None);
         assert_eq!(s.optimization_level, GraphOptimizationLevel::Level2);
