@@ -91,21 +91,13 @@ mod tests {
 
     use super::*;
 
-    fn spec(name: &str, dtype: DataType, shape: Vec<Dim>) -> TensorSpec {
-        TensorSpec {
-            name: name.into(),
-            dtype,
-            shape,
-        }
-    }
-
     #[test]
     fn zero_inputs_take_the_smallest_shape() {
         let signature = Signature {
             inputs: vec![
-                spec("a", DataType::F32, vec![Dim::Any, Dim::Fixed(3)]),
-                spec("b", DataType::I64, vec![Dim::Range(2, 8)]),
-                spec("s", DataType::Bytes, vec![Dim::Fixed(2)]),
+                TensorSpec::new("a", DataType::F32, vec![Dim::Any, Dim::Fixed(3)]),
+                TensorSpec::new("b", DataType::I64, vec![Dim::Range(2, 8)]),
+                TensorSpec::new("s", DataType::Bytes, vec![Dim::Fixed(2)]),
             ],
             outputs: vec![],
         };

@@ -144,24 +144,16 @@ mod tests {
 
     use super::*;
 
-    fn spec(name: &str, dtype: DataType, shape: Vec<Dim>) -> TensorSpec {
-        TensorSpec {
-            name: name.into(),
-            dtype,
-            shape,
-        }
-    }
-
     fn add_signature() -> Signature {
         let shape = vec![Dim::Any, Dim::Fixed(16)];
         Signature {
             inputs: vec![
-                spec("a", DataType::F32, shape.clone()),
-                spec("b", DataType::F32, shape.clone()),
+                TensorSpec::new("a", DataType::F32, shape.clone()),
+                TensorSpec::new("b", DataType::F32, shape.clone()),
             ],
             outputs: vec![
-                spec("sum", DataType::F32, shape.clone()),
-                spec("diff", DataType::F32, shape),
+                TensorSpec::new("sum", DataType::F32, shape.clone()),
+                TensorSpec::new("diff", DataType::F32, shape),
             ],
         }
     }
@@ -169,8 +161,8 @@ mod tests {
     fn fixed_signature() -> Signature {
         let shape = vec![Dim::Fixed(1), Dim::Fixed(4)];
         Signature {
-            inputs: vec![spec("x", DataType::F32, shape.clone())],
-            outputs: vec![spec("y", DataType::F32, shape)],
+            inputs: vec![TensorSpec::new("x", DataType::F32, shape.clone())],
+            outputs: vec![TensorSpec::new("y", DataType::F32, shape)],
         }
     }
 
@@ -309,8 +301,8 @@ mod tests {
     #[test]
     fn ranges_are_enforced() {
         let sig = Signature {
-            inputs: vec![spec("x", DataType::F32, vec![Dim::Range(1, 4)])],
-            outputs: vec![spec("y", DataType::F32, vec![Dim::Any])],
+            inputs: vec![TensorSpec::new("x", DataType::F32, vec![Dim::Range(1, 4)])],
+            outputs: vec![TensorSpec::new("y", DataType::F32, vec![Dim::Any])],
         };
         assert!(validate(&sig, request(vec![f32_input("x", vec![4], 4)])).is_ok());
         assert!(validate(&sig, request(vec![f32_input("x", vec![5], 5)])).is_err());
@@ -319,8 +311,8 @@ mod tests {
     #[test]
     fn strings_count_is_checked() {
         let sig = Signature {
-            inputs: vec![spec("s", DataType::Bytes, vec![Dim::Any])],
-            outputs: vec![spec("o", DataType::Bytes, vec![Dim::Any])],
+            inputs: vec![TensorSpec::new("s", DataType::Bytes, vec![Dim::Any])],
+            outputs: vec![TensorSpec::new("o", DataType::Bytes, vec![Dim::Any])],
         };
         let input = InferInput {
             name: "s".into(),

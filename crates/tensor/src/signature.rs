@@ -60,6 +60,15 @@ pub struct TensorSpec {
 }
 
 impl TensorSpec {
+    /// A spec with this name, type and shape.
+    pub fn new(name: impl Into<String>, dtype: DataType, shape: Vec<Dim>) -> Self {
+        TensorSpec {
+            name: name.into(),
+            dtype,
+            shape,
+        }
+    }
+
     /// The shape as protocol numbers (`-1` for dynamic dimensions).
     pub fn shape_i64(&self) -> Vec<i64> {
         self.shape.iter().map(|d| d.as_i64()).collect()
