@@ -92,9 +92,12 @@ impl Backends {
                 .unwrap_or_else(|| BackendError::Unsupported("no backend".into())));
         }
         let mut race = Race::new(candidates.len() > 1);
-        for engine in candidates {
+        // Least preferred first: the native engines leave thread pools that
+        // keep spinning for a while after they ran (OpenVINO's TBB workers),
+        // which would slow every engine timed after them.
+        for (rank, engine) in candidates.into_iter().enumerate().rev() {
             match engine.load(files, options) {
-                Ok(model) => race.enter(engine, model),
+                Ok(model) => race.enter(rank, engine, model),
                 Err(e) => {
                     tracing::warn!(
                         backend = engine.name(),
@@ -152,6 +155,8 @@ struct Race {
 }
 
 struct Entrant {
+    /// Place in the order of preference (0: most preferred).
+    rank: usize,
     engine: Arc<dyn Backend>,
     model: Arc<dyn LoadedModel>,
     /// `None`: not timed (the only candidate), or its trial run failed.
@@ -175,7 +180,7 @@ impl Race {
 
     /// Times `model` and keeps it if it beats the best so far; the loser is
     /// dropped at once, so at most two copies of a model are held.
-    fn enter(&mut self, engine: &Arc<dyn Backend>, model: Arc<dyn LoadedModel>) {
+    fn enter(&mut self, rank: usize, engine: &Arc<dyn Backend>, model: Arc<dyn LoadedModel>) {
         let time = if self.measure {
             let best = self.best.as_ref().and_then(|b| b.time);
             let timed = zero_inputs(model.signature())
@@ -199,11 +204,14 @@ impl Race {
         };
         let wins = match (&self.best, time) {
             (None, _) => true,
+            // Neither timed (every trial failed): the more preferred engine.
+            (Some(best), None) if best.time.is_none() => rank < best.rank,
             (Some(best), Some(t)) => best.time.is_none_or(|b| t < b),
             (Some(_), None) => false,
         };
         if wins {
             self.best = Some(Entrant {
+                rank,
                 engine: engine.clone(),
                 model,
                 time,
@@ -211,7 +219,10 @@ impl Race {
         }
     }
 
-    fn finish(self) -> Result<Loaded, BackendError> {
+    fn finish(mut self) -> Result<Loaded, BackendError> {
+        // Engines ran least preferred first; report them in preference order.
+        self.timings.reverse();
+        self.failures.reverse();
         let failures: Vec<&str> = self.failures.iter().map(|(_, l)| l.as_str()).collect();
         let Some(best) = self.best else {
             let all_unsupported = self
