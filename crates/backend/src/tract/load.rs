@@ -188,10 +188,7 @@ fn apply_shapes(
             .enumerate()
             .map(|(axis, d)| match *d {
                 Dim::Fixed(n) => TDim::from(i64::try_from(n).unwrap_or(i64::MAX)),
-                Dim::Any | Dim::Range(..) => model
-                    .symbols
-                    .sym(&format!("{}_{axis}", sanitize(&names[index])))
-                    .into(),
+                Dim::Any | Dim::Range(..) => input_symbol(model, &names[index], axis),
             })
             .collect();
         model
@@ -224,17 +221,21 @@ fn name_unknown_dims(
         .dims()
         .enumerate()
         .map(|(axis, d)| {
-            d.concretize().unwrap_or_else(|| {
-                model
-                    .symbols
-                    .sym(&format!("{}_{axis}", sanitize(name)))
-                    .into()
-            })
+            d.concretize()
+                .unwrap_or_else(|| input_symbol(model, name, axis))
         })
         .collect();
     model
         .set_input_fact(index, InferenceFact::dt_shape(dt, shape))
         .map_err(load_err("cannot name the input's unknown dimensions"))
+}
+
+/// The symbol standing for a dynamic dimension of an input (`<input>_<axis>`).
+fn input_symbol(model: &InferenceModel, input: &str, axis: usize) -> TDim {
+    model
+        .symbols
+        .sym(&format!("{}_{axis}", sanitize(input)))
+        .into()
 }
 
 fn sanitize(name: &str) -> String {

@@ -1,5 +1,5 @@
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use inferd_core::CoreError;
@@ -70,10 +70,9 @@ pub async fn errors_as_json(response: Response) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let text = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(bytes) => bytes,
-        Err(_) => Bytes::new(),
-    };
+    let text = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
     if text.is_empty() {
         return Response::from_parts(parts, Body::empty());
     }
