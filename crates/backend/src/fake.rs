@@ -1,7 +1,8 @@
 //! A scriptable engine for tests: reads `model.fake` files of `key=value` lines.
 //!
 //! Keys: `offset` (added to every input value, default 0), `load` (`ok`, `fail`
-//! or `panic`), `load_ms` and `run_ms` (sleeps). A key suffixed with
+//! or `panic`), `load_ms` and `run_ms` (sleeps), `gate` (the load waits at
+//! the named gate until a test calls [`open_gate`]). A key suffixed with
 //! `@<engine name>` applies to that engine only (`load@first=fail`), so that
 //! several fakes in one registry can behave differently. The model takes `x`
 //! FP32 [-1] and returns `y` FP32 [-1].
@@ -83,6 +84,9 @@ impl Backend for FakeBackend {
                 .unwrap_or(0.0)
         };
         std::thread::sleep(Duration::from_millis(number("load_ms") as u64));
+        if let Some(gate) = value("gate") {
+            pass_gate(gate);
+        }
         match value("load").unwrap_or("ok") {
             "fail" => return Err(BackendError::Load("fake load failure".into())),
             "panic" => panic!("fake load panic"),
@@ -137,4 +141,49 @@ impl LoadedModel for FakeModel {
         .map_err(|e| BackendError::Execution(e.to_string()))?;
         Ok(vec![tensor])
     }
+}
+
+#[derive(Default)]
+struct Gate {
+    open: bool,
+    waiting: usize,
+    peak: usize,
+}
+
+static GATES: std::sync::Mutex<std::collections::BTreeMap<String, Gate>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+static GATE_OPENED: std::sync::Condvar = std::sync::Condvar::new();
+
+fn gates() -> std::sync::MutexGuard<'static, std::collections::BTreeMap<String, Gate>> {
+    GATES.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Waits at gate `name` until it is opened.
+fn pass_gate(name: &str) {
+    let mut all = gates();
+    let gate = all.entry(name.to_string()).or_default();
+    gate.waiting += 1;
+    gate.peak = gate.peak.max(gate.waiting);
+    while !all.get(name).is_some_and(|g| g.open) {
+        all = GATE_OPENED.wait(all).unwrap_or_else(|p| p.into_inner());
+    }
+    if let Some(gate) = all.get_mut(name) {
+        gate.waiting -= 1;
+    }
+}
+
+/// Opens gate `name`: every load waiting there, and every later one, goes on.
+pub fn open_gate(name: &str) {
+    gates().entry(name.to_string()).or_default().open = true;
+    GATE_OPENED.notify_all();
+}
+
+/// Loads waiting at gate `name` now.
+pub fn waiting_at_gate(name: &str) -> usize {
+    gates().get(name).map_or(0, |g| g.waiting)
+}
+
+/// The most loads that ever waited at gate `name` at once.
+pub fn peak_at_gate(name: &str) -> usize {
+    gates().get(name).map_or(0, |g| g.peak)
 }

@@ -28,7 +28,7 @@ fn servable(telemetry: &Telemetry) -> Arc<Servable> {
     let model = FakeBackend::default()
         .load(&files, &ModelOptions::default())
         .expect("fake model");
-    Arc::new(Servable::new(
+    Arc::new(Servable::direct(
         "m",
         1,
         "fake",
@@ -47,8 +47,10 @@ fn request() -> InferRequest {
             shape: vec![16],
             data: TensorData::Raw(Bytes::from(bytes)),
             encoding: ContentEncoding::Raw,
+            parameters: Default::default(),
         }],
         outputs: vec![],
+        ..Default::default()
     }
 }
 

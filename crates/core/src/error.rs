@@ -81,6 +81,14 @@ pub enum ValidationError {
     /// An output was asked for that the model does not have.
     #[error("Invalid output name - Requested output: {0} is not an output of the model")]
     UnknownOutput(String),
+    /// A request parameter the core reads has a malformed value.
+    #[error("Invalid parameter '{name}' - {message}")]
+    Parameter {
+        /// Parameter name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The same output was asked for twice.
     #[error("Invalid output name - Requested output: {0} is requested more than once")]
     DuplicateOutput(String),
@@ -110,6 +118,9 @@ pub enum CoreError {
     /// The backend refused a value (e.g. non-UTF-8 text for tract).
     #[error("{0}")]
     BackendInput(String),
+    /// The model answers with a stream, which this API cannot carry.
+    #[error("The model answers with a stream of responses; use a streaming API")]
+    StreamNotSupported,
     /// The backend failed; details are logged, not sent.
     #[error("Internal inference error")]
     Internal,
@@ -126,6 +137,7 @@ impl CoreError {
             CoreError::Invalid(_) => "invalid_argument",
             CoreError::Overloaded(_) => "overloaded",
             CoreError::BackendInput(_) => "invalid_argument",
+            CoreError::StreamNotSupported => "unsupported",
             CoreError::Internal => "internal",
         }
     }

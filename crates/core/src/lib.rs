@@ -1,14 +1,16 @@
 //! The serving core: the [`Manager`] that owns loaded model versions, request
-//! validation, and the per-version scheduler. Every protocol frontend calls
-//! [`Core::infer`] and the lookup methods here; none keeps state of its own.
+//! validation, and the executors that run each version's requests. Every
+//! protocol frontend enters through [`Core::call`] and the lookup methods
+//! here; none keeps state of its own.
 
+mod call;
 mod error;
+pub mod executor;
 mod manager;
 mod options;
+mod parameters;
 mod release;
 mod request;
-mod run_estimate;
-mod scheduler;
 mod servable;
 mod state;
 pub mod telemetry;
@@ -16,11 +18,13 @@ mod validate;
 
 use std::sync::Arc;
 
+pub use call::Call;
 pub use error::{CoreError, ValidationError};
-pub use manager::{LoadTiming, Manager, ManagerOptions, VersionStatistics};
+pub use executor::SchedulerOptions;
+pub use manager::{Detached, LoadTiming, Manager, ManagerOptions, Submitted, VersionStatistics};
 pub use options::model_options;
+pub use parameters::{ParamValue, Parameters, RequestOptions, SequenceControl, SequenceId};
 pub use request::{ContentEncoding, InferInput, InferRequest, InferResponse, VersionRequest};
-pub use scheduler::SchedulerOptions;
 pub use servable::Servable;
 pub use state::{ServableState, VersionStatus};
 pub use validate::{ValidRequest, validate};
@@ -39,17 +43,5 @@ impl Core {
     /// The model manager.
     pub fn manager(&self) -> &Arc<Manager> {
         &self.manager
-    }
-
-    /// Resolves the model version, validates the request against its
-    /// signature, schedules it and returns the requested outputs.
-    pub async fn infer(
-        &self,
-        model: &str,
-        version: VersionRequest,
-        request: InferRequest,
-    ) -> Result<InferResponse, CoreError> {
-        let servable = self.manager.handle(model, version)?;
-        servable.infer(request).await
     }
 }

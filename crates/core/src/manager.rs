@@ -1,35 +1,35 @@
 //! The manager: owns every model's versions, loads what the configuration
 //! aspires to, unloads the rest, and hands out servable handles.
 
+mod mechanism;
+mod policy;
+
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use inferd_backend::{Backends, Loaded, ModelFiles};
-use inferd_repository::{
-    FolderSnapshot, ModelConfig, ServerModelsConfig, list_files, list_versions,
-};
+use inferd_backend::Backends;
+use inferd_repository::{Fingerprint, ModelConfig};
+use tokio::sync::Semaphore;
 
-use crate::release::release;
 use crate::telemetry::{Api, Interface, Method, StatsSnapshot, Telemetry, VersionTelemetry};
-use crate::{
-    CoreError, SchedulerOptions, Servable, ServableState, VersionRequest, VersionStatus,
-    model_options,
-};
+use crate::{CoreError, Servable, ServableState, VersionRequest, VersionStatus};
+
+use mechanism::Control;
+pub use mechanism::{Detached, Submitted};
 
 struct VersionEntry {
     status: VersionStatus,
     servable: Option<Arc<Servable>>,
     /// Files at the last load attempt: a failed version is retried only once they change.
-    attempted: Option<FolderSnapshot>,
-    /// Files at the previous poll, for a version waiting for its folder to settle.
-    seen: Option<FolderSnapshot>,
+    attempted: Option<Fingerprint>,
+    /// Files at the previous poll, for a version waiting for its files to settle.
+    seen: Option<Fingerprint>,
     /// Statistics and metrics, kept across reloads of the version.
     telemetry: Arc<VersionTelemetry>,
 }
 
-/// When [`Manager::apply`] loads a version folder it has not loaded yet.
+/// When [`Manager::submit`] loads a version it has not loaded yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadTiming {
     /// At once (start-up, explicit reloads).
@@ -38,9 +38,6 @@ pub enum LoadTiming {
     /// still being copied is never loaded half-written.
     WhenSettled,
 }
-
-/// How often a retired version checks whether its last request has finished.
-const DRAIN_POLL: std::time::Duration = std::time::Duration::from_millis(5);
 
 struct ModelEntry {
     config: ModelConfig,
@@ -52,13 +49,32 @@ struct ModelEntry {
 pub struct ManagerOptions {
     /// `--cache_dir`: compiled-model cache for engines that have one.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// `--num_load_threads`: version loads that may run at once, over all
+    /// models; 0 means the default, the number of cores but at least 2.
+    pub num_load_threads: usize,
+}
+
+impl ManagerOptions {
+    /// Loads that may run at once.
+    pub fn load_concurrency(&self) -> usize {
+        match self.num_load_threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            n => n,
+        }
+    }
 }
 
 /// Owns the loaded servables of every model.
 pub struct Manager {
     backends: Backends,
     options: ManagerOptions,
+    /// The routing table: held only for quick reads and updates, never
+    /// across I/O or loading.
     models: RwLock<BTreeMap<String, ModelEntry>>,
+    /// Each model's pending change and the lock that serialises its changes.
+    controls: Mutex<BTreeMap<String, Arc<Control>>>,
+    /// Permits for version loads (`num_load_threads`).
+    load_permits: Arc<Semaphore>,
     ready: AtomicBool,
     telemetry: Arc<Telemetry>,
 }
@@ -84,8 +100,10 @@ impl Manager {
     pub fn with_options(backends: Backends, options: ManagerOptions) -> Self {
         Manager {
             backends,
+            load_permits: Arc::new(Semaphore::new(options.load_concurrency())),
             options,
             models: RwLock::new(BTreeMap::new()),
+            controls: Mutex::new(BTreeMap::new()),
             ready: AtomicBool::new(false),
             telemetry: Arc::new(Telemetry::disabled()),
         }
@@ -114,287 +132,6 @@ impl Manager {
     /// Whether the initial configuration has been applied.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
-    }
-
-    /// Brings the loaded versions in line with `config`: loads every aspired
-    /// version first, then retires versions and models no longer aspired
-    /// (each is released after its last in-flight request). While no aspired
-    /// version of a model serves, the versions already serving keep serving.
-    /// A model that fails affects no other. Marks the manager ready.
-    pub async fn apply(self: &Arc<Self>, config: &ServerModelsConfig, timing: LoadTiming) {
-        let mut loads = tokio::task::JoinSet::new();
-        let mut aspired = BTreeMap::new();
-        for model in config.models() {
-            let versions = self.aspired_versions(model);
-            for version in self.register(model, &versions, timing) {
-                let manager = self.clone();
-                let model = model.clone();
-                loads.spawn_blocking(move || manager.load_version(&model, version));
-            }
-            aspired.insert(model.name.clone(), versions);
-        }
-        while loads.join_next().await.is_some() {}
-        self.retire_unaspired(&aspired);
-        self.ready.store(true, Ordering::Release);
-    }
-
-    /// Versions the policy selects among those on disk (none if the folder is unreadable).
-    fn aspired_versions(&self, model: &ModelConfig) -> Vec<u64> {
-        match list_versions(Path::new(&model.base_path)) {
-            Ok(found) => model.version_policy().select(&found),
-            Err(e) => {
-                tracing::error!(model = %model.name, error = %e, "cannot list model versions");
-                Vec::new()
-            }
-        }
-    }
-
-    /// Records the model's config and aspired versions; returns the versions
-    /// to load now: all if the load settings changed, else those not serving
-    /// whose files allow it (see [`LoadTiming`]; a failed load is retried only
-    /// on new files).
-    fn register(&self, model: &ModelConfig, aspired: &[u64], timing: LoadTiming) -> Vec<u64> {
-        let mut models = self.write();
-        let entry = models
-            .entry(model.name.clone())
-            .or_insert_with(|| ModelEntry {
-                config: model.clone(),
-                versions: BTreeMap::new(),
-            });
-        let changed = entry.config.needs_reload_for(model);
-        entry.config = model.clone();
-        let mut to_load = Vec::new();
-        for &version in aspired {
-            let slot = entry
-                .versions
-                .entry(version)
-                .or_insert_with(|| VersionEntry {
-                    status: VersionStatus {
-                        version,
-                        state: ServableState::Start,
-                        error: None,
-                    },
-                    servable: None,
-                    attempted: None,
-                    seen: None,
-                    telemetry: self.telemetry.for_version(&model.name, version),
-                });
-            let serving = slot.servable.is_some();
-            if serving && !changed && slot.status.error.is_none() {
-                continue;
-            }
-            let files =
-                FolderSnapshot::take(&Path::new(&model.base_path).join(version.to_string())).ok();
-            if !changed {
-                let failed_on_these_files =
-                    slot.status.error.is_some() && files.is_some() && slot.attempted == files;
-                if failed_on_these_files {
-                    continue;
-                }
-                if timing == LoadTiming::WhenSettled && !serving && slot.seen != files {
-                    slot.seen = files;
-                    continue;
-                }
-            }
-            slot.attempted = files;
-            slot.seen = None;
-            to_load.push(version);
-        }
-        to_load
-    }
-
-    fn set_status(
-        &self,
-        name: &str,
-        version: u64,
-        state: ServableState,
-        error: Option<String>,
-        servable: Option<Arc<Servable>>,
-    ) {
-        let mut models = self.write();
-        let Some(slot) = models
-            .get_mut(name)
-            .and_then(|m| m.versions.get_mut(&version))
-        else {
-            return;
-        };
-        slot.status = VersionStatus {
-            version,
-            state,
-            error,
-        };
-        if servable.is_some() || state != ServableState::Available {
-            slot.servable = servable;
-        }
-    }
-
-    /// Loads one version on the calling (blocking) thread and publishes the outcome.
-    fn load_version(&self, model: &ModelConfig, version: u64) {
-        let name = model.name.as_str();
-        let (keep_serving, telemetry) = self
-            .read()
-            .get(name)
-            .and_then(|m| m.versions.get(&version))
-            .map(|v| (v.servable.clone(), v.telemetry.clone()))
-            .unwrap_or_else(|| (None, self.telemetry.for_version(name, version)));
-        if keep_serving.is_none() {
-            self.set_status(name, version, ServableState::Loading, None, None);
-        }
-        tracing::info!(model = name, version, "LOADING");
-        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.build_servable(model, version, telemetry)
-        }))
-        .unwrap_or_else(|_| Err("the backend panicked while loading the model".to_string()));
-        match built {
-            Ok((servable, engine)) => {
-                self.set_status(
-                    name,
-                    version,
-                    ServableState::Available,
-                    None,
-                    Some(Arc::new(servable)),
-                );
-                tracing::info!(model = name, version, backend = %engine, "AVAILABLE");
-            }
-            Err(message) => {
-                tracing::error!(model = name, version, error = %message, "load failed");
-                match keep_serving {
-                    // A reload failed: the version keeps serving what it had.
-                    Some(old) => self.set_status(
-                        name,
-                        version,
-                        ServableState::Available,
-                        Some(message),
-                        Some(old),
-                    ),
-                    None => {
-                        self.set_status(name, version, ServableState::Loading, Some(message), None)
-                    }
-                }
-            }
-        }
-    }
-
-    fn build_servable(
-        &self,
-        model: &ModelConfig,
-        version: u64,
-        telemetry: Arc<VersionTelemetry>,
-    ) -> Result<(Servable, String), String> {
-        let dir = Path::new(&model.base_path).join(version.to_string());
-        let files = list_files(&dir).map_err(|e| e.to_string())?;
-        let files = ModelFiles { dir, files };
-        let mut options = model_options(model);
-        options.cache_dir.clone_from(&self.options.cache_dir);
-        let Loaded {
-            engine: backend,
-            model: loaded,
-            choice,
-        } = self
-            .backends
-            .load(&files, model.backend.as_deref(), &options)
-            .map_err(|e| e.to_string())?;
-        // Without an explicit nireq, run as many at once as the engine says it can.
-        let nireq = model
-            .nireq
-            .filter(|n| *n > 0)
-            .or_else(|| loaded.max_concurrency().map(|n| n as u32));
-        let servable = Servable::new(
-            &model.name,
-            version,
-            backend.platform(),
-            loaded,
-            SchedulerOptions::with_nireq(nireq),
-            telemetry,
-        );
-        Ok((servable, format!("{}: {choice}", backend.name())))
-    }
-
-    /// Retires versions no longer aspired to, and models no longer listed;
-    /// keeps serving versions while none of the model's aspired ones serves.
-    fn retire_unaspired(self: &Arc<Self>, aspired: &BTreeMap<String, Vec<u64>>) {
-        let mut draining = Vec::new();
-        let mut released = Vec::new();
-        {
-            let mut models = self.write();
-            for (name, entry) in models.iter_mut() {
-                let keep = aspired.get(name).map_or(&[][..], Vec::as_slice);
-                let aspired_serving = keep.iter().any(|v| {
-                    entry
-                        .versions
-                        .get(v)
-                        .is_some_and(|slot| slot.servable.is_some())
-                });
-                let hold_serving = !keep.is_empty() && !aspired_serving;
-                for (version, slot) in entry.versions.iter_mut() {
-                    let retired = matches!(
-                        slot.status.state,
-                        ServableState::End | ServableState::Unloading
-                    );
-                    if keep.contains(version)
-                        || retired
-                        || (hold_serving && slot.servable.is_some())
-                    {
-                        continue;
-                    }
-                    tracing::info!(model = %name, version, "UNLOADING");
-                    // With the slot emptied, only in-flight requests can hold handles.
-                    let servable = slot.servable.take();
-                    let state = match servable {
-                        Some(busy) if Arc::strong_count(&busy) > 1 => {
-                            draining.push((name.clone(), *version, busy));
-                            ServableState::Unloading
-                        }
-                        idle => {
-                            tracing::info!(model = %name, version, "END");
-                            released.extend(idle);
-                            ServableState::End
-                        }
-                    };
-                    slot.status = VersionStatus {
-                        version: *version,
-                        state,
-                        error: None,
-                    };
-                }
-            }
-        }
-        if !released.is_empty() {
-            // Freeing a model can take a while: keep it off the async threads.
-            tokio::task::spawn_blocking(move || release(released));
-        }
-        for (name, version, servable) in draining {
-            self.drain(name, version, servable);
-        }
-    }
-
-    /// Releases a retired version once its last in-flight request has
-    /// finished (requests hold their own handles), then marks it END.
-    fn drain(self: &Arc<Self>, name: String, version: u64, servable: Arc<Servable>) {
-        let manager = self.clone();
-        tokio::spawn(async move {
-            while Arc::strong_count(&servable) > 1 {
-                tokio::time::sleep(DRAIN_POLL).await;
-            }
-            // Freeing a model can take a while: keep it off the async threads.
-            let _ = tokio::task::spawn_blocking(move || release(vec![servable])).await;
-            manager.finish_unload(&name, version);
-        });
-    }
-
-    fn finish_unload(&self, name: &str, version: u64) {
-        let mut models = self.write();
-        let Some(slot) = models
-            .get_mut(name)
-            .and_then(|m| m.versions.get_mut(&version))
-        else {
-            return;
-        };
-        // A version aspired again while draining is loading anew: leave it be.
-        if slot.status.state == ServableState::Unloading {
-            slot.status.state = ServableState::End;
-            tracing::info!(model = name, version, "END");
-        }
     }
 
     /// A handle to the version that serves `request` for model `name`.

@@ -1,21 +1,16 @@
 //! Freeing unloaded model versions, and giving their memory back to the
 //! operating system.
 
-use std::sync::Arc;
+use crate::servable::Remains;
 
-use crate::Servable;
-
-/// Drops retired versions (on the calling thread: call it from a blocking
+/// Frees a retired version (on the calling thread: call it from a blocking
 /// thread) and then asks the allocator to return free memory to the system.
 ///
 /// Without the trim, glibc keeps the pages a model used in its arenas: heap
 /// profiles show nothing retained across load/unload cycles, yet RSS creeps
 /// up until the arenas reach their high-water mark.
-pub(crate) fn release(servables: Vec<Arc<Servable>>) {
-    if servables.is_empty() {
-        return;
-    }
-    drop(servables);
+pub(crate) fn release(remains: Remains) {
+    drop(remains);
     return_free_memory();
 }
 

@@ -1,5 +1,7 @@
 use inferd_tensor::{DataType, Tensor, TensorData};
 
+use crate::Parameters;
+
 /// Which version of a model a request addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VersionRequest {
@@ -35,7 +37,7 @@ pub enum ContentEncoding {
 }
 
 /// One input as a frontend decoded it, not yet checked against the model.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct InferInput {
     /// Input name.
     pub name: String,
@@ -47,15 +49,25 @@ pub struct InferInput {
     pub data: TensorData,
     /// How the content was sent.
     pub encoding: ContentEncoding,
+    /// The input's parameters (those the frontend consumed are removed).
+    pub parameters: Parameters,
 }
 
 /// A protocol-neutral inference request.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct InferRequest {
+    /// The client's request id, if it sent one.
+    pub id: Option<String>,
+    /// Request parameters (KServe `parameters`), typed; the core reads
+    /// `priority`, `timeout` and the sequence controls.
+    pub parameters: Parameters,
     /// Inputs in the order the client sent them.
     pub inputs: Vec<InferInput>,
     /// Names of the outputs wanted; empty means all.
     pub outputs: Vec<String>,
+    /// Parameters of requested outputs, by output name (the frontend's own,
+    /// such as `binary_data`, included).
+    pub output_parameters: std::collections::BTreeMap<String, Parameters>,
 }
 
 /// The result of one inference.
@@ -67,6 +79,8 @@ pub struct InferResponse {
     pub model_version: u64,
     /// Output names and tensors, in the model's output order.
     pub outputs: Vec<(String, Tensor)>,
+    /// Response parameters (e.g. a sequence id), for protocols that carry them.
+    pub parameters: Parameters,
 }
 
 #[cfg(test)]

@@ -1,12 +1,20 @@
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use inferd_backend::LoadedModel;
 use inferd_tensor::Signature;
 
-use crate::scheduler::Scheduler;
+use inferd_backend::LoadedModel;
+
+use crate::executor::{Answer, DirectExecutor, Executor, ExecutorFuture, Job, SchedulerOptions};
 use crate::telemetry::{Api, Interface, RequestTracker, StatsSnapshot, VersionTelemetry};
-use crate::{CoreError, InferRequest, InferResponse, SchedulerOptions, validate};
+use crate::{CoreError, InferRequest, InferResponse, RequestOptions, validate};
+
+/// What is left of a servable once its last handle is gone: its executor,
+/// which owns the engine's model, to be freed off the async threads.
+pub(crate) type Remains = Box<dyn Executor>;
+
+/// Called once, with the remains, when a retired servable's last handle drops.
+pub(crate) type ReleaseHook = Box<dyn FnOnce(Remains) + Send>;
 
 /// One loaded model version. Requests hold it through an `Arc` (the servable
 /// handle); it is released when the last request drops its handle.
@@ -14,14 +22,38 @@ pub struct Servable {
     name: String,
     version: u64,
     platform: &'static str,
-    model: Arc<dyn LoadedModel>,
-    scheduler: Scheduler,
+    signature: Signature,
+    executor: Box<dyn Executor>,
     telemetry: Arc<VersionTelemetry>,
+    on_release: Mutex<Option<ReleaseHook>>,
 }
 
 impl Servable {
-    /// Wraps a loaded model; its statistics and metrics go to `telemetry`.
+    /// Wraps a loaded model (with this signature) run by `executor`, which
+    /// owns it; its statistics and metrics go to `telemetry`.
     pub fn new(
+        name: &str,
+        version: u64,
+        platform: &'static str,
+        signature: Signature,
+        executor: Box<dyn Executor>,
+        telemetry: Arc<VersionTelemetry>,
+    ) -> Self {
+        telemetry.set_slots(executor.slots());
+        Servable {
+            name: name.to_string(),
+            version,
+            platform,
+            signature,
+            executor,
+            telemetry,
+            on_release: Mutex::new(None),
+        }
+    }
+
+    /// A servable of `model` whose requests run through the direct executor
+    /// (see [`DirectExecutor`]).
+    pub fn direct(
         name: &str,
         version: u64,
         platform: &'static str,
@@ -29,20 +61,21 @@ impl Servable {
         options: SchedulerOptions,
         telemetry: Arc<VersionTelemetry>,
     ) -> Self {
-        telemetry.set_slots(options.nireq);
-        Servable {
-            name: name.to_string(),
+        let signature = model.signature().clone();
+        let executor = DirectExecutor::new(name, version, model, options, telemetry.clone());
+        Servable::new(
+            name,
             version,
             platform,
-            model,
-            scheduler: Scheduler::new(name, options),
+            signature,
+            Box::new(executor),
             telemetry,
-        }
+        )
     }
 
     /// Starts timing one request from a frontend; see [`RequestTracker`].
-    pub fn track(&self, api: Api, interface: Interface) -> RequestTracker<'_> {
-        RequestTracker::start(&self.telemetry, api, interface)
+    pub fn track(&self, api: Api, interface: Interface) -> RequestTracker {
+        RequestTracker::start(self.telemetry.clone(), api, interface)
     }
 
     /// Triton-style statistics of this version.
@@ -67,31 +100,28 @@ impl Servable {
 
     /// Inputs and outputs.
     pub fn signature(&self) -> &Signature {
-        self.model.signature()
+        &self.signature
     }
 
-    /// Validates, schedules and runs one request.
+    /// Reads the request's parameters, validates it, runs it through the
+    /// version's executor and picks the requested outputs.
     pub async fn infer(&self, request: InferRequest) -> Result<InferResponse, CoreError> {
         let started = Instant::now();
-        let valid = validate(self.model.signature(), request)?;
+        let options = RequestOptions::from_parameters(&request.parameters)?;
+        let parameters = request.parameters.clone();
+        let valid = validate(&self.signature, request)?;
         self.telemetry.stats().input_prepared(started.elapsed());
-        let (model, telemetry) = (self.model.clone(), self.telemetry.clone());
-        let elements = valid.inputs.iter().map(|t| t.len()).sum();
-        let executed = self
-            .scheduler
-            .run(elements, move || {
-                telemetry.slot_taken(true);
-                let outputs = model.execute(valid.inputs);
-                telemetry.slot_taken(false);
-                outputs
-            })
-            .await?;
-        self.telemetry.executed(executed.wait, executed.run);
+        let job = Job {
+            inputs: valid.inputs,
+            options,
+            parameters,
+        };
+        let (outputs, parameters) = match self.executor.execute(job).await? {
+            Answer::Outputs(outputs, parameters) => (outputs, parameters),
+            Answer::Stream(_) => return Err(CoreError::StreamNotSupported),
+        };
         let collecting = Instant::now();
-        let outputs = executed
-            .value
-            .map_err(|e| CoreError::from_execution(&self.name, self.version, e))?;
-        let specs = &self.model.signature().outputs;
+        let specs = &self.signature.outputs;
         if outputs.len() != specs.len() {
             tracing::error!(model = %self.name, version = self.version, "backend returned {} outputs, expected {}", outputs.len(), specs.len());
             return Err(CoreError::Internal);
@@ -109,6 +139,39 @@ impl Servable {
             model_name: self.name.clone(),
             model_version: self.version,
             outputs: selected,
+            parameters,
         })
+    }
+
+    /// Asks for `hook` to be called with the remains once the last handle
+    /// drops (the manager retires the version).
+    pub(crate) fn on_release(&self, hook: ReleaseHook) {
+        *self.on_release.lock().unwrap_or_else(|p| p.into_inner()) = Some(hook);
+    }
+}
+
+impl Drop for Servable {
+    fn drop(&mut self) {
+        let hook = self
+            .on_release
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(hook) = hook {
+            hook(std::mem::replace(&mut self.executor, Box::new(Released)));
+        }
+    }
+}
+
+/// Stands in for the executor of a servable being dropped.
+struct Released;
+
+impl Executor for Released {
+    fn execute(&self, _job: Job) -> ExecutorFuture<'_> {
+        Box::pin(async { Err(CoreError::Internal) })
+    }
+
+    fn slots(&self) -> usize {
+        0
     }
 }

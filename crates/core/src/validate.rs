@@ -173,6 +173,7 @@ mod tests {
             shape,
             data: TensorData::Raw(Bytes::from(vec![0u8; values * 4])),
             encoding: ContentEncoding::Raw,
+            parameters: Default::default(),
         }
     }
 
@@ -180,6 +181,7 @@ mod tests {
         InferRequest {
             inputs,
             outputs: vec![],
+            ..Default::default()
         }
     }
 
@@ -320,6 +322,7 @@ mod tests {
             shape: vec![3],
             data: TensorData::Strings(vec![Bytes::from_static(b"x")]),
             encoding: ContentEncoding::Values,
+            parameters: Default::default(),
         };
         assert_eq!(
             message(&sig, request(vec![input])),

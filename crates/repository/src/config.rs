@@ -5,6 +5,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{ShapeSetting, VersionPolicy, parse_layout};
 
+/// Base-path prefixes of object stores (refused until a source reads them).
+pub(crate) const REMOTE_SCHEMES: [&str; 4] = ["s3://", "gs://", "az://", "azfs://"];
+
 /// Why a model configuration was refused. Each message is one line that names the problem.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -245,7 +248,7 @@ impl ModelConfig {
         if self.base_path.trim().is_empty() {
             return invalid("base_path is empty".into());
         }
-        if let Some(scheme) = ["s3://", "gs://", "az://", "azfs://"]
+        if let Some(scheme) = REMOTE_SCHEMES
             .iter()
             .find(|s| self.base_path.starts_with(**s))
         {
@@ -416,7 +419,9 @@ impl ServerModelsConfig {
     /// Checks every model's version labels against its version folders on disk.
     pub fn check_labels_on_disk(&self) -> Result<(), ConfigError> {
         for model in self.models().filter(|m| m.version_labels.is_some()) {
-            let on_disk = crate::list_versions(Path::new(&model.base_path)).unwrap_or_default();
+            let on_disk = crate::open_source(&model.base_path)
+                .and_then(|source| source.list_versions())
+                .unwrap_or_default();
             model.check_labels(&on_disk)?;
         }
         Ok(())

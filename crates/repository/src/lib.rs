@@ -1,15 +1,17 @@
 //! The model repository: the OVMS `config.json` schema, version policies, and
-//! the local-disk source that lists a model's versions and files.
+//! sources of model versions (the [`Source`] trait; the local file system).
 
 mod config;
 mod local;
 mod policy;
 mod shape;
+mod source;
 
 pub use config::{
     BACKEND_NAMES, BatchSize, ConfigError, CustomNodeLibraryConfig, LayoutSetting, ModelConfig,
     ModelConfigEntry, MonitoringConfig, PerInput, ServerModelsConfig,
 };
-pub use local::{FolderSnapshot, SourceError, list_files, list_versions};
+pub use local::{LocalSource, list_files, list_versions};
 pub use policy::VersionPolicy;
 pub use shape::{ShapeSetting, parse_dims, parse_layout};
+pub use source::{Fingerprint, LocalVersion, Source, SourceError, open_source};

@@ -1,16 +1,58 @@
+//! The local file system as a [`Source`]: versions are numbered folders
+//! under the base path, fingerprinted by each file's size and modification
+//! time.
+
 use std::path::{Path, PathBuf};
 
-/// Why a model's folder could not be listed.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    /// The base path does not exist or cannot be read.
-    #[error("cannot read model folder {path}: {source}")]
-    Read {
-        /// Folder that was read.
-        path: PathBuf,
-        /// Underlying error.
-        source: std::io::Error,
-    },
+use crate::source::{Fingerprint, LocalVersion, Source, SourceError};
+
+/// A model's versions in a local folder.
+#[derive(Debug, Clone)]
+pub struct LocalSource {
+    base_path: PathBuf,
+}
+
+impl LocalSource {
+    /// The source of the model whose versions are folders under `base_path`.
+    pub fn new(base_path: impl Into<PathBuf>) -> Self {
+        LocalSource {
+            base_path: base_path.into(),
+        }
+    }
+
+    fn version_dir(&self, version: u64) -> PathBuf {
+        self.base_path.join(version.to_string())
+    }
+}
+
+impl Source for LocalSource {
+    fn list_versions(&self) -> Result<Vec<u64>, SourceError> {
+        list_versions(&self.base_path)
+    }
+
+    fn fingerprint(&self, version: u64) -> Result<Fingerprint, SourceError> {
+        let dir = self.version_dir(version);
+        let files = list_files(&dir)?
+            .into_iter()
+            .map(|path| {
+                let meta = std::fs::metadata(&path).ok();
+                let size = meta.as_ref().map_or(0, std::fs::Metadata::len);
+                let modified = meta
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or_else(String::new, |d| d.as_nanos().to_string());
+                let name = path.strip_prefix(&dir).unwrap_or(&path);
+                (name.to_string_lossy().into_owned(), size, modified)
+            })
+            .collect();
+        Ok(Fingerprint::new(files))
+    }
+
+    fn fetch(&self, version: u64) -> Result<LocalVersion, SourceError> {
+        let dir = self.version_dir(version);
+        let files = list_files(&dir)?;
+        Ok(LocalVersion { dir, files })
+    }
 }
 
 /// The version numbers under `base_path`: folders named by a positive integer.
@@ -49,30 +91,6 @@ pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, SourceError> {
     Ok(files)
 }
 
-/// What a version folder held at one moment: every file with its size and
-/// modification time. Two equal snapshots taken a poll apart mean the folder
-/// is no longer being written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FolderSnapshot {
-    files: Vec<(PathBuf, u64, Option<std::time::SystemTime>)>,
-}
-
-impl FolderSnapshot {
-    /// Takes a snapshot of `dir` (recursively).
-    pub fn take(dir: &Path) -> Result<Self, SourceError> {
-        let files = list_files(dir)?
-            .into_iter()
-            .map(|path| {
-                let meta = std::fs::metadata(&path).ok();
-                let size = meta.as_ref().map_or(0, std::fs::Metadata::len);
-                let modified = meta.and_then(|m| m.modified().ok());
-                (path, size, modified)
-            })
-            .collect();
-        Ok(FolderSnapshot { files })
-    }
-}
-
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -106,16 +124,29 @@ mod tests {
     }
 
     #[test]
-    fn snapshots_change_when_files_do() {
+    fn fingerprints_change_when_files_do() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("model.onnx"), b"x").unwrap();
-        let first = FolderSnapshot::take(dir.path()).unwrap();
-        assert_eq!(first, FolderSnapshot::take(dir.path()).unwrap());
-        std::fs::write(dir.path().join("model.onnx"), b"xy").unwrap();
-        assert_ne!(first, FolderSnapshot::take(dir.path()).unwrap());
-        let second = FolderSnapshot::take(dir.path()).unwrap();
-        std::fs::write(dir.path().join("weights.bin"), b"").unwrap();
-        assert_ne!(second, FolderSnapshot::take(dir.path()).unwrap());
+        let version = dir.path().join("1");
+        std::fs::create_dir(&version).unwrap();
+        let source = LocalSource::new(dir.path());
+        std::fs::write(version.join("model.onnx"), b"x").unwrap();
+        let first = source.fingerprint(1).unwrap();
+        assert_eq!(first, source.fingerprint(1).unwrap());
+        std::fs::write(version.join("model.onnx"), b"xy").unwrap();
+        assert_ne!(first, source.fingerprint(1).unwrap());
+        let second = source.fingerprint(1).unwrap();
+        std::fs::write(version.join("weights.bin"), b"").unwrap();
+        assert_ne!(second, source.fingerprint(1).unwrap());
+        assert!(source.fingerprint(2).is_err());
+        let fetched = source.fetch(1).unwrap();
+        assert_eq!(fetched.dir, version);
+        assert_eq!(fetched.files.len(), 2);
+    }
+
+    #[test]
+    fn an_unreadable_base_path_is_an_error_not_an_empty_list() {
+        let source = LocalSource::new("/no/such/inferd/model");
+        assert!(source.list_versions().is_err());
     }
 
     #[test]

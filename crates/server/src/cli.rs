@@ -88,6 +88,10 @@ pub struct Cli {
     #[arg(long = "cache_dir")]
     pub cache_dir: Option<PathBuf>,
 
+    /// Model versions that may load at once, over all models (TF Serving's flag); a slow load of one model never delays another's changes [default: 0, the number of cores but at least 2].
+    #[arg(long = "num_load_threads", default_value_t = 0)]
+    pub num_load_threads: usize,
+
     /// Serve Prometheus metrics on `GET /metrics` (REST port); with --config_path, config.json's `monitoring` section can enable them too.
     #[arg(long = "metrics_enable")]
     pub metrics_enable: bool,

@@ -48,6 +48,8 @@ pub struct ServerConfig {
     pub runtimes: RuntimeSearch,
     /// Compiled-model cache folder.
     pub cache_dir: Option<PathBuf>,
+    /// Version loads that may run at once (0: the default).
+    pub num_load_threads: usize,
     /// The models to serve.
     pub models: ModelSource,
     /// Prometheus metrics from the command line.
@@ -167,6 +169,7 @@ impl ServerConfig {
                 },
             },
             cache_dir: cli.cache_dir.clone(),
+            num_load_threads: cli.num_load_threads,
             models,
             metrics,
         })

@@ -1,16 +1,18 @@
 //! The inferd server: command line, protocol frontends and the run loop.
 //!
-//! Frontends decode the wire into core requests and encode core responses;
+//! One folder per API surface (`kserve/`, `tfs/`, `ovms/`), each with its
+//! REST and gRPC adapters together, over the shared `transport/` code.
+//! Adapters decode the wire into core requests and encode core responses;
 //! they keep no state of their own. See ARCHITECTURE.md.
 
 pub mod cli;
 pub mod config;
-pub mod grpc;
+pub mod kserve;
+mod ovms;
 pub mod reload;
-pub mod repository_index;
-pub mod rest;
 mod run;
-pub mod statistics;
+pub mod tfs;
+pub mod transport;
 mod values;
 
 pub use inferd_proto as proto;

@@ -1,5 +1,5 @@
-//! Changing the served models while serving, one change at a time, from
-//! every trigger: start-up, the file-system poll (new version folders,
+//! Changing the served models while serving, from every trigger (each
+//! model's changes run in order, models independently): start-up, the file-system poll (new version folders,
 //! config.json edits), `POST /v1/config/reload`, TFS
 //! `HandleReloadConfigRequest`, and the repository load/unload extension.
 
@@ -49,7 +49,8 @@ impl ReloadState {
     }
 }
 
-/// Serialises configuration changes and reports whether they changed anything.
+/// Keeps the configuration being served, hands each change to the manager,
+/// and reports whether it changed anything.
 pub struct Reloader {
     manager: Arc<Manager>,
     source: ModelSource,
@@ -76,10 +77,10 @@ impl Reloader {
         &self.manager
     }
 
-    /// Loads the initial configuration.
+    /// Loads the initial configuration; marks the manager ready.
     pub async fn start(&self) {
-        let state = self.state.lock().await;
-        self.apply_locked(&state, LoadTiming::Now).await;
+        let effective = self.state.lock().await.effective();
+        self.manager.apply(&effective, LoadTiming::Now).await;
     }
 
     /// Re-reads the configured source and applies it; returns whether any
@@ -90,7 +91,7 @@ impl Reloader {
         state.from_file = Some(models.clone());
         state.current = models;
         state.unloaded.clear();
-        Ok(self.apply_locked(&state, LoadTiming::Now).await)
+        Ok(self.settle(state, None).await)
     }
 
     /// Checks `models` (including version labels against the folders on
@@ -101,12 +102,14 @@ impl Reloader {
         models.check_labels_on_disk()?;
         state.current = models.clone();
         state.unloaded.clear();
-        Ok(self.apply_locked(&state, LoadTiming::Now).await)
+        Ok(self.settle(state, None).await)
     }
 
     /// One file-system poll: adopts an edited config file (an invalid one is
     /// logged and ignored), then picks up added and removed version folders,
-    /// loading new ones only once their files have settled.
+    /// loading new ones only once their files have settled. The changes run
+    /// in the background, each model on its own: the poll never waits for a
+    /// load, and a model still busy takes its change up when it is done.
     pub async fn poll(&self) {
         let mut state = self.state.lock().await;
         if let ModelSource::ConfigFile(path) = &self.source {
@@ -131,7 +134,11 @@ impl Reloader {
                 }
             }
         }
-        self.apply_locked(&state, LoadTiming::WhenSettled).await;
+        drop(
+            self.manager
+                .submit(&state.effective(), LoadTiming::WhenSettled, None)
+                .detach(),
+        );
     }
 
     /// Loads (again) a configured model, e.g. after [`Reloader::unload_model`].
@@ -141,7 +148,7 @@ impl Reloader {
             return Err(ModelControlError::NotConfigured(name.to_string()));
         }
         state.unloaded.remove(name);
-        self.apply_locked(&state, LoadTiming::Now).await;
+        self.settle(state, Some(name)).await;
         let statuses = self.manager.model_status(name).unwrap_or_default();
         if statuses.iter().any(|s| s.state == ServableState::Available) {
             return Ok(());
@@ -165,13 +172,25 @@ impl Reloader {
             return Err(ModelControlError::NotConfigured(name.to_string()));
         }
         state.unloaded.insert(name.to_string());
-        self.apply_locked(&state, LoadTiming::Now).await;
+        self.settle(state, Some(name)).await;
         Ok(())
     }
 
-    async fn apply_locked(&self, state: &ReloadState, timing: LoadTiming) -> bool {
+    /// Submits the changes `state` calls for (to model `only`, or all), lets
+    /// go of the configuration lock, and waits for them; returns whether any
+    /// model version changed state. Other triggers may run meanwhile: each
+    /// model applies the newest change submitted for it.
+    async fn settle(
+        &self,
+        state: tokio::sync::MutexGuard<'_, ReloadState>,
+        only: Option<&str>,
+    ) -> bool {
         let before = self.snapshot();
-        self.manager.apply(&state.effective(), timing).await;
+        let submitted = self
+            .manager
+            .submit(&state.effective(), LoadTiming::Now, only);
+        drop(state);
+        submitted.settled().await;
         let changed = before != self.snapshot();
         if changed {
             tracing::info!("configuration applied; model versions changed");

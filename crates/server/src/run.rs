@@ -116,6 +116,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     }
     let options = ManagerOptions {
         cache_dir: config.cache_dir.clone(),
+        num_load_threads: config.num_load_threads,
     };
     let manager =
         Arc::new(Manager::with_options(backends, options).with_telemetry(telemetry.clone()));
@@ -135,10 +136,10 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
 
     let mut servers = tokio::task::JoinSet::new();
     let (health, health_service) = tonic_health::server::health_reporter();
-    crate::grpc::set_serving(&health, false).await;
+    crate::transport::grpc::set_serving(&health, false).await;
     if let Some(listener) = grpc_listener {
         tracing::info!(address = %listener.local_addr()?, "gRPC server listening");
-        let server = crate::grpc::serve(
+        let server = crate::transport::grpc::serve(
             core.clone(),
             reloader.clone(),
             health_service,
@@ -150,7 +151,11 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     }
     if let Some(listener) = rest_listener {
         tracing::info!(address = %listener.local_addr()?, "REST server listening");
-        let app = crate::rest::router(core.clone(), config.max_request_bytes, reloader.clone());
+        let app = crate::transport::rest::router(
+            core.clone(),
+            config.max_request_bytes,
+            reloader.clone(),
+        );
         let stop = stopped(stop_rx.clone());
         servers.spawn(async move {
             axum::serve(listener, app)
@@ -200,7 +205,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             .collect();
         tracing::info!(model = %name, versions = ?available, "model ready");
     }
-    crate::grpc::set_serving(&health, true).await;
+    crate::transport::grpc::set_serving(&health, true).await;
     tracing::info!("server ready");
 
     tokio::select! {

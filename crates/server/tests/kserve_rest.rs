@@ -76,7 +76,11 @@ async fn read_binary_response(response: reqwest::Response) -> (Value, Vec<u8>) {
         .get(HEADER_LENGTH)
         .expect("Inference-Header-Content-Length");
     let length: usize = length.to_str().unwrap().parse().unwrap();
+    // The header and the output buffers go out as separate chunks of a
+    // known total: the answer still carries Content-Length.
+    let declared = response.content_length().expect("Content-Length");
     let body = response.bytes().await.unwrap();
+    assert_eq!(declared, body.len() as u64);
     assert!(
         length <= body.len(),
         "header length {length} > body {}",

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use inferd_backend::Backends;
-use inferd_backend::fake::FakeBackend;
+use inferd_backend::fake::{self, FakeBackend};
 use inferd_repository::{ModelConfig, ServerModelsConfig, VersionPolicy};
 use inferd_tensor::{DataType, TensorData};
 
@@ -44,8 +44,10 @@ fn request(value: f32) -> InferRequest {
             shape: vec![1],
             data: TensorData::Raw(Bytes::copy_from_slice(&value.to_le_bytes())),
             encoding: Default::default(),
+            parameters: Default::default(),
         }],
         outputs: vec![],
+        ..Default::default()
     }
 }
 
@@ -373,4 +375,138 @@ async fn a_version_moves_to_the_next_engine_and_keeps_every_error() {
         by_version(2).error.as_deref(),
         Some("first backend: fake load failure; second backend: fake load failure")
     );
+}
+
+fn manager_with_load_threads(num_load_threads: usize) -> Arc<Manager> {
+    let backends = Backends::from_engines(vec![Arc::new(FakeBackend::default())]);
+    let options = ManagerOptions {
+        num_load_threads,
+        ..ManagerOptions::default()
+    };
+    Arc::new(Manager::with_options(backends, options))
+}
+
+/// Waits (bounded) until `count` loads wait at fake gate `gate`.
+async fn wait_at_gate(gate: &str, count: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while fake::waiting_at_gate(gate) != count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{gate}: never {count} waiting"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+/// Model A's load hangs; meanwhile model B gets a new version, is unloaded
+/// and comes back through two polls, each change complete on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_load_delays_no_change_of_another_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    write_version(&a, 1, "gate=hang-a");
+    write_version(&b, 1, "offset=1");
+    let manager = manager_with_load_threads(2);
+    let only_b = config(vec![model("b", &b, VersionPolicy::default())]);
+    manager.apply(&only_b, LoadTiming::Now).await;
+    let both = config(vec![
+        model("a", &a, VersionPolicy::default()),
+        model("b", &b, VersionPolicy::default()),
+    ]);
+    drop(manager.submit(&both, LoadTiming::Now, None).detach());
+    wait_at_gate("hang-a", 1).await;
+
+    write_version(&b, 2, "offset=2");
+    manager
+        .submit(&both, LoadTiming::Now, Some("b"))
+        .settled()
+        .await;
+    use ServableState::{Available, End, Loading};
+    assert_eq!(states(&manager, "b"), vec![(1, End), (2, Available)]);
+
+    let only_a = config(vec![model("a", &a, VersionPolicy::default())]);
+    manager
+        .submit(&only_a, LoadTiming::Now, Some("b"))
+        .settled()
+        .await;
+    assert_eq!(states(&manager, "b"), vec![(1, End), (2, End)]);
+    assert!(manager.handle("b", VersionRequest::Latest).is_err());
+
+    // Two polls: the first sees B's files, the second loads them. A is
+    // busy, so each poll leaves A's change to A's running work.
+    for _ in 0..2 {
+        manager
+            .submit(&both, LoadTiming::WhenSettled, None)
+            .detach()
+            .finished()
+            .await;
+    }
+    assert_eq!(states(&manager, "b"), vec![(1, End), (2, Available)]);
+    let answer = manager
+        .handle("b", VersionRequest::Latest)
+        .unwrap()
+        .infer(request(1.0))
+        .await
+        .unwrap();
+    assert_eq!(answer.model_version, 2);
+
+    assert_eq!(states(&manager, "a"), vec![(1, Loading)]);
+    assert_eq!(fake::waiting_at_gate("hang-a"), 1);
+    fake::open_gate("hang-a");
+    wait_for_states(&manager, "a", &[(1, Available)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loads_in_flight_never_exceed_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["m1", "m2", "m3", "m4", "m5"];
+    let models = names
+        .iter()
+        .map(|name| {
+            let base = dir.path().join(name);
+            write_version(&base, 1, "gate=bounded");
+            model(name, &base, VersionPolicy::default())
+        })
+        .collect();
+    let manager = manager_with_load_threads(2);
+    let applying = {
+        let (manager, cfg) = (manager.clone(), config(models));
+        tokio::spawn(async move { manager.apply(&cfg, LoadTiming::Now).await })
+    };
+    wait_at_gate("bounded", 2).await;
+    // Give loads beyond the bound every chance to start: none may.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let loading = names
+        .iter()
+        .filter(|name| states(&manager, name) == vec![(1, ServableState::Loading)])
+        .count();
+    assert_eq!(loading, 2);
+    assert_eq!(fake::waiting_at_gate("bounded"), 2);
+    fake::open_gate("bounded");
+    applying.await.unwrap();
+    for name in names {
+        assert_eq!(states(&manager, name), vec![(1, ServableState::Available)]);
+    }
+    assert_eq!(fake::peak_at_gate("bounded"), 2);
+}
+
+/// A listing that fails (here the model folder is gone for a moment) is not
+/// an empty listing: the serving version stays.
+#[tokio::test]
+async fn a_failed_listing_unloads_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("m");
+    write_version(&base, 1, "offset=1");
+    let manager = manager();
+    let cfg = config(vec![model("m", &base, VersionPolicy::default())]);
+    manager.apply(&cfg, LoadTiming::Now).await;
+    let moved = dir.path().join("m.moved");
+    std::fs::rename(&base, &moved).unwrap();
+    manager.apply(&cfg, LoadTiming::WhenSettled).await;
+    assert_eq!(states(&manager, "m"), vec![(1, ServableState::Available)]);
+    let served = manager.handle("m", VersionRequest::Latest).unwrap();
+    served.infer(request(1.0)).await.unwrap();
+    std::fs::rename(&moved, &base).unwrap();
+    manager.apply(&cfg, LoadTiming::WhenSettled).await;
+    assert_eq!(states(&manager, "m"), vec![(1, ServableState::Available)]);
 }

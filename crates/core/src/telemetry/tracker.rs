@@ -1,6 +1,7 @@
 //! One request's passage through a model version, from the frontend's point
 //! of view: counted as failed unless the frontend says it succeeded.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::{Api, Interface, VersionTelemetry};
@@ -8,16 +9,16 @@ use super::{Api, Interface, VersionTelemetry};
 /// Times one request to a model version and records its outcome when
 /// finished; dropped without [`RequestTracker::succeeded`], it counts as a
 /// failure (early returns with `?` included).
-pub struct RequestTracker<'a> {
-    telemetry: &'a VersionTelemetry,
+pub struct RequestTracker {
+    telemetry: Arc<VersionTelemetry>,
     api: Api,
     interface: Interface,
     started: Instant,
     ok: bool,
 }
 
-impl<'a> RequestTracker<'a> {
-    pub(crate) fn start(telemetry: &'a VersionTelemetry, api: Api, interface: Interface) -> Self {
+impl RequestTracker {
+    pub(crate) fn start(telemetry: Arc<VersionTelemetry>, api: Api, interface: Interface) -> Self {
         if let Some(m) = &telemetry.metrics {
             m.started();
         }
@@ -36,7 +37,7 @@ impl<'a> RequestTracker<'a> {
     }
 }
 
-impl Drop for RequestTracker<'_> {
+impl Drop for RequestTracker {
     fn drop(&mut self) {
         let spent = self.started.elapsed();
         self.telemetry.stats.finished(self.ok, spent);

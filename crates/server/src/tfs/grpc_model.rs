@@ -7,13 +7,13 @@ use inferd_core::telemetry::{Api, Interface, Method};
 use inferd_core::{CoreError, VersionRequest, VersionStatus};
 use tonic::{Request, Response, Status};
 
-use super::status_from_core;
-use super::tfs_reload::{RELOAD_FAILED, server_models};
-use super::tfs_spec::requested;
+use super::grpc_reload::{RELOAD_FAILED, server_models};
+use super::grpc_spec::requested;
 use crate::proto::tensorflow::serving::model_service_server::ModelService;
 use crate::proto::tensorflow::serving::model_version_status::State;
 use crate::proto::tensorflow::serving::*;
 use crate::reload::Reloader;
+use crate::transport::status_from_core;
 
 /// `error_code` numbers (tensorflow.error.Code, the gRPC codes) in answers.
 const CODE_OK: i32 = 0;

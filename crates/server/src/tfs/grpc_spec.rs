@@ -3,10 +3,10 @@
 use inferd_core::{CoreError, VersionRequest};
 use tonic::Status;
 
-use super::status_from_core;
 use crate::proto::google::protobuf::Int64Value;
 use crate::proto::tensorflow::serving::ModelSpec;
 use crate::proto::tensorflow::serving::model_spec::VersionChoice;
+use crate::transport::status_from_core;
 
 /// The one signature inferd serves for each model.
 pub const SIGNATURE_NAME: &str = "serving_default";

@@ -1,16 +1,6 @@
-//! gRPC frontends: KServe v2 `inference.GRPCInferenceService`, TensorFlow
-//! Serving `tensorflow.serving.PredictionService` and `ModelService`, and
-//! `grpc.health.v1.Health`, all on one port.
-
-mod kserve;
-mod repository;
-mod status;
-mod tensor;
-mod tfs_model;
-mod tfs_predict;
-mod tfs_reload;
-mod tfs_spec;
-mod tfs_tensor;
+//! The gRPC listener: KServe v2 `inference.GRPCInferenceService`,
+//! TensorFlow Serving `tensorflow.serving.PredictionService` and
+//! `ModelService`, and `grpc.health.v1.Health`, all on one port.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,10 +11,8 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::pb::health_server::{Health, HealthServer};
 
-pub use kserve::KServeGrpc;
-pub use status::status_from_core;
-pub use tfs_model::TfsModels;
-pub use tfs_predict::TfsPrediction;
+use crate::kserve::KServeGrpc;
+use crate::tfs::{TfsModels, TfsPrediction};
 
 use crate::proto::kserve::grpc_inference_service_server::GrpcInferenceServiceServer;
 use crate::proto::tensorflow::serving::model_service_server::ModelServiceServer;

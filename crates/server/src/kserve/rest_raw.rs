@@ -6,7 +6,7 @@ use bytes::Bytes;
 use inferd_core::{ContentEncoding, InferInput};
 use inferd_tensor::{DataType, Dim, Signature, TensorData};
 
-use super::ApiError;
+use crate::transport::ApiError;
 
 /// The one input of a raw binary request to the model of `signature`.
 pub fn raw_input(model: &str, signature: &Signature, body: Bytes) -> Result<InferInput, ApiError> {
@@ -29,6 +29,7 @@ pub fn raw_input(model: &str, signature: &Signature, body: Bytes) -> Result<Infe
             shape: vec![1],
             data: TensorData::Strings(vec![body]),
             encoding: ContentEncoding::Raw,
+            parameters: Default::default(),
         });
     }
     let shape = deduce_shape(&name, &spec.shape, spec.dtype, body.len())?;
@@ -38,6 +39,7 @@ pub fn raw_input(model: &str, signature: &Signature, body: Bytes) -> Result<Infe
         shape,
         data: TensorData::Raw(body),
         encoding: ContentEncoding::Raw,
+        parameters: Default::default(),
     })
 }
 

@@ -8,10 +8,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::json_depth::check_json_depth;
-use super::{ApiError, RestState};
+use super::repository_index::{check_parameters, index};
 use crate::reload::ModelControlError;
-use crate::repository_index::{check_parameters, index};
+use crate::transport::json_depth::check_json_depth;
+use crate::transport::{ApiError, RestState};
 
 #[derive(Deserialize, Default)]
 struct IndexRequest {

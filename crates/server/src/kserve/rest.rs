@@ -10,7 +10,8 @@ use inferd_core::{Servable, VersionRequest};
 use inferd_tensor::TensorSpec;
 use serde::Serialize;
 
-use super::{ApiError, EXTENSIONS, RestState};
+use super::EXTENSIONS;
+use crate::transport::{ApiError, RestState};
 
 pub async fn live() -> StatusCode {
     StatusCode::OK
@@ -66,16 +67,21 @@ fn tensors(specs: &[TensorSpec]) -> Vec<TensorMetadata> {
         .collect()
 }
 
+/// The version an optional version path segment asks for.
+pub fn version_request(version: Option<&str>) -> Result<VersionRequest, ApiError> {
+    Ok(match version {
+        Some(v) => VersionRequest::parse(v)?,
+        None => VersionRequest::Latest,
+    })
+}
+
 /// The servable for a model and an optional version path segment.
 pub fn servable(
     state: &RestState,
     model: &str,
     version: Option<&str>,
 ) -> Result<Arc<Servable>, ApiError> {
-    let version = match version {
-        Some(v) => VersionRequest::parse(v)?,
-        None => VersionRequest::Latest,
-    };
+    let version = version_request(version)?;
     Ok(state.core.manager().handle(model, version)?)
 }
 

@@ -117,6 +117,7 @@ pub fn decode_input(name: String, tensor: TensorProto) -> Result<InferInput, Sta
         shape,
         data,
         encoding,
+        parameters: Default::default(),
     })
 }
 

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use tonic::Status;
 
+use super::repository_index::{check_parameters, index};
 use crate::proto::kserve::repository_index_response::ModelIndex;
 use crate::proto::kserve::*;
 use crate::reload::{ModelControlError, Reloader};
-use crate::repository_index::{check_parameters, index};
 
 /// The index of every model version (only the READY ones with `ready`).
 pub fn repository_index(

@@ -10,13 +10,13 @@ use inferd_tensor::TensorSpec;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use super::status_from_core;
-use super::tfs_spec::{SIGNATURE_NAME, requested, served};
-use super::tfs_tensor::{decode_input, encode_output, shape_proto, tf_dtype};
+use super::grpc_spec::{SIGNATURE_NAME, requested, served};
+use super::grpc_tensor::{decode_input, encode_output, shape_proto, tf_dtype};
 use crate::proto::google::protobuf::Any;
 use crate::proto::tensorflow::serving::prediction_service_server::PredictionService;
 use crate::proto::tensorflow::serving::*;
 use crate::proto::tensorflow::{SignatureDef, TensorInfo};
+use crate::transport::status_from_core;
 
 /// The one kind of metadata there is.
 const SIGNATURE_DEF: &str = "signature_def";
@@ -82,8 +82,11 @@ impl PredictionService for TfsPrediction {
         request: Request<PredictRequest>,
     ) -> Result<Response<PredictResponse>, Status> {
         let request = request.into_inner();
-        let servable = self.servable(request.model_spec)?;
-        let tracker = servable.track(Api::TensorFlowServing, Interface::Grpc);
+        let (name, version) = requested(request.model_spec)?;
+        let call = self
+            .core
+            .call(Api::TensorFlowServing, Interface::Grpc, &name, version)
+            .map_err(status_from_core)?;
         let inputs = request
             .inputs
             .into_iter()
@@ -92,8 +95,9 @@ impl PredictionService for TfsPrediction {
         let infer = InferRequest {
             inputs,
             outputs: request.output_filter,
+            ..InferRequest::default()
         };
-        let response = servable.infer(infer).await.map_err(status_from_core)?;
+        let response = call.infer(infer).await.map_err(status_from_core)?;
         let outputs = response
             .outputs
             .iter()
@@ -103,7 +107,7 @@ impl PredictionService for TfsPrediction {
             outputs,
             model_spec: Some(served(&response.model_name, response.model_version)),
         };
-        tracker.succeeded();
+        call.succeeded();
         Ok(Response::new(answer))
     }
 

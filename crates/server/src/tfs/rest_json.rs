@@ -7,7 +7,7 @@ use half::{bf16, f16};
 use inferd_tensor::{DataType, Tensor, TensorData};
 use serde_json::{Map, Value};
 
-use super::json_data::write_json_nested;
+use crate::transport::json_data::write_json_nested;
 use crate::values::{Element, pack};
 
 fn is_b64(v: &Value) -> bool {

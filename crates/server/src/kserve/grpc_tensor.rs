@@ -49,6 +49,7 @@ pub fn decode_input(tensor: InferInputTensor, raw: Option<Bytes>) -> Result<Infe
         shape: tensor.shape,
         data,
         encoding,
+        parameters: super::parameters::from_proto(tensor.parameters),
     })
 }
 

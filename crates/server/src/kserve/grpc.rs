@@ -1,20 +1,22 @@
 //! `inference.GRPCInferenceService` over the core.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use inferd_core::telemetry::{Api, Interface, Method};
-use inferd_core::{Core, InferRequest, Servable, VersionRequest};
+use inferd_core::{Core, InferRequest, InferResponse, Servable, VersionRequest};
 use inferd_tensor::TensorSpec;
 use tonic::{Request, Response, Status};
 
-use super::repository;
-use super::status_from_core;
-use super::tensor::{decode_input, encode_contents};
+use super::grpc_repository as repository;
+use super::grpc_tensor::{decode_input, encode_contents};
+use super::parameters::{from_proto, to_proto};
 use crate::proto::kserve::grpc_inference_service_server::GrpcInferenceService;
 use crate::proto::kserve::model_infer_response::InferOutputTensor;
 use crate::proto::kserve::model_metadata_response::TensorMetadata;
 use crate::proto::kserve::*;
 use crate::reload::Reloader;
+use crate::transport::status_from_core;
 
 /// The KServe v2 gRPC service.
 pub struct KServeGrpc {
@@ -70,8 +72,64 @@ fn decode_request(request: ModelInferRequest) -> Result<(InferRequest, bool), St
         .into_iter()
         .map(|tensor| decode_input(tensor, if use_raw { raw.next() } else { None }))
         .collect::<Result<Vec<_>, _>>()?;
-    let outputs = request.outputs.into_iter().map(|o| o.name).collect();
-    Ok((InferRequest { inputs, outputs }, use_raw))
+    let mut outputs = Vec::with_capacity(request.outputs.len());
+    let mut output_parameters = BTreeMap::new();
+    for output in request.outputs {
+        if !output.parameters.is_empty() {
+            output_parameters.insert(output.name.clone(), from_proto(output.parameters));
+        }
+        outputs.push(output.name);
+    }
+    let infer = InferRequest {
+        id: (!request.id.is_empty()).then_some(request.id),
+        parameters: from_proto(request.parameters),
+        inputs,
+        outputs,
+        output_parameters,
+    };
+    Ok((infer, use_raw))
+}
+
+/// The gRPC answer: outputs in the form the request used (raw when it sent
+/// raw inputs, or when an output's type has no typed contents).
+fn encode_response(response: InferResponse, id: String, use_raw: bool) -> ModelInferResponse {
+    let mut outputs = Vec::with_capacity(response.outputs.len());
+    let mut raw_output_contents = Vec::new();
+    // Typed contents cannot carry FP16/BF16: those force the raw form.
+    let typed: Option<Vec<_>> = if use_raw {
+        None
+    } else {
+        response
+            .outputs
+            .iter()
+            .map(|(_, t)| encode_contents(t))
+            .collect()
+    };
+    let mut typed = typed.map(Vec::into_iter);
+    for (name, tensor) in &response.outputs {
+        let contents = match typed.as_mut() {
+            Some(contents) => contents.next(),
+            None => {
+                raw_output_contents.push(tensor.to_wire());
+                None
+            }
+        };
+        outputs.push(InferOutputTensor {
+            name: name.clone(),
+            datatype: tensor.dtype().name().to_string(),
+            shape: tensor.shape().iter().map(|&d| d as i64).collect(),
+            parameters: Default::default(),
+            contents,
+        });
+    }
+    ModelInferResponse {
+        model_name: response.model_name,
+        model_version: response.model_version.to_string(),
+        id,
+        parameters: to_proto(&response.parameters),
+        outputs,
+        raw_output_contents,
+    }
 }
 
 #[tonic::async_trait]
@@ -122,10 +180,7 @@ impl GrpcInferenceService for KServeGrpc {
         Ok(Response::new(ServerMetadataResponse {
             name: crate::SERVER_NAME.to_string(),
             version: crate::SERVER_VERSION.to_string(),
-            extensions: crate::rest::EXTENSIONS
-                .iter()
-                .map(|e| e.to_string())
-                .collect(),
+            extensions: super::EXTENSIONS.iter().map(|e| e.to_string()).collect(),
         }))
     }
 
@@ -159,49 +214,16 @@ impl GrpcInferenceService for KServeGrpc {
         request: Request<ModelInferRequest>,
     ) -> Result<Response<ModelInferResponse>, Status> {
         let request = request.into_inner();
-        let servable = self.servable(&request.model_name, &request.model_version)?;
-        let tracker = servable.track(Api::KServe, Interface::Grpc);
-        let id = request.id.clone();
+        let version = VersionRequest::parse(&request.model_version).map_err(status_from_core)?;
+        let call = self
+            .core
+            .call(Api::KServe, Interface::Grpc, &request.model_name, version)
+            .map_err(status_from_core)?;
         let (infer, use_raw) = decode_request(request)?;
-        let response = servable.infer(infer).await.map_err(status_from_core)?;
-        let mut outputs = Vec::with_capacity(response.outputs.len());
-        let mut raw_output_contents = Vec::new();
-        // Typed contents cannot carry FP16/BF16: those force the raw form.
-        let typed: Option<Vec<_>> = if use_raw {
-            None
-        } else {
-            response
-                .outputs
-                .iter()
-                .map(|(_, t)| encode_contents(t))
-                .collect()
-        };
-        let mut typed = typed.map(Vec::into_iter);
-        for (name, tensor) in &response.outputs {
-            let contents = match typed.as_mut() {
-                Some(contents) => contents.next(),
-                None => {
-                    raw_output_contents.push(tensor.to_wire());
-                    None
-                }
-            };
-            outputs.push(InferOutputTensor {
-                name: name.clone(),
-                datatype: tensor.dtype().name().to_string(),
-                shape: tensor.shape().iter().map(|&d| d as i64).collect(),
-                parameters: Default::default(),
-                contents,
-            });
-        }
-        let answer = ModelInferResponse {
-            model_name: response.model_name,
-            model_version: response.model_version.to_string(),
-            id,
-            parameters: Default::default(),
-            outputs,
-            raw_output_contents,
-        };
-        tracker.succeeded();
+        let id = infer.id.clone().unwrap_or_default();
+        let response = call.infer(infer).await.map_err(status_from_core)?;
+        let answer = encode_response(response, id, use_raw);
+        call.succeeded();
         Ok(Response::new(answer))
     }
 
@@ -210,9 +232,9 @@ impl GrpcInferenceService for KServeGrpc {
         request: Request<ModelStatisticsRequest>,
     ) -> Result<Response<ModelStatisticsResponse>, Status> {
         let request = request.into_inner();
-        let selected = crate::statistics::select(&self.core, &request.name, &request.version)
+        let selected = super::statistics::select(&self.core, &request.name, &request.version)
             .map_err(status_from_core)?;
-        Ok(Response::new(crate::statistics::to_proto(&selected)))
+        Ok(Response::new(super::statistics::to_proto(&selected)))
     }
 
     async fn repository_index(

@@ -1,22 +1,28 @@
 //! KServe v2 REST inference: JSON bodies and the binary tensor extension.
 
-use axum::body::Bytes;
+use std::collections::BTreeMap;
+
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use inferd_core::telemetry::{Api, Interface};
-use inferd_core::{ContentEncoding, InferInput, InferRequest, InferResponse};
+use inferd_core::{
+    ContentEncoding, InferInput, InferRequest, InferResponse, ParamValue, Parameters,
+};
 use inferd_tensor::{DataType, TensorData};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::json_data::{decode, write_json};
-use super::json_depth::check_json_depth;
-use super::kserve::servable;
-use super::kserve_raw::raw_input;
-use super::{ApiError, RestState};
+use super::parameters::{self, from_json};
+use super::rest::version_request;
+use super::rest_raw::raw_input;
+use crate::transport::json_data::{decode, write_json};
+use crate::transport::json_depth::check_json_depth;
+use crate::transport::rest_body::ChunkedBody;
+use crate::transport::{ApiError, RestState};
 
 /// Header giving the length of the JSON part of a binary-extension body.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
@@ -49,13 +55,6 @@ struct OutputBody {
     name: String,
     #[serde(default)]
     parameters: Option<Map<String, Value>>,
-}
-
-fn bool_param(params: &Option<Map<String, Value>>, key: &str) -> Option<bool> {
-    params
-        .as_ref()
-        .and_then(|p| p.get(key))
-        .and_then(Value::as_bool)
 }
 
 pub async fn infer(
@@ -122,35 +121,36 @@ async fn run(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|r| body_error(state, r))?;
-    let servable = servable(state, model, version)?;
-    let tracker = servable.track(Api::KServe, Interface::Rest);
+    let call = state.core.call(
+        Api::KServe,
+        Interface::Rest,
+        model,
+        version_request(version)?,
+    )?;
     let (json, binary) = split_body(headers, &body)?;
     let parsed = if json.is_empty() && headers.contains_key(HEADER_LENGTH) {
         // Triton's raw binary request: every output comes back binary.
-        let input = raw_input(model, servable.signature(), binary)?;
+        let input = raw_input(model, call.signature(), binary)?;
         ParsedRequest {
             request: InferRequest {
                 inputs: vec![input],
-                outputs: Vec::new(),
+                ..InferRequest::default()
             },
-            id: None,
             binary_outputs: BinaryOutputs::All,
         }
     } else {
         parse_request(&json, binary)?
     };
-    let response = servable.infer(parsed.request).await?;
-    let answer = encode_response(response, parsed.id, |name| {
-        parsed.binary_outputs.wants(name)
-    });
-    tracker.succeeded();
+    let id = parsed.request.id.clone();
+    let response = call.infer(parsed.request).await?;
+    let answer = encode_response(response, id, |name| parsed.binary_outputs.wants(name));
+    call.succeeded();
     Ok(answer)
 }
 
 /// A decoded request and how its answer is to be written.
 struct ParsedRequest {
     request: InferRequest,
-    id: Option<String>,
     binary_outputs: BinaryOutputs,
 }
 
@@ -186,27 +186,46 @@ fn parse_request(json: &[u8], mut binary: Bytes) -> Result<ParsedRequest, ApiErr
             binary.len()
         )));
     }
-    let all_binary = bool_param(&parsed.parameters, "binary_data_output").unwrap_or(false);
-    let outputs = parsed.outputs.unwrap_or_default();
+    let mut request_parameters = from_json(parsed.parameters)?;
+    let all_binary = take_bool(&mut request_parameters, "binary_data_output").unwrap_or(false);
+    let requested = parsed.outputs.unwrap_or_default();
+    let mut outputs = Vec::with_capacity(requested.len());
+    let mut output_parameters = BTreeMap::new();
+    let mut binary_names = Vec::new();
+    for output in requested {
+        let mut own = from_json(output.parameters)?;
+        if take_bool(&mut own, "binary_data").unwrap_or(all_binary) {
+            binary_names.push(output.name.clone());
+        }
+        if !own.is_empty() {
+            output_parameters.insert(output.name.clone(), own);
+        }
+        outputs.push(output.name);
+    }
     let binary_outputs = match (outputs.is_empty(), all_binary) {
         (true, true) => BinaryOutputs::All,
         (true, false) => BinaryOutputs::None,
-        (false, _) => BinaryOutputs::Named(
-            outputs
-                .iter()
-                .filter(|o| bool_param(&o.parameters, "binary_data").unwrap_or(all_binary))
-                .map(|o| o.name.clone())
-                .collect(),
-        ),
+        (false, _) => BinaryOutputs::Named(binary_names),
     };
     Ok(ParsedRequest {
         request: InferRequest {
+            id: parsed.id,
+            parameters: request_parameters,
             inputs,
-            outputs: outputs.into_iter().map(|o| o.name).collect(),
+            outputs,
+            output_parameters,
         },
-        id: parsed.id,
         binary_outputs,
     })
+}
+
+/// Removes a protocol parameter the frontend reads itself; `None` when
+/// absent or not a boolean.
+fn take_bool(parameters: &mut Parameters, key: &str) -> Option<bool> {
+    match parameters.remove(key)? {
+        ParamValue::Bool(value) => Some(value),
+        _ => None,
+    }
 }
 
 fn decode_input(input: InputBody<'_>, binary: &mut Bytes) -> Result<InferInput, ApiError> {
@@ -216,10 +235,8 @@ fn decode_input(input: InputBody<'_>, binary: &mut Bytes) -> Result<InferInput, 
             input.datatype, input.name
         ))
     })?;
-    let binary_size = input
-        .parameters
-        .as_ref()
-        .and_then(|p| p.get("binary_data_size"));
+    let mut parameters = from_json(input.parameters)?;
+    let binary_size = parameters.remove("binary_data_size");
     let (data, encoding) = match (binary_size, input.data) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(format!(
@@ -272,6 +289,7 @@ fn decode_input(input: InputBody<'_>, binary: &mut Bytes) -> Result<InferInput, 
         shape: input.shape,
         data,
         encoding,
+        parameters,
     })
 }
 
@@ -295,6 +313,10 @@ fn encode_response(
     if let Some(id) = &id {
         json.extend_from_slice(b",\"id\":");
         write_str(&mut json, id);
+    }
+    if !response.parameters.is_empty() {
+        json.extend_from_slice(b",\"parameters\":");
+        parameters::write_json(&mut json, &response.parameters);
     }
     json.extend_from_slice(b",\"outputs\":[");
     for (i, (name, tensor)) in response.outputs.iter().enumerate() {
@@ -336,11 +358,7 @@ fn encode_response(
             .into_response();
     }
     let header_length = json.len();
-    let mut out = json;
-    out.reserve(blobs.iter().map(Bytes::len).sum::<usize>());
-    for blob in &blobs {
-        out.extend_from_slice(blob);
-    }
+    let chunks = std::iter::once(Bytes::from(json)).chain(blobs);
     (
         [
             (
@@ -352,7 +370,7 @@ fn encode_response(
                 HeaderValue::from(header_length),
             ),
         ],
-        out,
+        Body::new(ChunkedBody::new(chunks)),
     )
         .into_response()
 }

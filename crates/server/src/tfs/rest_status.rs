@@ -1,17 +1,13 @@
-//! OVMS / TensorFlow Serving model status over REST: `GET /v1/config`,
-//! `POST /v1/config/reload`, `GET /v1/models/{m}[/versions/{v}]`.
-
-use inferd_core::telemetry::{Api, Interface, Method};
-use std::collections::BTreeMap;
+//! TensorFlow Serving's REST model status and metadata (as OVMS serves
+//! them): `GET /v1/models/{m}[/versions/{v}|/labels/{l}][/metadata]`.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use inferd_core::telemetry::{Api, Interface, Method};
 use inferd_core::{CoreError, VersionRequest, VersionStatus};
 use serde::Serialize;
 
-use super::{ApiError, RestState};
-
+use crate::transport::rest::{ApiError, RestState};
 #[derive(Serialize, PartialEq)]
 struct Status {
     error_code: &'static str,
@@ -31,7 +27,8 @@ pub struct ModelStatus {
     model_version_status: Vec<VersionStatusBody>,
 }
 
-fn body(statuses: &[VersionStatus]) -> ModelStatus {
+/// The status body of these versions, newest first.
+pub fn body(statuses: &[VersionStatus]) -> ModelStatus {
     // Newest first, as OVMS lists them.
     let model_version_status = statuses
         .iter()
@@ -48,38 +45,6 @@ fn body(statuses: &[VersionStatus]) -> ModelStatus {
     ModelStatus {
         model_version_status,
     }
-}
-
-fn all_models(state: &RestState) -> BTreeMap<String, ModelStatus> {
-    let manager = state.core.manager();
-    manager
-        .model_names()
-        .into_iter()
-        .filter_map(|name| manager.model_status(&name).map(|s| (name, body(&s))))
-        .collect()
-}
-
-pub async fn config(State(state): State<RestState>) -> Json<BTreeMap<String, ModelStatus>> {
-    Json(all_models(&state))
-}
-
-/// Re-reads the model configuration and applies it: 201 when anything
-/// changed, 200 when not; the body is the new `/v1/config`.
-pub async fn reload(
-    State(state): State<RestState>,
-) -> Result<(StatusCode, Json<BTreeMap<String, ModelStatus>>), ApiError> {
-    let changed = state.reloader.reload().await.map_err(|e| {
-        ApiError::bad_request(format!(
-            "Config reload failed, the previous configuration is kept: {e}"
-        ))
-    })?;
-    let status = if changed {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    let after = all_models(&state);
-    Ok((status, Json(after)))
 }
 
 fn count(state: &RestState, method: Method, model: &str, version: Option<u64>, ok: bool) {

@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
+use super::run_estimate::RunEstimate;
 use crate::CoreError;
-use crate::run_estimate::RunEstimate;
 
 /// Runs expected to take less than this are made on the async worker that
 /// holds the request; longer ones (and any before the first has been timed)

@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::Value;
 
-use super::{ApiError, RestState};
-use crate::statistics::{select, to_json};
+use super::statistics::{select, to_json};
+use crate::transport::{ApiError, RestState};
 
 fn answer(state: &RestState, model: &str, version: &str) -> Result<Json<Value>, ApiError> {
     Ok(Json(to_json(&select(&state.core, model, version)?)))

@@ -12,11 +12,11 @@ use inferd_core::{ContentEncoding, InferInput, InferRequest, InferResponse, Vers
 use inferd_tensor::{Signature, TensorSpec};
 use serde_json::Value;
 
-use super::json_depth::check_json_depth;
-use super::tfs_json::{
+use super::rest_json::{
     leaves_to_data, parse_body, row_count, shape_and_leaves, write_row, write_tensor,
 };
-use super::{ApiError, RestState};
+use crate::transport::json_depth::check_json_depth;
+use crate::transport::{ApiError, RestState};
 
 const NO_FORMAT: &str = "Invalid JSON structure. Could not detect row or column format";
 
@@ -65,21 +65,22 @@ async fn run(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
-    let servable = state.core.manager().handle(model, version)?;
-    let tracker = servable.track(Api::TensorFlowServing, Interface::Rest);
+    let call = state
+        .core
+        .call(Api::TensorFlowServing, Interface::Rest, model, version)?;
     check_json_depth(&body)?;
     let request = parse_body(&body)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
-    let signature = servable.signature();
+    let signature = call.signature();
     let (inputs, row_format) = match (request.get("instances"), request.get("inputs")) {
         (Some(instances), None) => (row_inputs(signature, instances)?, true),
         (None, Some(columns)) => (column_inputs(signature, columns)?, false),
         _ => return Err(ApiError::bad_request(NO_FORMAT)),
     };
-    let response = servable
+    let response = call
         .infer(InferRequest {
             inputs,
-            outputs: vec![],
+            ..InferRequest::default()
         })
         .await?;
     let body = if row_format {
@@ -87,7 +88,7 @@ async fn run(
     } else {
         column_outputs(&response)
     };
-    tracker.succeeded();
+    call.succeeded();
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -107,6 +108,7 @@ fn input(spec: &TensorSpec, value: &Value, batch: Option<usize>) -> Result<Infer
         shape,
         data,
         encoding: ContentEncoding::Values,
+        parameters: Default::default(),
     })
 }
 

@@ -1,0 +1,57 @@
+//! The core's one entry for inference, used by every protocol frontend:
+//! resolve the version, track the request, then validate and execute.
+
+use std::sync::Arc;
+
+use inferd_tensor::Signature;
+
+use crate::telemetry::{Api, Interface, RequestTracker};
+use crate::{Core, CoreError, InferRequest, InferResponse, Servable, VersionRequest};
+
+/// One inference call to a resolved model version, timed and counted from
+/// the moment it was resolved: dropped without [`Call::succeeded`] it counts
+/// as a failure, so a frontend's decode or encode error is counted too.
+pub struct Call {
+    servable: Arc<Servable>,
+    tracker: RequestTracker,
+}
+
+impl Core {
+    /// Starts an inference call from `api` over `interface` to `model` at
+    /// `version`: the version is resolved now and held until the call ends.
+    pub fn call(
+        &self,
+        api: Api,
+        interface: Interface,
+        model: &str,
+        version: VersionRequest,
+    ) -> Result<Call, CoreError> {
+        let servable = self.manager().handle(model, version)?;
+        let tracker = servable.track(api, interface);
+        Ok(Call { servable, tracker })
+    }
+}
+
+impl Call {
+    /// The model's inputs and outputs (frontends that decode by the model's
+    /// types read them).
+    pub fn signature(&self) -> &Signature {
+        self.servable.signature()
+    }
+
+    /// The version being called.
+    pub fn servable(&self) -> &Servable {
+        &self.servable
+    }
+
+    /// Reads the request's parameters, validates it against the signature,
+    /// runs it and returns the requested outputs.
+    pub async fn infer(&self, request: InferRequest) -> Result<InferResponse, CoreError> {
+        self.servable.infer(request).await
+    }
+
+    /// The answer reached the client's transport: count the call as a success.
+    pub fn succeeded(self) {
+        self.tracker.succeeded();
+    }
+}

@@ -1,0 +1,481 @@
+//! The lifecycle mechanism: carries out the policy's decisions for each
+//! model on its own. A model's changes run one at a time (the newest wanted
+//! change wins), different models' changes run side by side, loads share a
+//! bounded number of permits, and the routing table is locked only for
+//! quick updates: listing, fingerprinting and loading happen outside it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use inferd_backend::{Loaded, ModelFiles};
+use inferd_repository::{Fingerprint, ModelConfig, ServerModelsConfig, Source, open_source};
+
+use super::policy::{LoadDecision, LoadFacts, RetireFacts, load_decision, versions_to_retire};
+use super::{LoadTiming, Manager, ModelEntry, VersionEntry};
+use crate::executor::SchedulerOptions;
+use crate::release::release;
+use crate::telemetry::VersionTelemetry;
+use crate::{Servable, ServableState, VersionStatus, model_options};
+
+/// A change wanted for one model.
+#[derive(Debug, Clone)]
+enum Desired {
+    /// Serve the versions this config aspires to.
+    Serve(Box<ModelConfig>, LoadTiming),
+    /// Retire every version (the model left the configuration).
+    Remove,
+}
+
+/// One model's pending change and the lock that serialises its changes.
+#[derive(Default)]
+pub(crate) struct Control {
+    desired: Mutex<Option<Desired>>,
+    worker: tokio::sync::Mutex<()>,
+}
+
+impl Control {
+    fn take(&self) -> Option<Desired> {
+        self.desired
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+}
+
+/// Changes recorded by [`Manager::submit`]; they run once settled or detached.
+#[must_use = "submitted changes run only when settled or detached"]
+pub struct Submitted {
+    manager: Arc<Manager>,
+    models: Vec<(String, Arc<Control>)>,
+}
+
+impl Submitted {
+    /// Carries the changes out and returns once each model's change (or a
+    /// newer one submitted meanwhile) is done. The work goes on if the
+    /// returned future is dropped.
+    pub async fn settled(self) {
+        let mut work = tokio::task::JoinSet::new();
+        for (name, control) in self.models {
+            let manager = self.manager.clone();
+            work.spawn(async move {
+                let _worker = control.worker.lock().await;
+                manager.carry_out(&name, &control).await;
+            });
+        }
+        while work.join_next().await.is_some() {}
+    }
+
+    /// Carries the changes out in the background (the file-system poll). A
+    /// model still busy with an earlier change takes this one up when that
+    /// is done, so a hanging load holds up nothing but its own model.
+    pub fn detach(self) -> Detached {
+        let tasks = self
+            .models
+            .into_iter()
+            .map(|(name, control)| {
+                let manager = self.manager.clone();
+                tokio::spawn(async move {
+                    let Ok(_worker) = control.worker.try_lock() else {
+                        return;
+                    };
+                    manager.carry_out(&name, &control).await;
+                })
+            })
+            .collect();
+        Detached { tasks }
+    }
+}
+
+/// Changes running in the background; dropping this leaves them running.
+pub struct Detached {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Detached {
+    /// Waits for the models that were idle when the changes were detached;
+    /// those that were busy take the change up later.
+    pub async fn finished(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Manager {
+    /// Records the changes that bring model `only` (or every model) in line
+    /// with `config`: aspired versions to load, models no longer listed to
+    /// retire. Nothing runs until [`Submitted::settled`] or
+    /// [`Submitted::detach`]; a newer submission for a model replaces an
+    /// older one that has not started.
+    pub fn submit(
+        self: &Arc<Self>,
+        config: &ServerModelsConfig,
+        timing: LoadTiming,
+        only: Option<&str>,
+    ) -> Submitted {
+        let mut wanted: BTreeMap<String, Desired> = config
+            .models()
+            .map(|m| {
+                let desired = Desired::Serve(Box::new(m.clone()), timing);
+                (m.name.clone(), desired)
+            })
+            .collect();
+        for name in self.model_names() {
+            wanted.entry(name).or_insert(Desired::Remove);
+        }
+        if let Some(only) = only {
+            wanted.retain(|name, _| name == only);
+        }
+        let mut controls = self.controls.lock().unwrap_or_else(|p| p.into_inner());
+        let models = wanted
+            .into_iter()
+            .map(|(name, desired)| {
+                let control = controls.entry(name.clone()).or_default().clone();
+                *control.desired.lock().unwrap_or_else(|p| p.into_inner()) = Some(desired);
+                (name, control)
+            })
+            .collect();
+        Submitted {
+            manager: self.clone(),
+            models,
+        }
+    }
+
+    /// Brings every model in line with `config` and waits until done (see
+    /// [`Manager::submit`]); marks the manager ready.
+    pub async fn apply(self: &Arc<Self>, config: &ServerModelsConfig, timing: LoadTiming) {
+        self.submit(config, timing, None).settled().await;
+        self.ready.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Runs model `name`'s pending changes, newest first wins, until none is
+    /// left; the caller holds the model's worker lock.
+    async fn carry_out(self: &Arc<Self>, name: &str, control: &Control) {
+        while let Some(desired) = control.take() {
+            match desired {
+                Desired::Serve(model, timing) => self.serve(&model, timing).await,
+                Desired::Remove => self.retire(name, &[]).await,
+            }
+        }
+    }
+
+    /// Loads what `model`'s policy aspires to, then retires the rest. When
+    /// the versions cannot be listed, nothing changes: a storage hiccup is
+    /// not an empty folder.
+    async fn serve(self: &Arc<Self>, model: &ModelConfig, timing: LoadTiming) {
+        let policy = model.version_policy();
+        let listed = match open_source(&model.base_path) {
+            Ok(source) => {
+                let lister = source.clone();
+                tokio::task::spawn_blocking(move || {
+                    let found = lister.list_versions()?;
+                    let aspired = policy.select(&found);
+                    Ok::<_, inferd_repository::SourceError>(
+                        aspired
+                            .into_iter()
+                            .map(|v| (v, lister.fingerprint(v).ok()))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+                .map(|aspired| (source, aspired))
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let (source, aspired) = match listed {
+            Ok(listed) => listed,
+            Err(error) => {
+                tracing::error!(model = %model.name, %error, "cannot list model versions; versions serving keep serving");
+                self.ensure_entry(model);
+                return;
+            }
+        };
+        let mut loads = tokio::task::JoinSet::new();
+        for version in self.register(model, &aspired, timing) {
+            let (manager, model, source) = (self.clone(), model.clone(), source.clone());
+            loads.spawn(async move {
+                let Ok(_permit) = manager.load_permits.clone().acquire_owned().await else {
+                    return;
+                };
+                let loader = manager.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    loader.load_version(&model, version, source.as_ref());
+                })
+                .await;
+            });
+        }
+        while loads.join_next().await.is_some() {}
+        let versions: Vec<u64> = aspired.iter().map(|(v, _)| *v).collect();
+        self.retire(&model.name, &versions).await;
+    }
+
+    fn new_entry(&self, model: &ModelConfig) -> ModelEntry {
+        ModelEntry {
+            config: model.clone(),
+            versions: BTreeMap::new(),
+        }
+    }
+
+    /// Makes model `model` known (with no versions) if it is not yet.
+    fn ensure_entry(&self, model: &ModelConfig) {
+        let mut models = self.write();
+        if !models.contains_key(&model.name) {
+            let entry = self.new_entry(model);
+            models.insert(model.name.clone(), entry);
+        }
+    }
+
+    /// Records the model's config and aspired versions (with their files
+    /// now); returns the versions to load, as the policy decides.
+    fn register(
+        &self,
+        model: &ModelConfig,
+        aspired: &[(u64, Option<Fingerprint>)],
+        timing: LoadTiming,
+    ) -> Vec<u64> {
+        let mut models = self.write();
+        let entry = models
+            .entry(model.name.clone())
+            .or_insert_with(|| self.new_entry(model));
+        let changed = entry.config.needs_reload_for(model);
+        entry.config = model.clone();
+        let mut to_load = Vec::new();
+        for (version, files) in aspired {
+            let slot = entry.versions.entry(*version).or_insert_with(|| {
+                VersionEntry::new(*version, self.telemetry.for_version(&model.name, *version))
+            });
+            let facts = LoadFacts {
+                serving: slot.servable.is_some(),
+                failed: slot.status.error.is_some(),
+                files: files.clone(),
+                attempted: slot.attempted.clone(),
+                seen: slot.seen.clone(),
+            };
+            match load_decision(&facts, changed, timing) {
+                LoadDecision::Keep => {}
+                LoadDecision::WaitToSettle(files) => slot.seen = files,
+                LoadDecision::Load(files) => {
+                    slot.attempted = files;
+                    slot.seen = None;
+                    to_load.push(*version);
+                }
+            }
+        }
+        to_load
+    }
+
+    /// Sets a version's state (and servable); returns the servable it
+    /// replaced, for the caller to drop outside the routing table's lock.
+    #[must_use]
+    fn set_status(
+        &self,
+        name: &str,
+        version: u64,
+        state: ServableState,
+        error: Option<String>,
+        servable: Option<Arc<Servable>>,
+    ) -> Option<Arc<Servable>> {
+        let mut models = self.write();
+        let slot = models
+            .get_mut(name)
+            .and_then(|m| m.versions.get_mut(&version))?;
+        slot.status = VersionStatus {
+            version,
+            state,
+            error,
+        };
+        if servable.is_some() || state != ServableState::Available {
+            std::mem::replace(&mut slot.servable, servable)
+        } else {
+            None
+        }
+    }
+
+    /// Loads one version on the calling (blocking) thread and publishes the outcome.
+    fn load_version(&self, model: &ModelConfig, version: u64, source: &dyn Source) {
+        let name = model.name.as_str();
+        let (keep_serving, telemetry) = self
+            .read()
+            .get(name)
+            .and_then(|m| m.versions.get(&version))
+            .map(|v| (v.servable.clone(), v.telemetry.clone()))
+            .unwrap_or_else(|| (None, self.telemetry.for_version(name, version)));
+        if keep_serving.is_none() {
+            drop(self.set_status(name, version, ServableState::Loading, None, None));
+        }
+        tracing::info!(model = name, version, "LOADING");
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.build_servable(model, version, source, telemetry)
+        }))
+        .unwrap_or_else(|_| Err("the backend panicked while loading the model".to_string()));
+        match built {
+            Ok((servable, engine)) => {
+                let replaced = self.set_status(
+                    name,
+                    version,
+                    ServableState::Available,
+                    None,
+                    Some(Arc::new(servable)),
+                );
+                tracing::info!(model = name, version, backend = %engine, "AVAILABLE");
+                // The version reloaded with new settings: the old servable
+                // goes once its last request has finished.
+                drop(keep_serving);
+                if let Some(old) = replaced {
+                    old.on_release(Box::new(release));
+                }
+            }
+            Err(message) => {
+                tracing::error!(model = name, version, error = %message, "load failed");
+                let state = match keep_serving {
+                    // A reload failed: the version keeps serving what it had.
+                    Some(_) => ServableState::Available,
+                    None => ServableState::Loading,
+                };
+                drop(self.set_status(name, version, state, Some(message), keep_serving));
+            }
+        }
+    }
+
+    fn build_servable(
+        &self,
+        model: &ModelConfig,
+        version: u64,
+        source: &dyn Source,
+        telemetry: Arc<VersionTelemetry>,
+    ) -> Result<(Servable, String), String> {
+        let local = source.fetch(version).map_err(|e| e.to_string())?;
+        let files = ModelFiles {
+            dir: local.dir,
+            files: local.files,
+        };
+        let mut options = model_options(model);
+        options.cache_dir.clone_from(&self.options.cache_dir);
+        let Loaded {
+            engine: backend,
+            model: loaded,
+            choice,
+        } = self
+            .backends
+            .load(&files, model.backend.as_deref(), &options)
+            .map_err(|e| e.to_string())?;
+        // Without an explicit nireq, run as many at once as the engine says it can.
+        let nireq = model
+            .nireq
+            .filter(|n| *n > 0)
+            .or_else(|| loaded.max_concurrency().map(|n| n as u32));
+        let servable = Servable::direct(
+            &model.name,
+            version,
+            backend.platform(),
+            loaded,
+            SchedulerOptions::with_nireq(nireq),
+            telemetry,
+        );
+        Ok((servable, format!("{}: {choice}", backend.name())))
+    }
+
+    /// Retires what the policy says of model `name` given `aspired`: each
+    /// retired version leaves the routing table at once (UNLOADING) and is
+    /// released, then marked END, when its last handle drops — at once when
+    /// no request holds it, which this call waits for.
+    async fn retire(self: &Arc<Self>, name: &str, aspired: &[u64]) {
+        let mut retired = Vec::new();
+        {
+            let mut models = self.write();
+            let Some(entry) = models.get_mut(name) else {
+                return;
+            };
+            let facts: Vec<RetireFacts> = entry
+                .versions
+                .iter()
+                .map(|(&version, slot)| RetireFacts {
+                    version,
+                    serving: slot.servable.is_some(),
+                    retired: matches!(
+                        slot.status.state,
+                        ServableState::End | ServableState::Unloading
+                    ),
+                })
+                .collect();
+            for version in versions_to_retire(aspired, &facts) {
+                let Some(slot) = entry.versions.get_mut(&version) else {
+                    continue;
+                };
+                tracing::info!(model = name, version, "UNLOADING");
+                let servable = slot.servable.take();
+                let state = if servable.is_some() {
+                    ServableState::Unloading
+                } else {
+                    tracing::info!(model = name, version, "END");
+                    ServableState::End
+                };
+                slot.status = VersionStatus {
+                    version,
+                    state,
+                    error: None,
+                };
+                retired.extend(servable.map(|s| (version, s)));
+            }
+        }
+        let mut idle = Vec::new();
+        for (version, servable) in retired {
+            // Out of the table, only in-flight requests can hold handles.
+            let unused = Arc::strong_count(&servable) == 1;
+            let (done, finished) = tokio::sync::oneshot::channel();
+            let manager = Arc::downgrade(self);
+            let runtime = tokio::runtime::Handle::current();
+            let name = name.to_string();
+            servable.on_release(Box::new(move |remains| {
+                // Freeing a model can take a while: keep it off the async threads.
+                runtime.spawn_blocking(move || {
+                    release(remains);
+                    if let Some(manager) = manager.upgrade() {
+                        manager.finish_unload(&name, version);
+                    }
+                    let _ = done.send(());
+                });
+            }));
+            drop(servable);
+            if unused {
+                idle.push(finished);
+            }
+        }
+        for finished in idle {
+            let _ = finished.await;
+        }
+    }
+
+    fn finish_unload(&self, name: &str, version: u64) {
+        let mut models = self.write();
+        let Some(slot) = models
+            .get_mut(name)
+            .and_then(|m| m.versions.get_mut(&version))
+        else {
+            return;
+        };
+        // A version aspired again while draining is loading anew: leave it be.
+        if slot.status.state == ServableState::Unloading {
+            slot.status.state = ServableState::End;
+            tracing::info!(model = name, version, "END");
+        }
+    }
+}
+
+impl VersionEntry {
+    fn new(version: u64, telemetry: Arc<VersionTelemetry>) -> Self {
+        VersionEntry {
+            status: VersionStatus {
+                version,
+                state: ServableState::Start,
+                error: None,
+            },
+            servable: None,
+            attempted: None,
+            seen: None,
+            telemetry,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! TensorFlow Serving's API (as OVMS serves it): gRPC PredictionService and
+//! ModelService, and the REST predict, status and metadata endpoints.
+
+mod grpc_model;
+mod grpc_predict;
+mod grpc_reload;
+mod grpc_spec;
+mod grpc_tensor;
+mod rest_json;
+mod rest_predict;
+pub mod rest_status;
+
+use axum::Router;
+use axum::routing::get;
+
+pub use grpc_model::TfsModels;
+pub use grpc_predict::TfsPrediction;
+
+use crate::transport::RestState;
+
+/// The REST routes under `/v1/models`.
+pub fn rest_routes() -> Router<RestState> {
+    Router::new()
+        .route(
+            "/v1/models/{model}",
+            get(rest_status::model_status).post(rest_predict::predict),
+        )
+        .route(
+            "/v1/models/{model}/versions/{version}",
+            get(rest_status::model_version_status).post(rest_predict::predict_version),
+        )
+        .route(
+            "/v1/models/{model}/labels/{label}",
+            get(rest_status::model_label_status).post(rest_predict::predict_label),
+        )
+        .route(
+            "/v1/models/{model}/labels/{label}/metadata",
+            get(rest_status::model_label_metadata),
+        )
+        .route(
+            "/v1/models/{model}/metadata",
+            get(rest_status::model_metadata),
+        )
+        .route(
+            "/v1/models/{model}/versions/{version}/metadata",
+            get(rest_status::model_version_metadata),
+        )
+}

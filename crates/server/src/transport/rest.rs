@@ -1,0 +1,53 @@
+//! The REST listener's application: every API's routes on one router, with
+//! the body limit, decompression and JSON errors they share.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use inferd_core::Core;
+
+use crate::reload::Reloader;
+use tower_http::decompression::RequestDecompressionLayer;
+
+pub use super::rest_error::ApiError;
+
+/// State shared by the REST handlers.
+#[derive(Clone)]
+pub struct RestState {
+    /// The core every handler enters.
+    pub(crate) core: Arc<Core>,
+    /// `--max_request_bytes`, named in 413 answers.
+    pub(crate) max_request_bytes: usize,
+    /// Applies configuration changes (reload, repository load/unload).
+    pub(crate) reloader: Arc<Reloader>,
+}
+
+/// The REST application; bodies above `max_request_bytes` (after
+/// decompression) are answered with 413.
+pub fn router(core: Arc<Core>, max_request_bytes: usize, reloader: Arc<Reloader>) -> Router {
+    let state = RestState {
+        core,
+        max_request_bytes,
+        reloader,
+    };
+    Router::new()
+        .merge(crate::ovms::rest_routes())
+        .merge(crate::tfs::rest_routes())
+        .merge(crate::kserve::rest_routes())
+        .fallback(|| async {
+            ApiError::new(axum::http::StatusCode::NOT_FOUND, "Invalid request URL")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "Unsupported method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(max_request_bytes))
+        .layer(RequestDecompressionLayer::new())
+        .layer(axum::middleware::map_response(
+            super::rest_error::errors_as_json,
+        ))
+        .with_state(state)
+}
