@@ -35,13 +35,20 @@ ALL_METRICS = ",".join([
 GRPC_PROTOCOLS = ("kserve-grpc", "tfs-grpc")
 RESNET_PROTOCOLS = ("kserve-grpc", "kserve-rest-binary")
 # Models whose engine time is next to nothing, so that what is measured is
-# the serving itself: (model, inferd-bench arguments, protocols, levels,
-# with the engine in process and a metrics-on server too).
+# the serving itself: (part name, model, inferd-bench arguments, protocols,
+# levels, with the engine in process and a metrics-on server too, title).
 WIRE_SERIES = (
-    ("add", [], ("kserve-grpc", "kserve-rest", "kserve-rest-binary"), (1, 8), True),
+    ("add", "add", [], ("kserve-grpc", "kserve-rest", "kserve-rest-binary"), (1, 8), True,
+     "add (tiny model)"),
     # A ResNet-sized tensor (1x3x224x224 floats, 602 KB) in and out.
-    ("identity", ["--shape", "input:1,150528"], RESNET_PROTOCOLS, (1, 4), False),
+    ("identity", "identity", ["--shape", "input:1,150528"], RESNET_PROTOCOLS, (1, 4), False,
+     "identity with a ResNet-sized tensor (602 KB) in and out"),
+    # 1 MiB in and out: what writing a binary answer costs.
+    ("identity-1mb", "identity", ["--shape", "input:1,262144"], ("kserve-rest-binary",), (1, 8),
+     False, "identity with a 1 MiB tensor in and out"),
 )
+# Every part of the benchmark; PARTS picks some (e.g. PARTS=add,identity-1mb).
+ALL_PARTS = "resnet," + ",".join(series[0] for series in WIRE_SERIES)
 
 
 def env(name, default):
@@ -162,6 +169,9 @@ def measure(args, out):
     add_rounds = int(env("ADD_ROUNDS", "5"))
     raw_seconds = float(env("RAW_SECONDS", "6"))
     before = os.environ.get("BEFORE")
+    parts = set(env("PARTS", ALL_PARTS).split(","))
+    if "resnet" not in parts:
+        rounds = 0
     model_dir = pathlib.Path(args.model_dir)
     if not model_dir.is_absolute():
         model_dir = ROOT / model_dir
@@ -195,17 +205,17 @@ def measure(args, out):
                         record("resnet50", f"{name} {protocol}", rnd, c, result)
                 if not rnd % 2:
                     record("resnet50", "raw", rnd, c, raw(args.raw_bench, resnet_dir, backend, c, raw_seconds))
-            for model, extra, protocols, wire_levels, with_raw in WIRE_SERIES:
-                for c in wire_levels if rnd <= add_rounds else ():
+            for part, model, extra, protocols, wire_levels, with_raw, _ in WIRE_SERIES:
+                for c in wire_levels if rnd <= add_rounds and part in parts else ():
                     if with_raw:
                         result = raw(args.raw_bench, f"models/{model}/1", add_backend, c, raw_seconds / 2)
-                        record(model, "raw", rnd, c, result)
+                        record(part, "raw", rnd, c, result)
                     for protocol in protocols:
                         for name, server in servers.items():
                             if name == "inferd+metrics" and not with_raw:
                                 continue
                             result = bench(server, model, protocol, c, window_ms // 2, out, extra)
-                            record(model, f"{name} {protocol}", rnd, c, result)
+                            record(part, f"{name} {protocol}", rnd, c, result)
     finally:
         for server in servers.values():
             server.stop()
@@ -252,25 +262,25 @@ def report(out):
             notes.add(f"{model} {series} c={c}: failed requests (see results.jsonl)")
         return cells
 
-    print(f"\nResNet-50-sized ONNX on {settings['backend']}: inferences/s, median of "
-          f"{settings['rounds']} rounds; ÷raw = median of the per-round ratios; CPU = ms of CPU time per inference")
-    header = f"{'c':>3} {'raw':>7}"
-    for name in servers:
-        for protocol in RESNET_PROTOCOLS:
-            label = ("" if name == "inferd" else "before ") + protocol.replace("kserve-", "")
-            header += f" | {label:>18} {'÷raw':>6}"
-    print(header + " | CPU raw / " + " / ".join(p.replace("kserve-", "") for p in RESNET_PROTOCOLS))
-    for c in levels:
-        raw_cells = cell("resnet50", "raw", c)
-        line = f"{c:>3} {median(raw_cells, 'throughput'):>7.2f}"
+    if levels:
+        print(f"\nResNet-50-sized ONNX on {settings['backend']}: inferences/s, median of "
+              f"{settings['rounds']} rounds; ÷raw = median of the per-round ratios; CPU = ms of CPU time per inference")
+        header = f"{'c':>3} {'raw':>7}"
         for name in servers:
             for protocol in RESNET_PROTOCOLS:
-                cells = cell("resnet50", f"{name} {protocol}", c)
-                line += f" | {median(cells, 'throughput'):>18.2f} {ratio(cells, raw_cells):>6.3f}"
-        cpu = [median(raw_cells, "cpu_us_per_request")] + [
-            median(cell("resnet50", f"inferd {p}", c), "cpu_us_per_request") for p in RESNET_PROTOCOLS]
-        print(line + " | " + " / ".join(f"{v / 1000:.1f}" for v in cpu))
-    if levels:
+                label = ("" if name == "inferd" else "before ") + protocol.replace("kserve-", "")
+                header += f" | {label:>18} {'÷raw':>6}"
+        print(header + " | CPU raw / " + " / ".join(p.replace("kserve-", "") for p in RESNET_PROTOCOLS))
+        for c in levels:
+            raw_cells = cell("resnet50", "raw", c)
+            line = f"{c:>3} {median(raw_cells, 'throughput'):>7.2f}"
+            for name in servers:
+                for protocol in RESNET_PROTOCOLS:
+                    cells = cell("resnet50", f"{name} {protocol}", c)
+                    line += f" | {median(cells, 'throughput'):>18.2f} {ratio(cells, raw_cells):>6.3f}"
+            cpu = [median(raw_cells, "cpu_us_per_request")] + [
+                median(cell("resnet50", f"inferd {p}", c), "cpu_us_per_request") for p in RESNET_PROTOCOLS]
+            print(line + " | " + " / ".join(f"{v / 1000:.1f}" for v in cpu))
         best_raw = best_per_round(table, "resnet50", "raw", levels)
         for name in servers:
             for protocol in RESNET_PROTOCOLS:
@@ -280,12 +290,10 @@ def report(out):
                     print(f"best level, {name} {protocol} ÷ raw: median {statistics.median(ratios):.3f} "
                           f"(per round: {', '.join(f'{x:.3f}' for x in ratios)})")
 
-    for model, _, protocols, wire_levels, with_raw in WIRE_SERIES:
+    for model, _, _, protocols, wire_levels, with_raw, title in WIRE_SERIES:
         if not any(m == model for (m, _, _) in table):
             continue
         rounds = settings.get("add_rounds", settings["rounds"])
-        title = ("add (tiny model)" if model == "add" else
-                 "identity with a ResNet-sized tensor (602 KB) in and out")
         print(f"\n{title} on {settings['add_backend']}: requests/s, p50 / p99 µs, server CPU µs per "
               f"request{' (raw: engine in process, CPU µs per run)' if with_raw else ''}; medians of {rounds} rounds")
         header = f"{'series':<20} {'c':>2} {'req/s':>8} {'p50':>6} {'p99':>6} {'CPU':>6}"

@@ -20,7 +20,8 @@
 #   4. prints medians, server ÷ raw, and CPU time per request (results stay
 #      in target/overhead/results.jsonl; `scripts/overhead.py --report DIR`
 #      prints them again).
-# Settings (environment): BACKEND (openvino), ADD_BACKEND (tract), LEVELS
+# Settings (environment): PARTS (resnet,add,identity,identity-1mb: which
+# series to measure), BACKEND (openvino), ADD_BACKEND (tract), LEVELS
 # (1,2,4,8), ROUNDS (5; ADD_ROUNDS for add and identity: 5), WINDOW_MS (2000), RAW_SECONDS (6), BEFORE (an
 # older inferd binary to compare with), OUT (target/overhead).
 # Bounded: every inferd-bench run has --max-duration-s, every raw run a fixed
