@@ -211,7 +211,10 @@ def measure(args, out):
                         result = raw(args.raw_bench, f"models/{model}/1", add_backend, c, raw_seconds / 2)
                         record(part, "raw", rnd, c, result)
                     for protocol in protocols:
-                        for name, server in servers.items():
+                        # Servers in turn, the order reversed every other
+                        # round, so that none always runs first.
+                        order = list(servers.items())
+                        for name, server in order if rnd % 2 else order[::-1]:
                             if name == "inferd+metrics" and not with_raw:
                                 continue
                             result = bench(server, model, protocol, c, window_ms // 2, out, extra)

@@ -105,10 +105,10 @@ impl Servable {
 
     /// Reads the request's parameters, validates it, runs it through the
     /// version's executor and picks the requested outputs.
-    pub async fn infer(&self, request: InferRequest) -> Result<InferResponse, CoreError> {
+    pub async fn infer(&self, mut request: InferRequest) -> Result<InferResponse, CoreError> {
         let started = Instant::now();
-        let options = RequestOptions::from_parameters(&request.parameters)?;
-        let parameters = request.parameters.clone();
+        let parameters = std::mem::take(&mut request.parameters);
+        let options = RequestOptions::from_parameters(&parameters)?;
         let valid = validate(&self.signature, request)?;
         self.telemetry.stats().input_prepared(started.elapsed());
         let job = Job {
