@@ -59,7 +59,7 @@ measure() {
 
 {
   measure now target/release/inferd
-  [ -n "${BEFORE:-}" ] && measure before "$BEFORE"
+  if [ -n "${BEFORE:-}" ]; then measure before "$BEFORE"; fi
 } > "$work/counts"
 "$python" - "$work/counts" "$requests" <<'PY'
 import sys
@@ -70,6 +70,6 @@ for line in open(sys.argv[1]):
 print(f"{'mode':<8} {'now instr/req':>14} {'before':>10} {'now÷before':>10}")
 for mode in ("json", "binary", "grpc"):
     now, before = counts.get(("now", mode)), counts.get(("before", mode))
-    ratio = f"{now / before:10.3f}" if before else ""
-    print(f"{mode:<8} {now:>14,.0f} {before or 0:>10,.0f} {ratio}")
+    rest = f" {before:>10,.0f} {now / before:10.3f}" if before else ""
+    print(f"{mode:<8} {now:>14,.0f}{rest}")
 PY
