@@ -5,7 +5,7 @@ mod mechanism;
 mod policy;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use inferd_backend::Backends;
@@ -75,6 +75,8 @@ pub struct Manager {
     controls: Mutex<BTreeMap<String, Arc<Control>>>,
     /// Permits for version loads (`num_load_threads`).
     load_permits: Arc<Semaphore>,
+    /// Version loads waiting for a permit.
+    loads_queued: AtomicUsize,
     ready: AtomicBool,
     telemetry: Arc<Telemetry>,
 }
@@ -104,6 +106,7 @@ impl Manager {
             options,
             models: RwLock::new(BTreeMap::new()),
             controls: Mutex::new(BTreeMap::new()),
+            loads_queued: AtomicUsize::new(0),
             ready: AtomicBool::new(false),
             telemetry: Arc::new(Telemetry::disabled()),
         }
@@ -127,6 +130,11 @@ impl Manager {
 
     fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, ModelEntry>> {
         self.models.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Version loads waiting for one of the `num_load_threads` permits.
+    pub fn loads_queued(&self) -> usize {
+        self.loads_queued.load(Ordering::Acquire)
     }
 
     /// Whether the initial configuration has been applied.

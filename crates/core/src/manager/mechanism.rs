@@ -5,6 +5,7 @@
 //! quick updates: listing, fingerprinting and loading happen outside it.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use inferd_backend::{Loaded, ModelFiles};
@@ -145,7 +146,7 @@ impl Manager {
     /// [`Manager::submit`]); marks the manager ready.
     pub async fn apply(self: &Arc<Self>, config: &ServerModelsConfig, timing: LoadTiming) {
         self.submit(config, timing, None).settled().await;
-        self.ready.store(true, std::sync::atomic::Ordering::Release);
+        self.ready.store(true, Ordering::Release);
     }
 
     /// Runs model `name`'s pending changes, newest first wins, until none is
@@ -196,7 +197,10 @@ impl Manager {
         for version in self.register(model, &aspired, timing) {
             let (manager, model, source) = (self.clone(), model.clone(), source.clone());
             loads.spawn(async move {
-                let Ok(_permit) = manager.load_permits.clone().acquire_owned().await else {
+                manager.loads_queued.fetch_add(1, Ordering::AcqRel);
+                let permit = manager.load_permits.clone().acquire_owned().await;
+                manager.loads_queued.fetch_sub(1, Ordering::AcqRel);
+                let Ok(_permit) = permit else {
                     return;
                 };
                 let loader = manager.clone();

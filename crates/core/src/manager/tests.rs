@@ -474,8 +474,12 @@ async fn loads_in_flight_never_exceed_the_bound() {
         tokio::spawn(async move { manager.apply(&cfg, LoadTiming::Now).await })
     };
     wait_at_gate("bounded", 2).await;
-    // Give loads beyond the bound every chance to start: none may.
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // Every load has started: two hold the permits, three wait for one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while manager.loads_queued() != 3 {
+        assert!(std::time::Instant::now() < deadline, "loads never queued");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
     let loading = names
         .iter()
         .filter(|name| states(&manager, name) == vec![(1, ServableState::Loading)])
