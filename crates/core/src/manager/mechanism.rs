@@ -4,7 +4,7 @@
 //! bounded number of permits, and the routing table is locked only for
 //! quick updates: listing, fingerprinting and loading happen outside it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
@@ -165,6 +165,7 @@ impl Manager {
     /// not an empty folder.
     async fn serve(self: &Arc<Self>, model: &ModelConfig, timing: LoadTiming) {
         let policy = model.version_policy();
+        let settled = self.settled_versions(model);
         let listed = match open_source(&model.base_path) {
             Ok(source) => {
                 let lister = source.clone();
@@ -174,7 +175,14 @@ impl Manager {
                     Ok::<_, inferd_repository::SourceError>(
                         aspired
                             .into_iter()
-                            .map(|v| (v, lister.fingerprint(v).ok()))
+                            .map(|v| {
+                                let files = if settled.contains(&v) {
+                                    None
+                                } else {
+                                    lister.fingerprint(v).ok()
+                                };
+                                (v, files)
+                            })
                             .collect::<Vec<_>>(),
                     )
                 })
@@ -213,6 +221,22 @@ impl Manager {
         while loads.join_next().await.is_some() {}
         let versions: Vec<u64> = aspired.iter().map(|(v, _)| *v).collect();
         self.retire(&model.name, &versions).await;
+    }
+
+    /// Versions of `model` serving without error under unchanged load
+    /// settings: the policy keeps them whatever their files say, so a poll
+    /// need not fingerprint them.
+    fn settled_versions(&self, model: &ModelConfig) -> BTreeSet<u64> {
+        let models = self.read();
+        match models.get(&model.name) {
+            Some(entry) if !entry.config.needs_reload_for(model) => entry
+                .versions
+                .iter()
+                .filter(|(_, v)| v.servable.is_some() && v.status.error.is_none())
+                .map(|(&version, _)| version)
+                .collect(),
+            _ => BTreeSet::new(),
+        }
     }
 
     fn new_entry(&self, model: &ModelConfig) -> ModelEntry {
