@@ -92,6 +92,38 @@ pub struct Cli {
     #[arg(long = "num_load_threads", default_value_t = 0)]
     pub num_load_threads: usize,
 
+    /// File holding the API key that inference and metadata requests must send as `authorization: Bearer <key>` (REST header or gRPC metadata) [default: $API_KEY, else no key].
+    #[arg(long = "api_key_file")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// File holding the admin key that management calls (config reload, repository load/unload/index, TF Serving's HandleReloadConfigRequest) must send; without it they take the API key, and with neither key they are open.
+    #[arg(long = "admin_key_file")]
+    pub admin_key_file: Option<PathBuf>,
+
+    /// Refuse every management call (403 / PERMISSION_DENIED).
+    #[arg(long = "disable_management_endpoints")]
+    pub disable_management_endpoints: bool,
+
+    /// Health and metrics endpoints need the API key too (they are open by default).
+    #[arg(long = "restrict_health_and_metrics")]
+    pub restrict_health_and_metrics: bool,
+
+    /// CORS on the REST port: comma-separated origins allowed to call it from a browser, or `*` [default: none, no CORS headers].
+    #[arg(long = "allowed_origins")]
+    pub allowed_origins: Option<String>,
+
+    /// CORS: comma-separated methods allowed [default: GET,POST,OPTIONS].
+    #[arg(long = "allowed_methods")]
+    pub allowed_methods: Option<String>,
+
+    /// CORS: comma-separated request headers allowed, or `*` [default: content-type,authorization,inference-header-content-length].
+    #[arg(long = "allowed_headers")]
+    pub allowed_headers: Option<String>,
+
+    /// CORS: allow credentials (cookies, authorization) in cross-origin requests; needs explicit origins and headers.
+    #[arg(long = "allow_credentials")]
+    pub allow_credentials: bool,
+
     /// Serve Prometheus metrics on `GET /metrics` (REST port); with --config_path, config.json's `monitoring` section can enable them too.
     #[arg(long = "metrics_enable")]
     pub metrics_enable: bool,

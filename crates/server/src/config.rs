@@ -10,6 +10,8 @@ use inferd_repository::{
 };
 
 use crate::cli::Cli;
+use crate::security::CorsSettings;
+use crate::transport::access::AccessRules;
 
 /// Why the command line was refused; one line naming the problem.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,10 @@ pub struct ServerConfig {
     pub models: ModelSource,
     /// Prometheus metrics from the command line.
     pub metrics: MetricsSetting,
+    /// API and admin keys, and which endpoints need them.
+    pub access: AccessRules,
+    /// CORS on the REST port.
+    pub cors: CorsSettings,
 }
 
 /// Whether to serve Prometheus metrics, and which.
@@ -172,6 +178,8 @@ impl ServerConfig {
             num_load_threads: cli.num_load_threads,
             models,
             metrics,
+            access: crate::security::access_rules(cli)?,
+            cors: crate::security::cors_settings(cli)?,
         })
     }
 }

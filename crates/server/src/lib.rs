@@ -11,6 +11,7 @@ pub mod kserve;
 mod ovms;
 pub mod reload;
 mod run;
+pub mod security;
 pub mod tfs;
 pub mod transport;
 mod values;

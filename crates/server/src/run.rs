@@ -14,6 +14,8 @@ use tokio::sync::watch;
 use crate::cli::LogLevel;
 use crate::config::ServerConfig;
 use crate::reload::Reloader;
+use crate::transport::RestGuard;
+use crate::transport::access::AccessControl;
 
 /// Sets up `tracing` at `level`, to `path` when given, else to standard output.
 pub fn init_logging(level: LogLevel, path: Option<&Path>) -> anyhow::Result<()> {
@@ -129,6 +131,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         config.models.clone(),
         models,
     ));
+    let access = AccessControl::new(config.access.clone(), telemetry.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -144,6 +147,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             reloader.clone(),
             health_service,
             config.max_request_bytes,
+            access.clone(),
             listener,
             stopped(stop_rx.clone()),
         );
@@ -151,10 +155,16 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     }
     if let Some(listener) = rest_listener {
         tracing::info!(address = %listener.local_addr()?, "REST server listening");
+        let guard = RestGuard {
+            access: access.clone(),
+            max_request_bytes: config.max_request_bytes,
+            allowed_origins: config.cors.origins.clone(),
+        };
         let app = crate::transport::rest::router(
             core.clone(),
-            config.max_request_bytes,
             reloader.clone(),
+            guard,
+            config.cors.layer(),
         );
         let stop = stopped(stop_rx.clone());
         servers.spawn(async move {

@@ -12,7 +12,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, Prometheu
 use super::{Api, Interface, Method};
 
 /// Every metric the server can report, by OVMS name.
-pub const METRIC_NAMES: [&str; 9] = [
+pub const METRIC_NAMES: [&str; 10] = [
     STREAMS,
     CURRENT_REQUESTS,
     REQUESTS_SUCCESS,
@@ -22,6 +22,7 @@ pub const METRIC_NAMES: [&str; 9] = [
     WAIT_TIME,
     QUEUE_SIZE,
     ACTIVE,
+    REFUSED,
 ];
 
 const STREAMS: &str = "ovms_streams";
@@ -33,9 +34,10 @@ const INFERENCE_TIME: &str = "ovms_inference_time_us";
 const WAIT_TIME: &str = "ovms_wait_for_infer_req_time_us";
 const QUEUE_SIZE: &str = "ovms_infer_req_queue_size";
 const ACTIVE: &str = "ovms_infer_req_active";
+const REFUSED: &str = "inferd_requests_refused";
 
 /// Reported when `--metrics_enable` is given without `--metrics_list` (OVMS's default set).
-const DEFAULT_METRICS: [&str; 7] = [
+const DEFAULT_METRICS: [&str; 8] = [
     STREAMS,
     CURRENT_REQUESTS,
     REQUESTS_SUCCESS,
@@ -43,9 +45,10 @@ const DEFAULT_METRICS: [&str; 7] = [
     REQUEST_TIME,
     INFERENCE_TIME,
     WAIT_TIME,
+    REFUSED,
 ];
 
-const HELP: [(&str, &str); 9] = [
+const HELP: [(&str, &str); 10] = [
     (
         STREAMS,
         "Execution slots (infer requests) of the model version.",
@@ -76,6 +79,10 @@ const HELP: [(&str, &str); 9] = [
         "Execution slots (infer requests) the model version can use at once.",
     ),
     (ACTIVE, "Execution slots in use now."),
+    (
+        REFUSED,
+        "Requests refused for missing or wrong credentials, or a disabled endpoint.",
+    ),
 ];
 
 /// Histogram bucket bounds in microseconds: 10 µs growing by 1.8 per bucket
@@ -129,7 +136,7 @@ impl Metrics {
             .build_recorder();
         for (name, help) in HELP.iter().filter(|(n, _)| enabled.contains(n)) {
             let (key, help) = (KeyName::from(*name), SharedString::from(*help));
-            if [REQUESTS_SUCCESS, REQUESTS_FAIL].contains(name) {
+            if [REQUESTS_SUCCESS, REQUESTS_FAIL, REFUSED].contains(name) {
                 recorder.describe_counter(key, None, help);
             } else if [REQUEST_TIME, INFERENCE_TIME, WAIT_TIME].contains(name) {
                 recorder.describe_histogram(key, None, help);
@@ -159,6 +166,18 @@ impl Metrics {
     /// seconds so that memory stays bounded when nobody scrapes.
     pub fn run_upkeep(&self) {
         self.handle.run_upkeep();
+    }
+
+    /// Counts a request refused before it reached a handler, by transport
+    /// (`interface`: REST or gRPC) and `reason`.
+    pub fn refused(&self, interface: Interface, reason: &'static str) {
+        let labels = vec![
+            Label::new("interface", interface.label()),
+            Label::new("reason", reason),
+        ];
+        if let Some(counter) = self.counter(REFUSED, labels) {
+            counter.increment(1);
+        }
     }
 
     fn on(&self, name: &str) -> bool {

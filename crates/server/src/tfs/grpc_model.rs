@@ -13,6 +13,10 @@ use crate::proto::tensorflow::serving::model_service_server::ModelService;
 use crate::proto::tensorflow::serving::model_version_status::State;
 use crate::proto::tensorflow::serving::*;
 use crate::reload::Reloader;
+
+/// Request metadata that lets HandleReloadConfigRequest apply an empty model
+/// list (unload every model), which is refused without it.
+pub const ALLOW_EMPTY_LIST: &str = "inferd-allow-empty-model-list";
 use crate::transport::status_from_core;
 
 /// `error_code` numbers (tensorflow.error.Code, the gRPC codes) in answers.
@@ -105,7 +109,17 @@ impl ModelService for TfsModels {
         &self,
         request: Request<ReloadConfigRequest>,
     ) -> Result<Response<ReloadConfigResponse>, Status> {
+        let allow_empty = request
+            .metadata()
+            .get(ALLOW_EMPTY_LIST)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
         let models = server_models(request.into_inner().config)?;
+        if models.model_config_list.is_empty() && !allow_empty {
+            return Err(Status::invalid_argument(format!(
+                "{RELOAD_FAILED}: the model list is empty, which would unload every model; \
+                 send the metadata '{ALLOW_EMPTY_LIST}: true' to mean it"
+            )));
+        }
         self.reloader
             .apply(&models)
             .await

@@ -72,6 +72,14 @@ async fn run(
     let request = parse_body(&body)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
     let signature = call.signature();
+    match request.get("signature_name") {
+        None | Some(Value::String(_)) => {}
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "signature_name must be a string, got {other}"
+            )));
+        }
+    }
     let (inputs, row_format) = match (request.get("instances"), request.get("inputs")) {
         (Some(instances), None) => (row_inputs(signature, instances)?, true),
         (None, Some(columns)) => (column_inputs(signature, columns)?, false),

@@ -11,6 +11,8 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::pb::health_server::{Health, HealthServer};
 
+use super::GrpcGuardLayer;
+use super::access::AccessControl;
 use crate::kserve::KServeGrpc;
 use crate::tfs::{TfsModels, TfsPrediction};
 
@@ -61,6 +63,7 @@ pub fn serve<H: Health>(
     reloader: Arc<Reloader>,
     health: HealthServer<H>,
     max_message_bytes: usize,
+    access: AccessControl,
     listener: TcpListener,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> impl Future<Output = Result<(), tonic::transport::Error>> + Send {
@@ -77,6 +80,7 @@ pub fn serve<H: Health>(
         .max_frame_size(H2_MAX_FRAME_BYTES)
         .initial_stream_window_size(H2_STREAM_WINDOW_BYTES)
         .initial_connection_window_size(H2_CONNECTION_WINDOW_BYTES)
+        .layer(GrpcGuardLayer::new(access))
         .add_service(health)
         .add_service(kserve)
         .add_service(tfs_prediction)

@@ -8,7 +8,10 @@ use axum::extract::DefaultBodyLimit;
 use inferd_core::Core;
 
 use crate::reload::Reloader;
+use tower_http::cors::CorsLayer;
 use tower_http::decompression::RequestDecompressionLayer;
+
+use super::RestGuard;
 
 pub use super::rest_error::ApiError;
 
@@ -25,12 +28,18 @@ pub struct RestState {
 
 /// The REST application; bodies above `max_request_bytes` (after
 /// decompression) are answered with 413.
-pub fn router(core: Arc<Core>, max_request_bytes: usize, reloader: Arc<Reloader>) -> Router {
+pub fn router(
+    core: Arc<Core>,
+    reloader: Arc<Reloader>,
+    guard: RestGuard,
+    cors: Option<CorsLayer>,
+) -> Router {
     let state = RestState {
         core,
-        max_request_bytes,
+        max_request_bytes: guard.max_request_bytes,
         reloader,
     };
+    let max_request_bytes = guard.max_request_bytes;
     Router::new()
         .merge(crate::ovms::rest_routes())
         .merge(crate::tfs::rest_routes())
@@ -46,8 +55,13 @@ pub fn router(core: Arc<Core>, max_request_bytes: usize, reloader: Arc<Reloader>
         })
         .layer(DefaultBodyLimit::max(max_request_bytes))
         .layer(RequestDecompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            guard,
+            super::rest_guard::guard,
+        ))
         .layer(axum::middleware::map_response(
             super::rest_error::errors_as_json,
         ))
+        .layer(tower::util::option_layer(cors))
         .with_state(state)
 }
