@@ -125,8 +125,9 @@ def stop(process: subprocess.Popen) -> int | None:
         return None
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Server:
+def start_server(tmp_path_factory, extra_args=()):
+    """Starts inferd on models/config.json with `extra_args`; yields it, then
+    stops it with SIGTERM and checks it exits 0 in time."""
     binary = server_binary()
     grpc_port, rest_port = free_ports(2)
     log_path = tmp_path_factory.mktemp("inferd") / "server.log"
@@ -137,6 +138,7 @@ def server(tmp_path_factory) -> Server:
         "--rest_port", str(rest_port),
         "--grpc_bind_address", "127.0.0.1",
         "--rest_bind_address", "127.0.0.1",
+        *extra_args,
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -162,6 +164,11 @@ def server(tmp_path_factory) -> Server:
             f"inferd exited with status {code} after SIGTERM (expected 0); log:\n{srv.log_tail()}",
             pytrace=False,
         )
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Server:
+    yield from start_server(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
