@@ -92,6 +92,22 @@ pub struct Cli {
     #[arg(long = "num_load_threads", default_value_t = 0)]
     pub num_load_threads: usize,
 
+    /// Open REST connections at most; one over the cap is closed at once.
+    #[arg(long = "rest_max_connections", default_value_t = 1000)]
+    pub rest_max_connections: usize,
+
+    /// Time a REST client has to send a request's headers, and at most between two parts of its body, in seconds; a slower client is disconnected.
+    #[arg(long = "rest_read_timeout_seconds", default_value_t = 30)]
+    pub rest_read_timeout_seconds: u64,
+
+    /// TF Serving's flag: longest a REST request may take, in milliseconds (504 after it); 0 for no limit.
+    #[arg(long = "rest_api_timeout_in_ms", default_value_t = 0)]
+    pub rest_api_timeout_in_ms: u64,
+
+    /// Concurrent HTTP/2 streams per connection, gRPC and REST.
+    #[arg(long = "http2_max_streams", default_value_t = 1024)]
+    pub http2_max_streams: u32,
+
     /// File holding the API key that inference and metadata requests must send as `authorization: Bearer <key>` (REST header or gRPC metadata) [default: $API_KEY, else no key].
     #[arg(long = "api_key_file")]
     pub api_key_file: Option<PathBuf>,

@@ -12,6 +12,7 @@ use inferd_repository::{
 use crate::cli::Cli;
 use crate::security::CorsSettings;
 use crate::transport::access::AccessRules;
+use crate::transport::rest_serve::ConnectionLimits;
 
 /// Why the command line was refused; one line naming the problem.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,12 @@ pub struct ServerConfig {
     pub access: AccessRules,
     /// CORS on the REST port.
     pub cors: CorsSettings,
+    /// REST connection cap, header read timeout, HTTP/2 streams.
+    pub rest_limits: ConnectionLimits,
+    /// Longest a REST request's body may pause between parts.
+    pub rest_body_timeout: std::time::Duration,
+    /// Longest a REST request may take (`None`: no limit).
+    pub rest_request_timeout: Option<std::time::Duration>,
 }
 
 /// Whether to serve Prometheus metrics, and which.
@@ -134,6 +141,14 @@ impl ServerConfig {
                     .collect()
             }),
         };
+        if cli.rest_max_connections == 0
+            || cli.rest_read_timeout_seconds == 0
+            || cli.http2_max_streams == 0
+        {
+            return flags(
+                "--rest_max_connections, --rest_read_timeout_seconds and --http2_max_streams must be positive",
+            );
+        }
         if cli.max_request_bytes == 0 {
             return flags("--max_request_bytes must be positive");
         }
@@ -180,6 +195,14 @@ impl ServerConfig {
             metrics,
             access: crate::security::access_rules(cli)?,
             cors: crate::security::cors_settings(cli)?,
+            rest_limits: ConnectionLimits {
+                max_connections: cli.rest_max_connections,
+                header_read_timeout: std::time::Duration::from_secs(cli.rest_read_timeout_seconds),
+                http2_max_streams: cli.http2_max_streams,
+            },
+            rest_body_timeout: std::time::Duration::from_secs(cli.rest_read_timeout_seconds),
+            rest_request_timeout: (cli.rest_api_timeout_in_ms > 0)
+                .then(|| std::time::Duration::from_millis(cli.rest_api_timeout_in_ms)),
         })
     }
 }

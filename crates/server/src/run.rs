@@ -16,6 +16,8 @@ use crate::config::ServerConfig;
 use crate::reload::Reloader;
 use crate::transport::RestGuard;
 use crate::transport::access::AccessControl;
+use crate::transport::grpc::GrpcSettings;
+use crate::transport::rest::RestTimeouts;
 
 /// Sets up `tracing` at `level`, to `path` when given, else to standard output.
 pub fn init_logging(level: LogLevel, path: Option<&Path>) -> anyhow::Result<()> {
@@ -146,8 +148,11 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             core.clone(),
             reloader.clone(),
             health_service,
-            config.max_request_bytes,
-            access.clone(),
+            GrpcSettings {
+                max_message_bytes: config.max_request_bytes,
+                max_streams: config.rest_limits.http2_max_streams,
+                access: access.clone(),
+            },
             listener,
             stopped(stop_rx.clone()),
         );
@@ -160,16 +165,21 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             max_request_bytes: config.max_request_bytes,
             allowed_origins: config.cors.origins.clone(),
         };
+        let timeouts = RestTimeouts {
+            body: config.rest_body_timeout,
+            request: config.rest_request_timeout,
+        };
         let app = crate::transport::rest::router(
             core.clone(),
             reloader.clone(),
             guard,
+            timeouts,
             config.cors.layer(),
         );
         let stop = stopped(stop_rx.clone());
+        let limits = config.rest_limits;
         servers.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
+            crate::transport::rest_serve::serve(listener, app, limits, stop)
                 .await
                 .context("REST server failed")
         });

@@ -41,6 +41,17 @@ const H2_STREAM_WINDOW_BYTES: u32 = 4 << 20;
 /// tritonclient's async gRPC API does) keep several large ones in flight.
 const H2_CONNECTION_WINDOW_BYTES: u32 = 16 << 20;
 
+/// How the gRPC listener admits requests.
+#[derive(Clone)]
+pub struct GrpcSettings {
+    /// Largest request message (`--max_request_bytes`).
+    pub max_message_bytes: usize,
+    /// Concurrent HTTP/2 streams per connection (`--http2_max_streams`).
+    pub max_streams: u32,
+    /// Credentials.
+    pub access: AccessControl,
+}
+
 /// Marks the server and each service SERVING or NOT_SERVING for health checks.
 pub async fn set_serving(reporter: &tonic_health::server::HealthReporter, serving: bool) {
     let status = if serving {
@@ -62,25 +73,25 @@ pub fn serve<H: Health>(
     core: Arc<Core>,
     reloader: Arc<Reloader>,
     health: HealthServer<H>,
-    max_message_bytes: usize,
-    access: AccessControl,
+    settings: GrpcSettings,
     listener: TcpListener,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> impl Future<Output = Result<(), tonic::transport::Error>> + Send {
     let kserve = GrpcInferenceServiceServer::new(KServeGrpc::new(core.clone(), reloader.clone()))
-        .max_decoding_message_size(max_message_bytes)
+        .max_decoding_message_size(settings.max_message_bytes)
         .max_encoding_message_size(usize::MAX);
     let tfs_prediction = PredictionServiceServer::new(TfsPrediction::new(core))
-        .max_decoding_message_size(max_message_bytes)
+        .max_decoding_message_size(settings.max_message_bytes)
         .max_encoding_message_size(usize::MAX);
     let tfs_models = ModelServiceServer::new(TfsModels::new(reloader))
-        .max_decoding_message_size(max_message_bytes);
+        .max_decoding_message_size(settings.max_message_bytes);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         .max_frame_size(H2_MAX_FRAME_BYTES)
         .initial_stream_window_size(H2_STREAM_WINDOW_BYTES)
         .initial_connection_window_size(H2_CONNECTION_WINDOW_BYTES)
-        .layer(GrpcGuardLayer::new(access))
+        .max_concurrent_streams(settings.max_streams)
+        .layer(GrpcGuardLayer::new(settings.access))
         .add_service(health)
         .add_service(kserve)
         .add_service(tfs_prediction)

@@ -12,6 +12,7 @@ pub mod rest;
 pub mod rest_body;
 mod rest_error;
 mod rest_guard;
+pub mod rest_serve;
 
 pub use grpc_guard::GrpcGuardLayer;
 pub use grpc_status::status_from_core;

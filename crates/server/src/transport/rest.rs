@@ -8,12 +8,23 @@ use axum::extract::DefaultBodyLimit;
 use inferd_core::Core;
 
 use crate::reload::Reloader;
+use axum::http::StatusCode;
 use tower_http::cors::CorsLayer;
 use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use super::RestGuard;
 
 pub use super::rest_error::ApiError;
+
+/// How long a REST request may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestTimeouts {
+    /// Longest pause between two parts of a request body.
+    pub body: std::time::Duration,
+    /// Longest a whole request may take (`--rest_api_timeout_in_ms`).
+    pub request: Option<std::time::Duration>,
+}
 
 /// State shared by the REST handlers.
 #[derive(Clone)]
@@ -32,6 +43,7 @@ pub fn router(
     core: Arc<Core>,
     reloader: Arc<Reloader>,
     guard: RestGuard,
+    timeouts: RestTimeouts,
     cors: Option<CorsLayer>,
 ) -> Router {
     let state = RestState {
@@ -55,6 +67,10 @@ pub fn router(
         })
         .layer(DefaultBodyLimit::max(max_request_bytes))
         .layer(RequestDecompressionLayer::new())
+        .layer(RequestBodyTimeoutLayer::new(timeouts.body))
+        .layer(tower::util::option_layer(timeouts.request.map(|limit| {
+            TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, limit)
+        })))
         .layer(axum::middleware::from_fn_with_state(
             guard,
             super::rest_guard::guard,

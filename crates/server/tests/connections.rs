@@ -1,0 +1,137 @@
+//! The REST listener against slow and greedy clients: read timeouts, the
+//! connection cap, and shutdown with idle connections open.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{TestServer, add_body, assert_ok, config_path};
+
+const INFER_ADD: &str = "/v2/models/add/infer";
+
+fn connect(server: &TestServer) -> TcpStream {
+    let socket = TcpStream::connect(("127.0.0.1", server.rest_port)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    socket
+}
+
+/// Reads until the server closes the connection (or 10 s pass); what came.
+fn read_until_closed(socket: &mut TcpStream) -> Result<Vec<u8>, std::io::Error> {
+    let mut all = Vec::new();
+    let mut buffer = [0u8; 1024];
+    loop {
+        match socket.read(&mut buffer) {
+            Ok(0) => return Ok(all),
+            Ok(n) => all.extend_from_slice(&buffer[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(all),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_stops_sending_is_dropped_while_others_are_served() {
+    let server = TestServer::start(&[
+        "--config_path",
+        &config_path(),
+        "--rest_read_timeout_seconds",
+        "1",
+    ])
+    .await;
+    // Headers that never end.
+    let mut stalled_headers = connect(&server);
+    stalled_headers
+        .write_all(b"POST /v2/models/add/infer HTTP/1.1\r\nhost: x\r\n")
+        .unwrap();
+    // A body that never comes.
+    let mut stalled_body = connect(&server);
+    stalled_body
+        .write_all(
+            b"POST /v2/models/add/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"in",
+        )
+        .unwrap();
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert_ok(server.post_json(INFER_ADD, &add_body()).await);
+    }
+    let headers_answer = read_until_closed(&mut stalled_headers).expect("closed, not hanging");
+    let body_answer = read_until_closed(&mut stalled_body).expect("closed, not hanging");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "slow clients held for {:?}",
+        started.elapsed()
+    );
+    let body_answer = String::from_utf8_lossy(&body_answer);
+    assert!(
+        body_answer.is_empty() || body_answer.starts_with("HTTP/1.1 4"),
+        "{body_answer}"
+    );
+    drop(headers_answer);
+    assert_ok(server.post_json(INFER_ADD, &add_body()).await);
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_closed_at_once() {
+    let server = TestServer::start(&[
+        "--config_path",
+        &config_path(),
+        "--rest_max_connections",
+        "3",
+    ])
+    .await;
+    let live = b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n";
+    let mut open = Vec::new();
+    let mut refused = 0;
+    for _ in 0..5 {
+        let mut socket = connect(&server);
+        socket.write_all(live).unwrap();
+        let mut answer = [0u8; 256];
+        match socket.read(&mut answer) {
+            Ok(n) if n > 0 => open.push(socket),
+            _ => refused += 1,
+        }
+    }
+    assert!(refused >= 2, "{refused} of 5 refused with a cap of 3");
+    assert!(open.len() <= 3);
+    drop(open);
+    // Capacity comes back as connections close.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut socket = connect(&server);
+        socket.write_all(live).unwrap();
+        let mut answer = [0u8; 256];
+        if matches!(socket.read(&mut answer), Ok(n) if n > 0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no connection accepted again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn shutdown_does_not_wait_for_idle_connections() {
+    let mut server = TestServer::start(&["--config_path", &config_path()]).await;
+    // A keep-alive connection left idle after one request, and one that
+    // never sent anything.
+    let mut idle = connect(&server);
+    idle.write_all(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = [0u8; 256];
+    assert!(idle.read(&mut answer).unwrap() > 0);
+    let _silent = connect(&server);
+    let started = Instant::now();
+    let status = server
+        .stop_within(Duration::from_secs(10))
+        .await
+        .expect("exited");
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+}
