@@ -93,6 +93,10 @@ pub type CompileVariadic = unsafe extern "C" fn(
     ...
 ) -> Status;
 
+/// `ov_core_set_property`: a device name (NULL: the core itself) then
+/// key/value C string pairs as C variadic arguments.
+pub type SetPropertyVariadic = unsafe extern "C" fn(*const Core, *const c_char, ...) -> Status;
+
 /// `ov_core_compile_model_props`: the array form, absent before OpenVINO 2026.4.
 pub type CompileProps = unsafe extern "C" fn(
     *const Core,
@@ -109,6 +113,8 @@ macro_rules! api {
         pub struct Api {
             $( pub $name: unsafe extern "C" fn($($ty),*) $(-> $ret)?, )*
             pub ov_core_compile_model: CompileVariadic,
+            /// Absent in the oldest releases.
+            pub ov_core_set_property: Option<SetPropertyVariadic>,
             /// Absent before OpenVINO 2026.4.
             pub ov_core_compile_model_props: Option<CompileProps>,
             /// Absent in older releases.
@@ -140,6 +146,9 @@ macro_rules! api {
                             required(handle, "ov_core_compile_model")?,
                         )
                     },
+                    // SAFETY: as above; a missing symbol stays `None`.
+                    ov_core_set_property: optional(handle, "ov_core_set_property")
+                        .map(|p| unsafe { std::mem::transmute::<*mut c_void, SetPropertyVariadic>(p) }),
                     // SAFETY: as above; a missing symbol stays `None`.
                     ov_core_compile_model_props: optional(handle, "ov_core_compile_model_props")
                         .map(|p| unsafe { std::mem::transmute::<*mut c_void, CompileProps>(p) }),

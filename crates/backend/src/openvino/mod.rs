@@ -13,6 +13,8 @@ mod tensor;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_files;
+#[cfg(test)]
 mod tests_options;
 mod types;
 

@@ -123,7 +123,31 @@ impl Core {
             unsafe { (api.ov_core_create)(&mut ptr) },
             "cannot create the OpenVINO core",
         )?;
-        Ok(Core { api, ptr })
+        let core = Core { api, ptr };
+        core.read_weights_into_memory();
+        Ok(core)
+    }
+
+    /// Turns off OpenVINO's memory mapping of weight files (`ENABLE_MMAP`):
+    /// a mapped `.bin` truncated or rewritten in place while served (as `cp`
+    /// over it does) turns the next inference into SIGBUS and kills the
+    /// process. Read into memory, a file change cannot reach a loaded model.
+    fn read_weights_into_memory(&self) {
+        let Some(set_property) = self.api.ov_core_set_property else {
+            tracing::warn!(
+                "this OpenVINO cannot turn off weight mapping (no ov_core_set_property)"
+            );
+            return;
+        };
+        let (key, value) = (c"ENABLE_MMAP", c"NO");
+        // SAFETY: live core; a NULL device name sets a core property; one
+        // key/value pair of NUL-terminated strings that outlive the call, as
+        // the variadic C signature reads them.
+        let status =
+            unsafe { set_property(self.ptr, std::ptr::null(), key.as_ptr(), value.as_ptr()) };
+        if let Err(error) = check(self.api, status, "cannot set ENABLE_MMAP") {
+            tracing::warn!(%error, "OpenVINO keeps mapping weight files");
+        }
     }
 
     /// Reads a model file (IR with its weights, ONNX, TF, TFLite, Paddle).
