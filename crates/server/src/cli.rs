@@ -92,6 +92,10 @@ pub struct Cli {
     #[arg(long = "num_load_threads", default_value_t = 0)]
     pub num_load_threads: usize,
 
+    /// A gzip/deflate REST body may expand to at most this many times its Content-Length (413 beyond, as it streams), and never beyond --max_request_bytes.
+    #[arg(long = "max_decompression_ratio", default_value_t = 32)]
+    pub max_decompression_ratio: u64,
+
     /// Open REST connections at most; one over the cap is closed at once.
     #[arg(long = "rest_max_connections", default_value_t = 1000)]
     pub rest_max_connections: usize,

@@ -67,6 +67,8 @@ pub struct ServerConfig {
     pub rest_body_timeout: std::time::Duration,
     /// Longest a REST request may take (`None`: no limit).
     pub rest_request_timeout: Option<std::time::Duration>,
+    /// How far a compressed REST body may expand, times its length.
+    pub max_decompression_ratio: u64,
 }
 
 /// Whether to serve Prometheus metrics, and which.
@@ -201,6 +203,7 @@ impl ServerConfig {
                 http2_max_streams: cli.http2_max_streams,
             },
             rest_body_timeout: std::time::Duration::from_secs(cli.rest_read_timeout_seconds),
+            max_decompression_ratio: cli.max_decompression_ratio.max(1),
             rest_request_timeout: (cli.rest_api_timeout_in_ms > 0)
                 .then(|| std::time::Duration::from_millis(cli.rest_api_timeout_in_ms)),
         })

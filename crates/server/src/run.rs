@@ -164,6 +164,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             access: access.clone(),
             max_request_bytes: config.max_request_bytes,
             allowed_origins: config.cors.origins.clone(),
+            max_decompression_ratio: config.max_decompression_ratio,
         };
         let timeouts = RestTimeouts {
             body: config.rest_body_timeout,

@@ -7,7 +7,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{TestServer, add_body, assert_ok, config_path};
+use common::{TestServer, add_body, config_path};
 
 const INFER_ADD: &str = "/v2/models/add/infer";
 
@@ -17,6 +17,27 @@ fn connect(server: &TestServer) -> TcpStream {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     socket
+}
+
+/// A client that opens a new connection per request: with a 1 s read
+/// timeout, the server closes keep-alive connections idle that long, and a
+/// pooled client could pick one just as it closes.
+fn fresh_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+async fn infer_add(server: &TestServer) {
+    let answer = fresh_client()
+        .post(server.rest_url(INFER_ADD))
+        .json(&add_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
 }
 
 /// Reads until the server closes the connection (or 10 s pass); what came.
@@ -56,7 +77,7 @@ async fn a_client_that_stops_sending_is_dropped_while_others_are_served() {
         .unwrap();
     let started = Instant::now();
     for _ in 0..5 {
-        assert_ok(server.post_json(INFER_ADD, &add_body()).await);
+        infer_add(&server).await;
     }
     let headers_answer = read_until_closed(&mut stalled_headers).expect("closed, not hanging");
     let body_answer = read_until_closed(&mut stalled_body).expect("closed, not hanging");
@@ -71,7 +92,7 @@ async fn a_client_that_stops_sending_is_dropped_while_others_are_served() {
         "{body_answer}"
     );
     drop(headers_answer);
-    assert_ok(server.post_json(INFER_ADD, &add_body()).await);
+    infer_add(&server).await;
 }
 
 #[tokio::test]
@@ -134,4 +155,45 @@ async fn shutdown_does_not_wait_for_idle_connections() {
         "shutdown took {:?}",
         started.elapsed()
     );
+}
+
+/// Peak resident memory of process `pid`, in kB.
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// About 1 MB of gzip that expands to 1 GiB: refused as it streams, long
+/// before the server holds anything like a gigabyte.
+#[tokio::test]
+async fn a_gzip_bomb_is_refused_without_the_memory_it_asks_for() {
+    let server = TestServer::with_models().await;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let zeros = vec![b' '; 1 << 20];
+    for _ in 0..1024 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    let bomb = encoder.finish().unwrap();
+    assert!(bomb.len() < 8 << 20, "{} bytes", bomb.len());
+    let before = peak_rss_kb(server.pid());
+    let (status, body) = server
+        .post_bytes(
+            INFER_ADD,
+            &[
+                ("content-encoding", "gzip".into()),
+                ("content-type", "application/json".into()),
+            ],
+            bomb,
+        )
+        .await;
+    assert_eq!(status, 413, "{body}");
+    let grown_mb = (peak_rss_kb(server.pid()) - before) / 1024;
+    // The body stops at 32 times its compressed size (--max_decompression_ratio).
+    assert!(grown_mb < 1024, "peak memory grew by {grown_mb} MB");
+    // The refused connection is closed with the body unread: ask on a new one.
+    infer_add(&server).await;
 }

@@ -66,6 +66,9 @@ pub fn router(
             )
         })
         .layer(DefaultBodyLimit::max(max_request_bytes))
+        .layer(axum::middleware::from_fn(
+            super::rest_guard::limit_decompressed,
+        ))
         .layer(RequestDecompressionLayer::new())
         .layer(RequestBodyTimeoutLayer::new(timeouts.body))
         .layer(tower::util::option_layer(timeouts.request.map(|limit| {

@@ -3,10 +3,12 @@
 //! forge (a simple-request content type, a foreign `Origin`), and a declared
 //! body size over the limit (413 at once, before any byte is read).
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http_body_util::Limited;
 use inferd_core::telemetry::Interface;
 
 use super::ApiError;
@@ -21,7 +23,15 @@ pub struct RestGuard {
     pub max_request_bytes: usize,
     /// `--allowed_origins` (`*` allows any).
     pub allowed_origins: Vec<String>,
+    /// `--max_decompression_ratio`: a compressed body may expand to at most
+    /// this many times its declared length.
+    pub max_decompression_ratio: u64,
 }
+
+/// The most bytes a compressed request body may expand to, set by the
+/// guard from its declared length and read after decompression.
+#[derive(Debug, Clone, Copy)]
+struct DecompressedLimit(usize);
 
 /// What a REST path needs.
 fn access_of(path: &str) -> Access {
@@ -66,6 +76,24 @@ impl RestGuard {
         }
     }
 
+    /// For a compressed body with a declared length: the most it may
+    /// expand to (the ratio times its length, never above the body limit).
+    fn decompressed_limit(&self, headers: &HeaderMap) -> Option<usize> {
+        headers.get(header::CONTENT_ENCODING)?;
+        let declared: u64 = headers
+            .get(header::CONTENT_LENGTH)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let limit = declared.saturating_mul(self.max_decompression_ratio);
+        Some(
+            usize::try_from(limit)
+                .map_or(self.max_request_bytes, |l| l.min(self.max_request_bytes)),
+        )
+    }
+
     fn check_length(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let declared = headers
             .get(header::CONTENT_LENGTH)
@@ -85,7 +113,7 @@ impl RestGuard {
 }
 
 /// The middleware: refuses or passes the request on.
-pub async fn guard(State(guard): State<RestGuard>, request: Request, next: Next) -> Response {
+pub async fn guard(State(guard): State<RestGuard>, mut request: Request, next: Next) -> Response {
     let access = access_of(request.uri().path());
     let headers = request.headers();
     let presented = headers
@@ -113,5 +141,20 @@ pub async fn guard(State(guard): State<RestGuard>, request: Request, next: Next)
     if let Err(error) = checked {
         return error.into_response();
     }
+    if let Some(limit) = guard.decompressed_limit(request.headers()) {
+        request.extensions_mut().insert(DecompressedLimit(limit));
+    }
+    next.run(request).await
+}
+
+/// The middleware inside decompression: stops reading a decompressed body
+/// once it passes the limit the guard set (413), as it streams, so that a
+/// small compressed body cannot make the server allocate gigabytes.
+pub async fn limit_decompressed(request: Request, next: Next) -> Response {
+    let Some(DecompressedLimit(limit)) = request.extensions().get::<DecompressedLimit>().copied()
+    else {
+        return next.run(request).await;
+    };
+    let request = request.map(|body| Body::new(Limited::new(body, limit)));
     next.run(request).await
 }
