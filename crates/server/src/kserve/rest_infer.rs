@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use super::parameters::{self, from_json};
 use super::rest::version_request;
 use super::rest_raw::raw_input;
-use crate::transport::json_data::{decode, write_json};
+use crate::transport::json_data::{decode, quote_non_finite, write_json};
 use crate::transport::json_depth::check_json_depth;
 use crate::transport::rest_body::ChunkedBody;
 use crate::transport::{ApiError, RestState};
@@ -174,8 +174,17 @@ impl BinaryOutputs {
 /// Decodes the JSON part of a body and the binary tensors that follow it.
 fn parse_request(json: &[u8], mut binary: Bytes) -> Result<ParsedRequest, ApiError> {
     check_json_depth(json)?;
-    let parsed: InferBody<'_> = serde_json::from_slice(json)
-        .map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
+    // Bare NaN / Infinity / -Infinity, as inferd writes them, are read back.
+    let quoted;
+    let invalid =
+        |e: serde_json::Error| ApiError::bad_request(format!("Invalid JSON in request body: {e}"));
+    let parsed: InferBody<'_> = match serde_json::from_slice(json) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            quoted = quote_non_finite(json).ok_or_else(|| invalid(e))?;
+            serde_json::from_slice(&quoted).map_err(invalid)?
+        }
+    };
     let mut inputs = Vec::with_capacity(parsed.inputs.len());
     for input in parsed.inputs {
         inputs.push(decode_input(input, &mut binary)?);

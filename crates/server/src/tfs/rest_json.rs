@@ -7,7 +7,7 @@ use half::{bf16, f16};
 use inferd_tensor::{DataType, Tensor, TensorData};
 use serde_json::{Map, Value};
 
-use crate::transport::json_data::write_json_nested;
+use crate::transport::json_data::{quote_non_finite, write_json_nested};
 use crate::values::{Element, pack};
 
 fn is_b64(v: &Value) -> bool {
@@ -73,9 +73,6 @@ fn float(v: &Value, dtype: DataType, max: f64) -> Result<f64, String> {
     Ok(f)
 }
 
-/// The bare tokens TensorFlow Serving accepts for non-finite floats.
-const NON_FINITE: [&[u8]; 3] = [b"-Infinity", b"Infinity", b"NaN"];
-
 /// Parses a request body as a JSON object, also accepting the bare `NaN`,
 /// `Infinity` and `-Infinity` tokens TFS accepts (they become the strings
 /// `"NaN"`, ... that float inputs read back).
@@ -84,38 +81,6 @@ pub fn parse_body(body: &[u8]) -> Result<Map<String, Value>, serde_json::Error> 
         Some(quoted) => serde_json::from_slice(&quoted),
         None => Err(e),
     })
-}
-
-/// `body` with every non-finite token outside strings quoted; `None` when
-/// there is none.
-fn quote_non_finite(body: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(body.len() + 16);
-    let mut in_string = false;
-    let mut changed = false;
-    let mut i = 0;
-    'bytes: while i < body.len() {
-        let c = body[i];
-        if in_string {
-            let take = if c == b'\\' { 2 } else { 1 };
-            in_string = c != b'"';
-            out.extend_from_slice(&body[i..(i + take).min(body.len())]);
-            i += take;
-            continue;
-        }
-        if c == b'"' {
-            in_string = true;
-        } else if let Some(token) = NON_FINITE.iter().find(|t| body[i..].starts_with(t)) {
-            out.push(b'"');
-            out.extend_from_slice(token);
-            out.push(b'"');
-            i += token.len();
-            changed = true;
-            continue 'bytes;
-        }
-        out.push(c);
-        i += 1;
-    }
-    changed.then_some(out)
 }
 
 fn packed<T: Element>(

@@ -66,6 +66,83 @@ fn packed<T: Element + for<'de> Deserialize<'de>>(
     flatten::<T>(raw).map(pack)
 }
 
+/// A float element: a JSON number, or one of the non-finite tokens inferd
+/// writes (`NaN`, `Infinity`, `-Infinity`), bare (see [`quote_non_finite`])
+/// or quoted.
+struct JsonFloat(f64);
+
+impl<'de> Deserialize<'de> for JsonFloat {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FloatVisitor;
+        impl Visitor<'_> for FloatVisitor {
+            type Value = JsonFloat;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number, NaN, Infinity or -Infinity")
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<JsonFloat, E> {
+                Ok(JsonFloat(v))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<JsonFloat, E> {
+                Ok(JsonFloat(v as f64))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<JsonFloat, E> {
+                Ok(JsonFloat(v as f64))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<JsonFloat, E> {
+                match v {
+                    "NaN" => Ok(JsonFloat(f64::NAN)),
+                    "Infinity" => Ok(JsonFloat(f64::INFINITY)),
+                    "-Infinity" => Ok(JsonFloat(f64::NEG_INFINITY)),
+                    other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(FloatVisitor)
+    }
+}
+
+/// The bare tokens written for non-finite floats (TensorFlow Serving's, and
+/// Python's `json`).
+const NON_FINITE: [&[u8]; 3] = [b"-Infinity", b"Infinity", b"NaN"];
+
+/// `body` with every bare non-finite token outside strings quoted (so that
+/// a JSON parser reads it, as a string float inputs accept); `None` when
+/// there is none.
+pub fn quote_non_finite(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len() + 16);
+    let mut in_string = false;
+    let mut changed = false;
+    let mut i = 0;
+    while i < body.len() {
+        let c = body[i];
+        if in_string {
+            let take = if c == b'\\' { 2 } else { 1 };
+            in_string = c != b'"';
+            out.extend_from_slice(&body[i..(i + take).min(body.len())]);
+            i += take;
+            continue;
+        }
+        if c == b'"' {
+            in_string = true;
+        } else if let Some(token) = NON_FINITE.iter().find(|t| body[i..].starts_with(t)) {
+            out.push(b'"');
+            out.extend_from_slice(token);
+            out.push(b'"');
+            i += token.len();
+            changed = true;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    changed.then_some(out)
+}
+
 /// Reads floats, refusing finite values beyond the target type's range
 /// (which would otherwise turn into infinity).
 fn narrow_floats(
@@ -73,8 +150,11 @@ fn narrow_floats(
     max: f64,
     dtype: DataType,
 ) -> Result<impl Iterator<Item = f64>, serde_json::Error> {
-    let values = flatten::<f64>(raw)?;
-    if let Some(v) = values.iter().find(|v| v.abs() > max) {
+    let values: Vec<f64> = flatten::<JsonFloat>(raw)?
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
+    if let Some(v) = values.iter().find(|v| v.is_finite() && v.abs() > max) {
         return Err(de::Error::custom(format!(
             "value {v} is out of range for {dtype}"
         )));
@@ -102,7 +182,7 @@ pub fn decode(dtype: DataType, raw: &RawValue) -> Result<TensorData, serde_json:
         DataType::F16 => pack(narrow_floats(raw, f16::MAX.to_f64(), dtype)?.map(f16::from_f64)),
         DataType::BF16 => pack(narrow_floats(raw, bf16::MAX.to_f64(), dtype)?.map(bf16::from_f64)),
         DataType::F32 => pack(narrow_floats(raw, f64::from(f32::MAX), dtype)?.map(|v| v as f32)),
-        DataType::F64 => packed::<f64>(raw)?,
+        DataType::F64 => pack(flatten::<JsonFloat>(raw)?.into_iter().map(|f| f.0)),
         DataType::Bytes => {
             return Ok(TensorData::Strings(
                 flatten::<String>(raw)?
