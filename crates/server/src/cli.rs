@@ -108,6 +108,10 @@ pub struct Cli {
     #[arg(long = "rest_api_timeout_in_ms", default_value_t = 0)]
     pub rest_api_timeout_in_ms: u64,
 
+    /// Largest request head (request line and headers) on either port, in bytes; a larger one gets 431 (REST) or is refused by HTTP/2.
+    #[arg(long = "max_header_bytes", default_value_t = 409_600)]
+    pub max_header_bytes: usize,
+
     /// Concurrent HTTP/2 streams per connection, gRPC and REST.
     #[arg(long = "http2_max_streams", default_value_t = 1024)]
     pub http2_max_streams: u32,

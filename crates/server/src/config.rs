@@ -201,6 +201,7 @@ impl ServerConfig {
                 max_connections: cli.rest_max_connections,
                 header_read_timeout: std::time::Duration::from_secs(cli.rest_read_timeout_seconds),
                 http2_max_streams: cli.http2_max_streams,
+                max_header_bytes: cli.max_header_bytes,
             },
             rest_body_timeout: std::time::Duration::from_secs(cli.rest_read_timeout_seconds),
             max_decompression_ratio: cli.max_decompression_ratio.max(1),

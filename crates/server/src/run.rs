@@ -151,6 +151,8 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             GrpcSettings {
                 max_message_bytes: config.max_request_bytes,
                 max_streams: config.rest_limits.http2_max_streams,
+                max_header_bytes: u32::try_from(config.rest_limits.max_header_bytes)
+                    .unwrap_or(u32::MAX),
                 access: access.clone(),
             },
             listener,

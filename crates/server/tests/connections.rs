@@ -197,3 +197,49 @@ async fn a_gzip_bomb_is_refused_without_the_memory_it_asks_for() {
     // The refused connection is closed with the body unread: ask on a new one.
     infer_add(&server).await;
 }
+
+#[tokio::test]
+async fn an_oversized_request_head_is_refused() {
+    let server = TestServer::start(&[
+        "--config_path",
+        &config_path(),
+        "--max_header_bytes",
+        "16384",
+    ])
+    .await;
+    let mut socket = connect(&server);
+    let filler = "x".repeat(32 * 1024);
+    socket
+        .write_all(
+            format!("GET /v2/health/live HTTP/1.1\r\nhost: x\r\nx-filler: {filler}\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let answer = read_until_closed(&mut socket).expect("answered");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    infer_add(&server).await;
+}
+
+/// A tensor declared far larger than what is sent is refused from its
+/// shape, without memory for the declared size.
+#[tokio::test]
+async fn an_oversized_tensor_declaration_allocates_nothing() {
+    let server = TestServer::with_models().await;
+    let before = peak_rss_kb(server.pid());
+    let body = serde_json::json!({"inputs": [
+        {"name": "a", "shape": [1_000_000_000u64, 16], "datatype": "FP32", "data": [1.0]},
+        {"name": "b", "shape": [1_000_000_000u64, 16], "datatype": "FP32", "data": [1.0]}
+    ]});
+    let answer = fresh_client()
+        .post(server.rest_url(INFER_ADD))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    let text = answer.text().await.unwrap();
+    assert!(text.contains("Invalid number of values"), "{text}");
+    let grown_mb = (peak_rss_kb(server.pid()) - before) / 1024;
+    assert!(grown_mb < 64, "peak memory grew by {grown_mb} MB");
+}

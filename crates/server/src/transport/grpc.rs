@@ -48,6 +48,8 @@ pub struct GrpcSettings {
     pub max_message_bytes: usize,
     /// Concurrent HTTP/2 streams per connection (`--http2_max_streams`).
     pub max_streams: u32,
+    /// Largest header list (`--max_header_bytes`).
+    pub max_header_bytes: u32,
     /// Credentials.
     pub access: AccessControl,
 }
@@ -91,6 +93,7 @@ pub fn serve<H: Health>(
         .initial_stream_window_size(H2_STREAM_WINDOW_BYTES)
         .initial_connection_window_size(H2_CONNECTION_WINDOW_BYTES)
         .max_concurrent_streams(settings.max_streams)
+        .http2_max_header_list_size(settings.max_header_bytes)
         .layer(GrpcGuardLayer::new(settings.access))
         .add_service(health)
         .add_service(kserve)

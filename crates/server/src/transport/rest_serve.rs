@@ -17,6 +17,9 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+/// The smallest read buffer hyper accepts for HTTP/1.
+const MIN_HEAD_BYTES: usize = 8192;
+
 /// Connection limits of the REST listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
@@ -27,6 +30,8 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// Concurrent HTTP/2 streams per connection (`--http2_max_streams`).
     pub http2_max_streams: u32,
+    /// Largest request head (`--max_header_bytes`).
+    pub max_header_bytes: usize,
 }
 
 /// Serves `app` on `listener` until `stop` resolves, then stops accepting,
@@ -41,11 +46,13 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(MIN_HEAD_BYTES));
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(limits.http2_max_streams);
+        .max_concurrent_streams(limits.http2_max_streams)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     let builder = Arc::new(builder);
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
