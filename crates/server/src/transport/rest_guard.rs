@@ -147,14 +147,17 @@ pub async fn guard(State(guard): State<RestGuard>, mut request: Request, next: N
     next.run(request).await
 }
 
-/// The middleware inside decompression: stops reading a decompressed body
-/// once it passes the limit the guard set (413), as it streams, so that a
-/// small compressed body cannot make the server allocate gigabytes.
-pub async fn limit_decompressed(request: Request, next: Next) -> Response {
-    let Some(DecompressedLimit(limit)) = request.extensions().get::<DecompressedLimit>().copied()
-    else {
-        return next.run(request).await;
-    };
-    let request = request.map(|body| Body::new(Limited::new(body, limit)));
-    next.run(request).await
+/// Inside decompression: stops reading a decompressed body once it passes
+/// the limit the guard set (413), as it streams, so that a small compressed
+/// body cannot make the server allocate gigabytes. Also gives the routes the
+/// body type they take.
+pub fn limit_decompressed<B>(request: http::Request<B>) -> Request
+where
+    B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    match request.extensions().get::<DecompressedLimit>().copied() {
+        Some(DecompressedLimit(limit)) => request.map(|body| Body::new(Limited::new(body, limit))),
+        None => request.map(Body::new),
+    }
 }
