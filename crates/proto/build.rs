@@ -8,11 +8,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/tensorflow/serving/model.proto",
         "proto/tensorflow/serving/prediction_service.proto",
         "proto/tensorflow/serving/model_service.proto",
+        "proto/tensorflow/serving/ssl_config.proto",
     ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }
     let descriptors = protox::compile(protos, ["proto"])?;
+    // Kept for reading text-format messages (configuration files) at run time.
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("descriptors.bin"),
+        prost::Message::encode_to_vec(&descriptors),
+    )?;
     tonic_prost_build::configure()
         .bytes(".")
         // Maps of the TensorFlow Serving API iterate in name order, so inputs

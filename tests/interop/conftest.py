@@ -34,6 +34,8 @@ class Server:
     grpc_port: int
     rest_port: int
     log_path: pathlib.Path
+    # "https" when the REST port speaks TLS.
+    scheme: str = "http"
 
     @property
     def rest_url(self) -> str:
@@ -46,7 +48,7 @@ class Server:
 
     @property
     def rest_base(self) -> str:
-        return f"http://127.0.0.1:{self.rest_port}"
+        return f"{self.scheme}://127.0.0.1:{self.rest_port}"
 
     def log_tail(self) -> str:
         try:
@@ -82,10 +84,10 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def http_status(url: str, timeout: float = 2.0) -> int | None:
+def http_status(url: str, timeout: float = 2.0, opener=URL_OPENER) -> int | None:
     """HTTP status of GET url, or None when nothing answered."""
     try:
-        with URL_OPENER.open(url, timeout=timeout) as response:
+        with opener.open(url, timeout=timeout) as response:
             return response.status
     except urllib.error.HTTPError as err:
         return err.code
@@ -93,7 +95,7 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
         return None
 
 
-def wait_until_ready(server: Server) -> None:
+def wait_until_ready(server: Server, opener=URL_OPENER) -> None:
     url = f"{server.rest_base}/v2/health/ready"
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -103,7 +105,7 @@ def wait_until_ready(server: Server) -> None:
                 f"inferd exited with status {code} before becoming ready; log:\n{server.log_tail()}",
                 pytrace=False,
             )
-        if http_status(url) == 200:
+        if http_status(url, opener=opener) == 200:
             return
         time.sleep(0.1)
     pytest.fail(
@@ -125,9 +127,10 @@ def stop(process: subprocess.Popen) -> int | None:
         return None
 
 
-def start_server(tmp_path_factory, extra_args=()):
+def start_server(tmp_path_factory, extra_args=(), https_context=None):
     """Starts inferd on models/config.json with `extra_args`; yields it, then
-    stops it with SIGTERM and checks it exits 0 in time."""
+    stops it with SIGTERM and checks it exits 0 in time. With `https_context`
+    (an ssl.SSLContext) the REST port is taken to speak TLS."""
     binary = server_binary()
     grpc_port, rest_port = free_ports(2)
     log_path = tmp_path_factory.mktemp("inferd") / "server.log"
@@ -144,9 +147,14 @@ def start_server(tmp_path_factory, extra_args=()):
         process = subprocess.Popen(
             command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
         )
-    srv = Server(process, grpc_port, rest_port, log_path)
+    scheme = "https" if https_context is not None else "http"
+    srv = Server(process, grpc_port, rest_port, log_path, scheme)
+    opener = URL_OPENER
+    if https_context is not None:
+        opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=https_context))
     try:
-        wait_until_ready(srv)
+        wait_until_ready(srv, opener)
     except BaseException:
         stop(process)
         raise

@@ -29,3 +29,5 @@ pub mod google {
         tonic::include_proto!("google.protobuf");
     }
 }
+
+pub mod text_format;

@@ -132,6 +132,46 @@ pub struct Cli {
     #[arg(long = "restrict_health_and_metrics")]
     pub restrict_health_and_metrics: bool,
 
+    /// PEM certificate chain both ports serve over TLS, with --tls_key [default: plain text]; re-read when it changes.
+    #[arg(long = "tls_cert")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls_cert.
+    #[arg(long = "tls_key")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM bundle of CAs: both ports then require a client certificate signed by one of them (mutual TLS).
+    #[arg(long = "tls_client_ca")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Like --tls_cert, for the gRPC port only.
+    #[arg(long = "grpc_tls_cert")]
+    pub grpc_tls_cert: Option<PathBuf>,
+
+    /// Like --tls_key, for the gRPC port only.
+    #[arg(long = "grpc_tls_key")]
+    pub grpc_tls_key: Option<PathBuf>,
+
+    /// Like --tls_client_ca, for the gRPC port only.
+    #[arg(long = "grpc_tls_client_ca")]
+    pub grpc_tls_client_ca: Option<PathBuf>,
+
+    /// Like --tls_cert, for the REST port only.
+    #[arg(long = "rest_tls_cert")]
+    pub rest_tls_cert: Option<PathBuf>,
+
+    /// Like --tls_key, for the REST port only.
+    #[arg(long = "rest_tls_key")]
+    pub rest_tls_key: Option<PathBuf>,
+
+    /// Like --tls_client_ca, for the REST port only.
+    #[arg(long = "rest_tls_client_ca")]
+    pub rest_tls_client_ca: Option<PathBuf>,
+
+    /// TF Serving's flag: text-format SSLConfig (server_key, server_cert, custom_ca, client_verify) for the gRPC port.
+    #[arg(long = "ssl_config_file")]
+    pub ssl_config_file: Option<PathBuf>,
+
     /// CORS on the REST port: comma-separated origins allowed to call it from a browser, or `*` [default: none, no CORS headers].
     #[arg(long = "allowed_origins")]
     pub allowed_origins: Option<String>,

@@ -11,6 +11,7 @@ use inferd_repository::{
 
 use crate::cli::Cli;
 use crate::security::CorsSettings;
+use crate::tls::TlsSettings;
 use crate::transport::access::AccessRules;
 use crate::transport::rest_serve::ConnectionLimits;
 
@@ -61,6 +62,8 @@ pub struct ServerConfig {
     pub access: AccessRules,
     /// CORS on the REST port.
     pub cors: CorsSettings,
+    /// TLS of each port (plain text where `None`).
+    pub tls: TlsSettings,
     /// REST connection cap, header read timeout, HTTP/2 streams.
     pub rest_limits: ConnectionLimits,
     /// Longest a REST request's body may pause between parts.
@@ -197,6 +200,7 @@ impl ServerConfig {
             metrics,
             access: crate::security::access_rules(cli)?,
             cors: crate::security::cors_settings(cli)?,
+            tls: TlsSettings::from_cli(cli).map_err(StartupError::Flags)?,
             rest_limits: ConnectionLimits {
                 max_connections: cli.rest_max_connections,
                 header_read_timeout: std::time::Duration::from_secs(cli.rest_read_timeout_seconds),

@@ -7,12 +7,15 @@
 
 pub mod cli;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kserve;
 mod ovms;
 pub mod reload;
 mod run;
 pub mod security;
 pub mod tfs;
+pub mod tls;
 pub mod transport;
 mod values;
 

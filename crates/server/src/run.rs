@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::cli::LogLevel;
 use crate::config::ServerConfig;
 use crate::reload::Reloader;
+use crate::tls::{Alpn, ServerTls, TlsSource};
 use crate::transport::RestGuard;
 use crate::transport::access::AccessControl;
 use crate::transport::grpc::GrpcSettings;
@@ -69,6 +70,22 @@ async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListe
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen for {what} on {addr}"))
+}
+
+/// A listener's TLS, read at start-up (a file that cannot be used stops the
+/// start); `None` for plain text or when the listener is off.
+fn server_tls(
+    name: &'static str,
+    source: &Option<TlsSource>,
+    alpn: Alpn,
+    listening: bool,
+) -> anyhow::Result<Option<Arc<ServerTls>>> {
+    match source {
+        Some(source) if listening => ServerTls::new(name, source.clone(), alpn)
+            .map(Some)
+            .with_context(|| format!("cannot start: {name} TLS")),
+        _ => Ok(None),
+    }
 }
 
 /// How often recorded histogram samples are folded into their buckets.
@@ -134,6 +151,18 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         models,
     ));
     let access = AccessControl::new(config.access.clone(), telemetry.clone());
+    let grpc_tls = server_tls(
+        "gRPC",
+        &config.tls.grpc,
+        Alpn::Grpc,
+        grpc_listener.is_some(),
+    )?;
+    let rest_tls = server_tls(
+        "REST",
+        &config.tls.rest,
+        Alpn::Rest,
+        rest_listener.is_some(),
+    )?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -143,7 +172,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
     crate::transport::grpc::set_serving(&health, false).await;
     if let Some(listener) = grpc_listener {
-        tracing::info!(address = %listener.local_addr()?, "gRPC server listening");
+        tracing::info!(address = %listener.local_addr()?, tls = grpc_tls.is_some(), "gRPC server listening");
         let server = crate::transport::grpc::serve(
             core.clone(),
             reloader.clone(),
@@ -154,6 +183,8 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
                 max_header_bytes: u32::try_from(config.rest_limits.max_header_bytes)
                     .unwrap_or(u32::MAX),
                 access: access.clone(),
+                tls: grpc_tls.clone(),
+                handshake_timeout: config.rest_limits.header_read_timeout,
             },
             listener,
             stopped(stop_rx.clone()),
@@ -161,7 +192,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         servers.spawn(async move { server.await.context("gRPC server failed") });
     }
     if let Some(listener) = rest_listener {
-        tracing::info!(address = %listener.local_addr()?, "REST server listening");
+        tracing::info!(address = %listener.local_addr()?, tls = rest_tls.is_some(), "REST server listening");
         let guard = RestGuard {
             access: access.clone(),
             max_request_bytes: config.max_request_bytes,
@@ -181,13 +212,17 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         );
         let stop = stopped(stop_rx.clone());
         let limits = config.rest_limits;
+        let tls = rest_tls.clone();
         servers.spawn(async move {
-            crate::transport::rest_serve::serve(listener, app, limits, stop)
+            crate::transport::rest_serve::serve(listener, app, limits, tls, stop)
                 .await
                 .context("REST server failed")
         });
     }
 
+    for tls in [&grpc_tls, &rest_tls].into_iter().flatten() {
+        tokio::spawn(tls.clone().watch(stopped(stop_rx.clone())));
+    }
     reloader.start().await;
     if let Some(interval) = config.poll_interval {
         let reloader = reloader.clone();

@@ -134,8 +134,8 @@ async fn connections_over_the_cap_are_closed_at_once() {
 }
 
 #[tokio::test]
-async fn shutdown_does_not_wait_for_idle_connections() {
-    let mut server = TestServer::start(&["--config_path", &config_path()]).await;
+async fn shutdown_does_not_wait_for_idle_or_half_read_connections() {
+    let server = TestServer::start(&["--config_path", &config_path()]).await;
     // A keep-alive connection left idle after one request, and one that
     // never sent anything.
     let mut idle = connect(&server);
@@ -144,17 +144,21 @@ async fn shutdown_does_not_wait_for_idle_connections() {
     let mut answer = [0u8; 256];
     assert!(idle.read(&mut answer).unwrap() > 0);
     let _silent = connect(&server);
+    // A request head that stops half-way (the read timeout is 30 s).
+    let mut half = connect(&server);
+    half.write_all(b"POST /v2/models/add/infer HTTP/1.1\r\nhost: x\r\ncontent-le")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
-    let status = server
-        .stop_within(Duration::from_secs(10))
-        .await
-        .expect("exited");
+    let (status, log) = server.stop_with_log().await;
     assert!(status.success(), "{status}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "shutdown took {:?}",
         started.elapsed()
     );
+    assert!(!log.contains("still in flight"), "{log}");
+    assert!(log.contains("shutdown complete"), "{log}");
 }
 
 /// Peak resident memory of process `pid`, in kB.

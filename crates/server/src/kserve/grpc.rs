@@ -57,7 +57,7 @@ fn metadata(specs: &[TensorSpec]) -> Vec<TensorMetadata> {
         .collect()
 }
 
-fn decode_request(request: ModelInferRequest) -> Result<(InferRequest, bool), Status> {
+pub(crate) fn decode_request(request: ModelInferRequest) -> Result<(InferRequest, bool), Status> {
     let use_raw = !request.raw_input_contents.is_empty();
     if use_raw && request.raw_input_contents.len() != request.inputs.len() {
         return Err(Status::invalid_argument(format!(

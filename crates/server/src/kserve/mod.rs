@@ -1,13 +1,13 @@
 //! KServe v2 (Open Inference Protocol) with Triton's extensions: REST and
 //! gRPC adapters over the core, side by side.
 
-mod grpc;
+pub(crate) mod grpc;
 mod grpc_repository;
 mod grpc_tensor;
 mod parameters;
 pub mod repository_index;
-mod rest;
-mod rest_infer;
+pub(crate) mod rest;
+pub(crate) mod rest_infer;
 mod rest_raw;
 mod rest_repository;
 mod rest_statistics;

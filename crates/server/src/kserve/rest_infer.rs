@@ -93,7 +93,7 @@ fn body_error(state: &RestState, rejection: BytesRejection) -> ApiError {
 }
 
 /// Splits a body into its JSON part and its binary part.
-fn split_body(headers: &HeaderMap, body: &Bytes) -> Result<(Bytes, Bytes), ApiError> {
+pub(crate) fn split_body(headers: &HeaderMap, body: &Bytes) -> Result<(Bytes, Bytes), ApiError> {
     let Some(value) = headers.get(HEADER_LENGTH) else {
         return Ok((body.clone(), Bytes::new()));
     };
@@ -149,8 +149,8 @@ async fn run(
 }
 
 /// A decoded request and how its answer is to be written.
-struct ParsedRequest {
-    request: InferRequest,
+pub(crate) struct ParsedRequest {
+    pub(crate) request: InferRequest,
     binary_outputs: BinaryOutputs,
 }
 
@@ -172,7 +172,7 @@ impl BinaryOutputs {
 }
 
 /// Decodes the JSON part of a body and the binary tensors that follow it.
-fn parse_request(json: &[u8], mut binary: Bytes) -> Result<ParsedRequest, ApiError> {
+pub(crate) fn parse_request(json: &[u8], mut binary: Bytes) -> Result<ParsedRequest, ApiError> {
     check_json_depth(json)?;
     // Bare NaN / Infinity / -Infinity, as inferd writes them, are read back.
     let quoted;

@@ -4,10 +4,10 @@
 mod grpc_model;
 mod grpc_predict;
 mod grpc_reload;
-mod grpc_spec;
-mod grpc_tensor;
-mod rest_json;
-mod rest_predict;
+pub(crate) mod grpc_spec;
+pub(crate) mod grpc_tensor;
+pub(crate) mod rest_json;
+pub(crate) mod rest_predict;
 pub mod rest_status;
 
 use axum::Router;

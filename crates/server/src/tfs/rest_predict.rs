@@ -145,7 +145,10 @@ fn is_named(value: &Value) -> bool {
         .is_some_and(|o| !(o.len() == 1 && o.contains_key("b64")))
 }
 
-fn row_inputs(signature: &Signature, instances: &Value) -> Result<Vec<InferInput>, ApiError> {
+pub(crate) fn row_inputs(
+    signature: &Signature,
+    instances: &Value,
+) -> Result<Vec<InferInput>, ApiError> {
     let rows = instances
         .as_array()
         .filter(|r| !r.is_empty())
@@ -180,7 +183,10 @@ fn row_inputs(signature: &Signature, instances: &Value) -> Result<Vec<InferInput
         .collect()
 }
 
-fn column_inputs(signature: &Signature, columns: &Value) -> Result<Vec<InferInput>, ApiError> {
+pub(crate) fn column_inputs(
+    signature: &Signature,
+    columns: &Value,
+) -> Result<Vec<InferInput>, ApiError> {
     if !is_named(columns) {
         let [spec] = signature.inputs.as_slice() else {
             return Err(ApiError::bad_request(format!(

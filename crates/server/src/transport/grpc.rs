@@ -20,6 +20,7 @@ use crate::proto::kserve::grpc_inference_service_server::GrpcInferenceServiceSer
 use crate::proto::tensorflow::serving::model_service_server::ModelServiceServer;
 use crate::proto::tensorflow::serving::prediction_service_server::PredictionServiceServer;
 use crate::reload::Reloader;
+use crate::tls::{ServerTls, tls_incoming};
 
 /// The service names health checks may ask about besides the whole server (`""`).
 const SERVICES: [&str; 3] = [
@@ -52,6 +53,10 @@ pub struct GrpcSettings {
     pub max_header_bytes: u32,
     /// Credentials.
     pub access: AccessControl,
+    /// TLS; `None` for plain text.
+    pub tls: Option<Arc<ServerTls>>,
+    /// Longest a TLS handshake may take (`--rest_read_timeout_seconds`).
+    pub handshake_timeout: std::time::Duration,
 }
 
 /// Marks the server and each service SERVING or NOT_SERVING for health checks.
@@ -71,14 +76,14 @@ pub async fn set_serving(reporter: &tonic_health::server::HealthReporter, servin
 /// in-flight calls finish. `reloader` applies model lists sent to
 /// `HandleReloadConfigRequest` and the repository extension's loads and
 /// unloads.
-pub fn serve<H: Health>(
+pub async fn serve<H: Health>(
     core: Arc<Core>,
     reloader: Arc<Reloader>,
     health: HealthServer<H>,
     settings: GrpcSettings,
     listener: TcpListener,
     stop: impl Future<Output = ()> + Send + 'static,
-) -> impl Future<Output = Result<(), tonic::transport::Error>> + Send {
+) -> Result<(), tonic::transport::Error> {
     let kserve = GrpcInferenceServiceServer::new(KServeGrpc::new(core.clone(), reloader.clone()))
         .max_decoding_message_size(settings.max_message_bytes)
         .max_encoding_message_size(usize::MAX);
@@ -87,8 +92,7 @@ pub fn serve<H: Health>(
         .max_encoding_message_size(usize::MAX);
     let tfs_models = ModelServiceServer::new(TfsModels::new(reloader))
         .max_decoding_message_size(settings.max_message_bytes);
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .max_frame_size(H2_MAX_FRAME_BYTES)
         .initial_stream_window_size(H2_STREAM_WINDOW_BYTES)
         .initial_connection_window_size(H2_CONNECTION_WINDOW_BYTES)
@@ -98,6 +102,15 @@ pub fn serve<H: Health>(
         .add_service(health)
         .add_service(kserve)
         .add_service(tfs_prediction)
-        .add_service(tfs_models)
-        .serve_with_incoming_shutdown(incoming, stop)
+        .add_service(tfs_models);
+    match settings.tls {
+        Some(tls) => {
+            let incoming = tls_incoming(listener, tls, settings.handshake_timeout);
+            router.serve_with_incoming_shutdown(incoming, stop).await
+        }
+        None => {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            router.serve_with_incoming_shutdown(incoming, stop).await
+        }
+    }
 }

@@ -1,21 +1,27 @@
 //! The REST listener's accept loop (in place of `axum::serve`, which has no
-//! read timeouts or connection cap): every connection gets a header read
-//! timeout (a client that opens a request and stops sending cannot hold a
-//! connection), the number of open connections is capped (one over the cap
-//! is closed at once), and on shutdown idle keep-alive connections close at
-//! once while requests in flight finish.
+//! read timeouts, connection cap or TLS): every connection gets a header
+//! read timeout (a client that opens a request and stops sending cannot hold
+//! a connection), the number of open connections is capped (one over the cap
+//! is closed at once), TLS is negotiated first where configured, and on
+//! shutdown connections with no request being answered (idle, or with a
+//! request head still arriving) close at once while answers in progress
+//! finish.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tower::ServiceExt;
+
+use crate::tls::ServerTls;
 
 /// The smallest read buffer hyper accepts for HTTP/1.
 const MIN_HEAD_BYTES: usize = 8192;
@@ -26,7 +32,8 @@ pub struct ConnectionLimits {
     /// Open connections at most (`--rest_max_connections`).
     pub max_connections: usize,
     /// Time a client has to send a request's headers, on a new connection
-    /// or between keep-alive requests (`--rest_read_timeout_seconds`).
+    /// or between keep-alive requests, and to finish a TLS handshake
+    /// (`--rest_read_timeout_seconds`).
     pub header_read_timeout: Duration,
     /// Concurrent HTTP/2 streams per connection (`--http2_max_streams`).
     pub http2_max_streams: u32,
@@ -34,14 +41,90 @@ pub struct ConnectionLimits {
     pub max_header_bytes: usize,
 }
 
-/// Serves `app` on `listener` until `stop` resolves, then stops accepting,
-/// closes idle connections and waits for requests in flight.
-pub async fn serve(
-    listener: TcpListener,
+/// What every connection task shares.
+struct Shared {
+    builder: auto::Builder<TokioExecutor>,
     app: Router,
-    limits: ConnectionLimits,
-    stop: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+    closing: watch::Receiver<bool>,
+}
+
+/// Counts a request as being answered while it lives.
+struct Answering(Arc<AtomicUsize>);
+
+impl Answering {
+    fn start(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Answering(count.clone())
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Shared {
+    /// Serves one connection until it ends, or, once the server is closing,
+    /// until its current answers are done.
+    async fn serve<IO>(&self, io: IO)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let answering = Arc::new(AtomicUsize::new(0));
+        let count = answering.clone();
+        let app = self.app.clone();
+        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+            let guard = Answering::start(&count);
+            let answer = app.clone().oneshot(request);
+            async move {
+                let response = answer.await;
+                drop(guard);
+                response
+            }
+        });
+        let connection = self
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(io), service);
+        tokio::pin!(connection);
+        let mut closing = self.closing.clone();
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "REST connection ended with an error");
+                }
+                return;
+            }
+            _ = closing.wait_for(|closing| *closing) => {}
+        }
+        if answering.load(Ordering::Acquire) == 0 {
+            // Idle, or a request head still arriving: nothing to finish.
+            return;
+        }
+        connection.as_mut().graceful_shutdown();
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "REST connection ended with an error");
+        }
+    }
+
+    /// Negotiates TLS (bounded by the header read timeout, and given up when
+    /// the server closes), then serves the connection.
+    async fn serve_tls(&self, socket: TcpStream, tls: &ServerTls, timeout: Duration) {
+        let mut closing = self.closing.clone();
+        let handshake = tokio::time::timeout(timeout, tls.acceptor().accept(socket));
+        let stream = tokio::select! {
+            result = handshake => match result {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => return tracing::debug!(%error, "REST TLS handshake failed"),
+                Err(_) => return tracing::debug!("REST TLS handshake timed out"),
+            },
+            _ = closing.wait_for(|closing| *closing) => return,
+        };
+        self.serve(stream).await;
+    }
+}
+
+fn builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -53,9 +136,28 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.http2_max_streams)
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
-    let builder = Arc::new(builder);
-    let open = Arc::new(Semaphore::new(limits.max_connections));
-    let graceful = GracefulShutdown::new();
+    builder
+}
+
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `stop`
+/// resolves, then stops accepting, closes connections that have nothing to
+/// answer and waits for the others.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    tls: Option<Arc<ServerTls>>,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let max_connections = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let max_connections = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    let open = Arc::new(Semaphore::new(max_connections as usize));
+    let (closing_tx, closing) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        builder: builder(&limits),
+        app,
+        closing,
+    });
     tokio::pin!(stop);
     loop {
         let socket = tokio::select! {
@@ -75,19 +177,30 @@ pub async fn serve(
             continue;
         };
         let _ = socket.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(socket), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            let _permit = permit;
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "REST connection ended with an error");
-            }
-        });
+        tokio::spawn(connection(
+            shared.clone(),
+            socket,
+            tls.clone(),
+            limits.header_read_timeout,
+            permit,
+        ));
     }
     drop(listener);
-    graceful.shutdown().await;
+    let _ = closing_tx.send(true);
+    // Every connection holds a permit until it ends.
+    let _ = open.acquire_many(max_connections).await;
     Ok(())
+}
+
+async fn connection(
+    shared: Arc<Shared>,
+    socket: TcpStream,
+    tls: Option<Arc<ServerTls>>,
+    handshake_timeout: Duration,
+    _permit: OwnedSemaphorePermit,
+) {
+    match tls {
+        Some(tls) => shared.serve_tls(socket, &tls, handshake_timeout).await,
+        None => shared.serve(socket).await,
+    }
 }

@@ -69,6 +69,7 @@ pub struct TestServer {
     pub rest_port: u16,
     log: tempfile::NamedTempFile,
     client: reqwest::Client,
+    scheme: &'static str,
 }
 
 impl TestServer {
@@ -80,9 +81,19 @@ impl TestServer {
     /// Starts the binary with loopback addresses, two free ports and `args`,
     /// and waits until it is ready. Retries on a lost port race.
     pub async fn start(args: &[&str]) -> TestServer {
+        TestServer::start_with(args, http_client(), "http").await
+    }
+
+    /// Like [`TestServer::start`], for a REST port that speaks `scheme`
+    /// (`https` over TLS), checked for readiness with `client`.
+    pub async fn start_with(
+        args: &[&str],
+        client: reqwest::Client,
+        scheme: &'static str,
+    ) -> TestServer {
         let mut last_log = String::new();
         for _ in 0..START_ATTEMPTS {
-            match TestServer::try_start(args).await {
+            match TestServer::try_start(args, client.clone(), scheme).await {
                 Ok(server) => return server,
                 Err(log) if log.contains("cannot listen") => last_log = log,
                 Err(log) => panic!("inferd did not become ready (args {args:?}); log:\n{log}"),
@@ -93,7 +104,11 @@ impl TestServer {
         )
     }
 
-    async fn try_start(args: &[&str]) -> Result<TestServer, String> {
+    async fn try_start(
+        args: &[&str],
+        client: reqwest::Client,
+        scheme: &'static str,
+    ) -> Result<TestServer, String> {
         let (grpc_port, rest_port) = free_ports();
         let log = tempfile::NamedTempFile::new().expect("log file");
         let out = log.as_file().try_clone().expect("clone log handle");
@@ -122,7 +137,8 @@ impl TestServer {
             grpc_port,
             rest_port,
             log,
-            client: http_client(),
+            client,
+            scheme,
         };
         let deadline = Instant::now() + READY_TIMEOUT;
         let url = server.rest_url("/v2/health/ready");
@@ -163,9 +179,9 @@ impl TestServer {
             .id()
     }
 
-    /// `http://127.0.0.1:<rest_port><path>`.
+    /// `http://127.0.0.1:<rest_port><path>` (`https` over TLS).
     pub fn rest_url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.rest_port)
+        format!("{}://127.0.0.1:{}{path}", self.scheme, self.rest_port)
     }
 
     /// A client for this server's REST port.

@@ -1,0 +1,122 @@
+//! The gRPC listener's connections over TLS, for tonic's
+//! `serve_with_incoming`: handshakes run concurrently, each bounded in time,
+//! and only finished ones reach the server.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::Connected;
+
+use super::watch::ServerTls;
+
+/// Handshakes finished but not yet taken by the server.
+const READY_QUEUE: usize = 64;
+
+/// A TLS connection the gRPC server reads requests from.
+pub struct TlsConnection {
+    stream: tokio_rustls::server::TlsStream<TcpStream>,
+}
+
+/// What tonic may ask about a [`TlsConnection`].
+#[derive(Debug, Clone)]
+pub struct TlsConnectInfo {
+    /// The client's address.
+    pub remote_addr: Option<std::net::SocketAddr>,
+}
+
+impl Connected for TlsConnection {
+    type ConnectInfo = TlsConnectInfo;
+
+    fn connect_info(&self) -> TlsConnectInfo {
+        TlsConnectInfo {
+            remote_addr: self.stream.get_ref().0.peer_addr().ok(),
+        }
+    }
+}
+
+impl AsyncRead for TlsConnection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TlsConnection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// Accepts TCP connections on `listener` and yields them once their TLS
+/// handshake (at most `handshake_timeout`) has succeeded; failed handshakes
+/// are logged at debug level and dropped. Accepting stops when the server
+/// drops the stream.
+pub fn tls_incoming(
+    listener: TcpListener,
+    tls: Arc<ServerTls>,
+    handshake_timeout: Duration,
+) -> ReceiverStream<io::Result<TlsConnection>> {
+    let (ready, stream) = mpsc::channel(READY_QUEUE);
+    tokio::spawn(async move {
+        loop {
+            let socket = tokio::select! {
+                () = ready.closed() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((socket, _)) => socket,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot accept a gRPC connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = socket.set_nodelay(true);
+            let acceptor = tls.acceptor();
+            let ready = ready.clone();
+            tokio::spawn(async move {
+                match tokio::time::timeout(handshake_timeout, acceptor.accept(socket)).await {
+                    Ok(Ok(stream)) => {
+                        let _ = ready.send(Ok(TlsConnection { stream })).await;
+                    }
+                    Ok(Err(error)) => tracing::debug!(%error, "gRPC TLS handshake failed"),
+                    Err(_) => tracing::debug!("gRPC TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    ReceiverStream::new(stream)
+}
