@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Protocol::KserveGrpc)]
     pub protocol: Protocol,
 
-    /// Server address, HOST:PORT (the gRPC or the REST port) [default:
+    /// Server address, HOST:PORT (the gRPC or the REST port), https://HOST:PORT for TLS [default:
     /// localhost:9178 for gRPC, localhost:8000 for REST].
     #[arg(short = 'u', long)]
     pub url: Option<String>,
@@ -99,6 +99,18 @@ pub struct Args {
     /// Allow targets that are not loopback addresses.
     #[arg(long)]
     pub allow_remote: bool,
+
+    /// TLS (https:// --url): PEM file of the CAs the server's certificate must chain to.
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
+
+    /// TLS: PEM client certificate chain to present (mutual TLS), with --tls-key.
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS: PEM private key of --tls-cert.
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Wire protocol of the target.

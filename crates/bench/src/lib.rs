@@ -47,11 +47,17 @@ pub async fn bench(args: Args) -> Result<Report, BenchError> {
     });
     let target = target::resolve(&url, args.allow_remote)?;
     let source = InputSource::parse(&args.input_data)?;
-    let clients = ClientConfig {
-        protocol: args.protocol,
-        target,
-        request_timeout: Duration::from_millis(args.request_timeout_ms),
+    let tls_files = client::TlsFiles {
+        ca: args.tls_ca.clone(),
+        cert: args.tls_cert.clone(),
+        key: args.tls_key.clone(),
     };
+    let clients = ClientConfig::new(
+        args.protocol,
+        target,
+        Duration::from_millis(args.request_timeout_ms),
+        &tls_files,
+    )?;
     let model = ModelRef {
         name: args.model.clone(),
         version: args.model_version,

@@ -13,12 +13,16 @@ pub struct Target {
     pub addr: SocketAddr,
     /// `HOST:PORT` as given, for the HTTP `Host` header.
     pub authority: String,
+    /// The host as given (the name a TLS certificate must carry).
+    pub host: String,
+    /// The URL said `https://`.
+    pub tls: bool,
 }
 
 /// Parses and resolves `url` (`HOST:PORT`, `[V6]:PORT`, optionally with
-/// `http://`), refusing anything that is not loopback unless `allow_remote`.
+/// `http://` or, for TLS, `https://`), refusing anything that is not loopback unless `allow_remote`.
 pub fn resolve(url: &str, allow_remote: bool) -> Result<Target, BenchError> {
-    let authority = strip_scheme(url)?;
+    let (authority, tls) = strip_scheme(url);
     let (host, port) = split_host_port(authority)?;
     let refuse = |reason: String| BenchError::RemoteTarget {
         target: url.to_string(),
@@ -47,17 +51,18 @@ pub fn resolve(url: &str, allow_remote: bool) -> Result<Target, BenchError> {
     Ok(Target {
         addr,
         authority: authority.to_string(),
+        host: host.to_string(),
+        tls,
     })
 }
 
-fn strip_scheme(url: &str) -> Result<&str, BenchError> {
-    if url.starts_with("https://") {
-        return Err(BenchError::Usage(format!(
-            "--url {url}: TLS is not supported; give HOST:PORT"
-        )));
-    }
-    let rest = url.strip_prefix("http://").unwrap_or(url);
-    Ok(rest.strip_suffix('/').unwrap_or(rest))
+/// The authority, and whether the scheme asks for TLS.
+fn strip_scheme(url: &str) -> (&str, bool) {
+    let (rest, tls) = match url.strip_prefix("https://") {
+        Some(rest) => (rest, true),
+        None => (url.strip_prefix("http://").unwrap_or(url), false),
+    };
+    (rest.strip_suffix('/').unwrap_or(rest), tls)
 }
 
 fn split_host_port(authority: &str) -> Result<(&str, u16), BenchError> {
@@ -108,6 +113,10 @@ mod tests {
             let target = resolve(url, false).expect(url);
             assert_eq!(target.addr, addr.parse().expect("address"), "{url}");
         }
+        let secure = resolve("https://127.0.0.1:8443/", false).expect("https");
+        assert!(secure.tls);
+        assert_eq!(secure.host, "127.0.0.1");
+        assert!(!resolve("127.0.0.1:1", false).expect("plain").tls);
         let localhost = resolve("localhost:9000", false).expect("localhost");
         assert!(localhost.addr.ip().is_loopback());
         assert_eq!(localhost.authority, "localhost:9000");
@@ -135,7 +144,7 @@ mod tests {
             ":80",
             "127.0.0.1:x",
             "[::1",
-            "https://a:1",
+            "https://a",
         ] {
             assert!(
                 matches!(resolve(url, false), Err(BenchError::Usage(_))),

@@ -1,5 +1,6 @@
-//! KServe v2 REST over one HTTP/1.1 keep-alive connection: model metadata,
-//! and infer with JSON `data` or the binary tensor extension.
+//! KServe v2 REST over one HTTP/1.1 keep-alive connection (TLS where the
+//! target is `https://`): model metadata, and infer with JSON `data` or the
+//! binary tensor extension.
 
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
-use super::{CONNECT_TIMEOUT, ModelInfo, ModelRef, describe, limited};
+use super::{CONNECT_TIMEOUT, ClientConfig, ModelInfo, ModelRef, describe, limited};
+use crate::client::TlsClient;
 use crate::data::{InputTensor, json_values};
 use crate::error::{BenchError, RequestError};
 use crate::model::{ModelInput, parse_datatype};
@@ -27,15 +29,17 @@ const ERROR_BODY_CHARS: usize = 300;
 #[derive(Debug)]
 pub struct RestConnection {
     target: Target,
+    tls: Option<TlsClient>,
     sender: Option<SendRequest<Full<Bytes>>>,
 }
 
 impl RestConnection {
-    /// Connects to `target` now, so that an unreachable server shows at once.
-    pub async fn open(target: &Target) -> Result<RestConnection, RequestError> {
+    /// Connects to the target now, so that an unreachable server shows at once.
+    pub async fn open(config: &ClientConfig) -> Result<RestConnection, RequestError> {
         Ok(RestConnection {
-            target: target.clone(),
-            sender: Some(handshake(target).await?),
+            target: config.target.clone(),
+            tls: config.tls.clone(),
+            sender: Some(handshake(&config.target, config.tls.as_ref()).await?),
         })
     }
 
@@ -46,7 +50,7 @@ impl RestConnection {
     ) -> Result<(StatusCode, Bytes), RequestError> {
         let sender = match self.sender.take() {
             Some(sender) if !sender.is_closed() => sender,
-            _ => handshake(&self.target).await?,
+            _ => handshake(&self.target, self.tls.as_ref()).await?,
         };
         let sender = self.sender.insert(sender);
         let transport = |e: hyper::Error| RequestError::Transport(describe(&e));
@@ -70,7 +74,10 @@ impl RestConnection {
     }
 }
 
-async fn handshake(target: &Target) -> Result<SendRequest<Full<Bytes>>, RequestError> {
+async fn handshake(
+    target: &Target,
+    tls: Option<&TlsClient>,
+) -> Result<SendRequest<Full<Bytes>>, RequestError> {
     let transport = |message: String| RequestError::Transport(message);
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target.addr))
         .await
@@ -79,9 +86,27 @@ async fn handshake(target: &Target) -> Result<SendRequest<Full<Bytes>>, RequestE
     stream
         .set_nodelay(true)
         .map_err(|e| transport(e.to_string()))?;
+    match tls {
+        None => http1_over(stream).await,
+        Some(tls) => {
+            let stream = tokio::time::timeout(CONNECT_TIMEOUT, tls.connect(stream))
+                .await
+                .map_err(|_| {
+                    transport(format!("TLS handshake timed out after {CONNECT_TIMEOUT:?}"))
+                })?
+                .map_err(|e| transport(format!("TLS handshake: {e}")))?;
+            http1_over(stream).await
+        }
+    }
+}
+
+async fn http1_over<IO>(stream: IO) -> Result<SendRequest<Full<Bytes>>, RequestError>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (sender, connection) = http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| transport(describe(&e)))?;
+        .map_err(|e| RequestError::Transport(describe(&e)))?;
     tokio::spawn(connection); // ends when the sender is dropped or the peer closes
     Ok(sender)
 }

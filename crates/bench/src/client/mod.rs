@@ -4,10 +4,13 @@
 mod kserve_grpc;
 mod kserve_rest;
 mod tfs_grpc;
+mod tls;
 
 use std::error::Error;
 use std::time::Duration;
 
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::args::Protocol;
@@ -17,6 +20,7 @@ use crate::model::ModelInput;
 use crate::target::Target;
 
 pub use kserve_rest::RestRequest;
+pub use tls::{TlsClient, TlsFiles};
 
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,6 +34,40 @@ pub struct ClientConfig {
     pub target: Target,
     /// One request's time limit.
     pub request_timeout: Duration,
+    /// TLS, for `https://` targets.
+    pub tls: Option<TlsClient>,
+}
+
+impl ClientConfig {
+    /// Where clients connect, over TLS when the URL says `https://`.
+    pub fn new(
+        protocol: Protocol,
+        target: Target,
+        request_timeout: Duration,
+        tls_files: &TlsFiles,
+    ) -> Result<ClientConfig, BenchError> {
+        let tls = if target.tls {
+            // gRPC needs HTTP/2; the REST clients speak HTTP/1.1.
+            let alpn: &[&[u8]] = if protocol.is_grpc() {
+                &[b"h2"]
+            } else {
+                &[b"http/1.1"]
+            };
+            Some(TlsClient::new(tls_files, &target.host, alpn)?)
+        } else if *tls_files != TlsFiles::default() {
+            return Err(BenchError::Usage(
+                "--tls-ca, --tls-cert and --tls-key need an https:// --url".into(),
+            ));
+        } else {
+            None
+        };
+        Ok(ClientConfig {
+            protocol,
+            target,
+            request_timeout,
+            tls,
+        })
+    }
 }
 
 /// The model a run addresses.
@@ -98,18 +136,18 @@ impl Client {
         let timeout = config.request_timeout;
         Ok(match payload {
             Payload::KserveGrpc(request) => {
-                let channel = grpc_channel(&config.target).await?;
+                let channel = grpc_channel(config).await?;
                 let client = kserve_grpc::KserveGrpcClient::new(channel, request.clone(), timeout);
                 Client::KserveGrpc(client)
             }
             Payload::KserveRest(request) => {
-                let connection = kserve_rest::RestConnection::open(&config.target).await?;
+                let connection = kserve_rest::RestConnection::open(config).await?;
                 let client =
                     kserve_rest::KserveRestClient::new(connection, request.clone(), timeout);
                 Client::KserveRest(client)
             }
             Payload::TfsGrpc(request) => {
-                let channel = grpc_channel(&config.target).await?;
+                let channel = grpc_channel(config).await?;
                 Client::TfsGrpc(tfs_grpc::TfsClient::new(channel, request.clone(), timeout))
             }
         })
@@ -138,31 +176,44 @@ pub async fn fetch_model_info(
     };
     match config.protocol {
         Protocol::KserveGrpc => {
-            let channel = grpc_channel(&config.target).await.map_err(connect_error)?;
+            let channel = grpc_channel(config).await.map_err(connect_error)?;
             kserve_grpc::metadata(channel, model).await
         }
         Protocol::KserveRest | Protocol::KserveRestBinary => {
-            let mut connection = kserve_rest::RestConnection::open(&config.target)
+            let mut connection = kserve_rest::RestConnection::open(config)
                 .await
                 .map_err(connect_error)?;
             kserve_rest::metadata(&mut connection, &config.target.authority, model).await
         }
         Protocol::TfsGrpc => {
-            let channel = grpc_channel(&config.target).await.map_err(connect_error)?;
+            let channel = grpc_channel(config).await.map_err(connect_error)?;
             tfs_grpc::metadata(channel, model).await
         }
     }
 }
 
-/// A connected HTTP/2 channel to `target`.
-async fn grpc_channel(target: &Target) -> Result<Channel, RequestError> {
-    Endpoint::from_shared(format!("http://{}", target.addr))
+/// A connected HTTP/2 channel to the target, over TLS where configured.
+async fn grpc_channel(config: &ClientConfig) -> Result<Channel, RequestError> {
+    let endpoint = Endpoint::from_shared(format!("http://{}", config.target.addr))
         .map_err(|e| RequestError::Transport(describe(&e)))?
         .connect_timeout(CONNECT_TIMEOUT)
-        .tcp_nodelay(true)
-        .connect()
-        .await
-        .map_err(|e| RequestError::Transport(describe(&e)))
+        .tcp_nodelay(true);
+    let channel = match config.tls.clone() {
+        None => endpoint.connect().await,
+        Some(tls) => {
+            let addr = config.target.addr;
+            let connector = tower::service_fn(move |_| {
+                let tls = tls.clone();
+                async move {
+                    let stream = TcpStream::connect(addr).await?;
+                    stream.set_nodelay(true)?;
+                    Ok::<_, std::io::Error>(TokioIo::new(tls.connect(stream).await?))
+                }
+            });
+            endpoint.connect_with_connector(connector).await
+        }
+    };
+    channel.map_err(|e| RequestError::Transport(describe(&e)))
 }
 
 /// An error with its chain of sources, `outer: inner: ...`, each distinct

@@ -88,6 +88,11 @@ pub struct Server {
 impl Server {
     /// Starts the server and waits until `GET /v2/health/ready` answers 200.
     pub fn start() -> Server {
+        Server::start_with(&[], health_ready)
+    }
+
+    /// Starts the server with `extra` flags and waits until `ready(rest port)`.
+    pub fn start_with(extra: &[&str], ready: impl Fn(u16) -> bool) -> Server {
         let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/config.json");
         let mut last_log = String::new();
         for _ in 0..START_ATTEMPTS {
@@ -106,6 +111,7 @@ impl Server {
                     "127.0.0.1",
                 ])
                 .args(["--log_level", "WARNING"])
+                .args(extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::from(file.try_clone().expect("clone log")))
                 .stderr(Stdio::from(file.try_clone().expect("clone log")))
@@ -117,7 +123,7 @@ impl Server {
                 rest_port,
                 log,
             };
-            if server.wait_ready() {
+            if server.wait_ready(&ready) {
                 return server;
             }
             last_log = server.log();
@@ -125,13 +131,13 @@ impl Server {
         panic!("inferd did not become ready in {START_ATTEMPTS} attempts; last log:\n{last_log}");
     }
 
-    fn wait_ready(&mut self) -> bool {
+    fn wait_ready(&mut self, ready: &impl Fn(u16) -> bool) -> bool {
         let deadline = Instant::now() + READY_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false; // exited, most likely a lost port race
             }
-            if health_ready(self.rest_port) {
+            if ready(self.rest_port) {
                 return true;
             }
             sleep(POLL);
@@ -163,7 +169,7 @@ impl Drop for Server {
 }
 
 /// Whether `GET /v2/health/ready` on `port` answers 200.
-fn health_ready(port: u16) -> bool {
+pub fn health_ready(port: u16) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
         return false;
