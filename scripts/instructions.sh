@@ -3,7 +3,8 @@
 # deterministic complement to overhead.sh's CPU time on a noisy machine.
 # Starts inferd (and, with BEFORE, an older binary) under valgrind serving the
 # tiny `add` model on tract, sends warm-up requests, zeroes the counters,
-# sends REQUESTS more over REST JSON, REST binary and gRPC (tritonclient),
+# sends REQUESTS more over REST JSON, REST binary (a connection each, and
+# keep-alive) and gRPC (tritonclient),
 # and prints instructions per request and now ÷ before.
 #
 #   scripts/instructions.sh
@@ -40,7 +41,7 @@ measure() {
     curl -sf "http://127.0.0.1:$rest/v2/health/ready" >/dev/null && break
     sleep 0.2
   done
-  for mode in json binary grpc; do
+  for mode in json binary keepalive grpc; do
     "$python" scripts/instructions_client.py "$mode" "$rest" "$grpc" "$warmup"
     callgrind_control -z "$pid" >/dev/null 2>&1
     "$python" scripts/instructions_client.py "$mode" "$rest" "$grpc" "$requests"
@@ -67,9 +68,9 @@ counts = {}
 for line in open(sys.argv[1]):
     name, mode, total = line.split()
     counts[(name, mode)] = int(total) / int(sys.argv[2])
-print(f"{'mode':<8} {'now instr/req':>14} {'before':>10} {'now÷before':>10}")
-for mode in ("json", "binary", "grpc"):
+print(f"{'mode':<9} {'now instr/req':>14} {'before':>10} {'now÷before':>10}")
+for mode in ("json", "binary", "keepalive", "grpc"):
     now, before = counts.get(("now", mode)), counts.get(("before", mode))
     rest = f" {before:>10,.0f} {now / before:10.3f}" if before else ""
-    print(f"{mode:<8} {now:>14,.0f}{rest}")
+    print(f"{mode:<9} {now:>14,.0f}{rest}")
 PY

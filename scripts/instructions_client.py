@@ -1,8 +1,11 @@
 """Sends COUNT requests to the `add` model, one at a time, for instructions.sh.
 
-usage: instructions_client.py json|binary|grpc REST_PORT GRPC_PORT COUNT
-REST requests open a new connection each (urllib), as many simple clients do.
+usage: instructions_client.py json|binary|keepalive|grpc REST_PORT GRPC_PORT COUNT
+json and binary REST requests open a new connection each (urllib), as many
+simple clients do; keepalive sends binary requests over one connection, as
+pooling clients (tritonclient, requests.Session) do.
 """
+import http.client
 import json
 import struct
 import sys
@@ -36,6 +39,12 @@ else:
     }).encode()
     body = header + struct.pack("<16f", *values) * 2
     headers = {"Inference-Header-Content-Length": str(len(header))}
+if mode == "keepalive":
+    connection = http.client.HTTPConnection("127.0.0.1", int(rest_port))
+    for _ in range(count):
+        connection.request("POST", "/v2/models/add/infer", body, headers)
+        connection.getresponse().read()
+    sys.exit(0)
 for _ in range(count):
     with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers)) as answer:
         answer.read()

@@ -61,16 +61,19 @@ def free_port():
         return s.getsockname()[1]
 
 
-def get_json(url):
-    with urllib.request.urlopen(url, timeout=10) as response:
+def get_json(url, context=None):
+    with urllib.request.urlopen(url, timeout=10, context=context) as response:
         return json.load(response)
 
 
 class Server:
-    """One inferd process on loopback ports, with metrics on or off."""
+    """One inferd process on loopback ports, with metrics on or off; with an
+    ssl `context`, its REST port is taken to speak TLS."""
 
-    def __init__(self, name, binary, config, out, extra=()):
+    def __init__(self, name, binary, config, out, extra=(), context=None):
         self.name = name
+        self.context = context
+        self.base = f"{'https' if context else 'http'}://127.0.0.1"
         self.grpc, self.rest = free_port(), free_port()
         self.log = open(out / f"server-{name.replace(' ', '_')}.log", "w")
         self.process = subprocess.Popen(
@@ -84,7 +87,8 @@ class Server:
             if self.process.poll() is not None:
                 sys.exit(f"{name} exited at start-up; see {self.log.name}")
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.rest}/v2/health/ready", timeout=1)
+                urllib.request.urlopen(f"{self.base}:{self.rest}/v2/health/ready", timeout=1,
+                                       context=self.context)
                 return
             except OSError:
                 time.sleep(0.2)
@@ -96,7 +100,7 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def answered(self, model):
-        stats = get_json(f"http://127.0.0.1:{self.rest}/v2/models/{model}/stats")
+        stats = get_json(f"{self.base}:{self.rest}/v2/models/{model}/stats", self.context)
         return sum(s["inference_stats"]["success"]["count"] for s in stats["model_stats"])
 
     def stop(self):

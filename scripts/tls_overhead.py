@@ -15,12 +15,10 @@ import ssl
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 
 import trustme
 
-from overhead import free_port
+from overhead import Server
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 INFERD = ROOT / "target/release/inferd"
@@ -30,68 +28,27 @@ PROTOCOLS = ("kserve-grpc", "kserve-rest-binary")
 LEVELS = (1, 8)
 
 
-class Server:
-    """One inferd on loopback ports; TLS on both when `pki` is given."""
-
-    def __init__(self, name, out, pki=None):
-        self.name, self.grpc, self.rest = name, free_port(), free_port()
-        self.scheme = "https" if pki else "http"
-        extra = ["--tls_cert", pki["cert"], "--tls_key", pki["key"]] if pki else []
-        self.context = ssl.create_default_context(cafile=pki["ca"]) if pki else None
-        self.log = open(out / f"server-{name}.log", "w")
-        self.process = subprocess.Popen(
-            [str(INFERD), "--config_path", str(CONFIG), "--port", str(self.grpc),
-             "--rest_port", str(self.rest), "--grpc_bind_address", "127.0.0.1",
-             "--rest_bind_address", "127.0.0.1", "--file_system_poll_wait_seconds", "0",
-             "--log_level", "WARNING", *extra],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                sys.exit(f"{name} exited at start-up; see {self.log.name}")
-            try:
-                self.get("/v2/health/ready", parse=False)
-                return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        sys.exit(f"{name} did not become ready; see {self.log.name}")
-
-    def get(self, path, parse=True):
-        url = f"{self.scheme}://127.0.0.1:{self.rest}{path}"
-        with urllib.request.urlopen(url, timeout=10, context=self.context) as response:
-            return json.load(response) if parse else response.read()
-
-    def cpu_seconds(self):
-        fields = pathlib.Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def answered(self):
-        stats = self.get("/v2/models/add/stats")
-        return sum(s["inference_stats"]["success"]["count"] for s in stats["model_stats"])
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+def start(name, out, pki=None):
+    """One inferd; TLS on both ports when `pki` is given."""
+    extra = ["--tls_cert", pki["cert"], "--tls_key", pki["key"]] if pki else []
+    context = ssl.create_default_context(cafile=pki["ca"]) if pki else None
+    return Server(name, INFERD, CONFIG, out, extra, context)
 
 
 def bench(server, protocol, clients, window_ms, out, pki):
     port = server.grpc if "grpc" in protocol else server.rest
     result = out / "last-bench.json"
-    tls = ["--tls-ca", pki["ca"]] if server.scheme == "https" else []
-    cpu, answered = server.cpu_seconds(), server.answered()
+    tls = ["--tls-ca", pki["ca"]] if server.context else []
+    cpu, answered = server.cpu_seconds(), server.answered("add")
     run = subprocess.run(
-        [str(BENCH), "--protocol", protocol, "-u", f"{server.scheme}://127.0.0.1:{port}",
+        [str(BENCH), "--protocol", protocol, "-u", f"{server.base}:{port}",
          "-m", "add", "-c", str(clients), "--input-data", "zero",
          "--measurement-interval-ms", str(window_ms), "--max-trials", "4",
          "--max-duration-s", "60", "--json", str(result), *tls],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if run.returncode != 0:
         sys.exit(f"inferd-bench failed against {server.name}:\n{run.stderr[-2000:]}")
-    cpu, answered = server.cpu_seconds() - cpu, server.answered() - answered
+    cpu, answered = server.cpu_seconds() - cpu, server.answered("add") - answered
     level = json.loads(result.read_text())["levels"][0]
     return {"throughput": level["throughput_infer_per_s"], "p99_us": level["latency_p99_us"],
             "errors": level["errors"], "cpu_us": cpu * 1e6 / max(answered, 1)}
@@ -142,7 +99,7 @@ def main():
     results_file = out / "results.jsonl"
     if not args.report:
         pki = make_pki(out)
-        servers = [Server("plain", out), Server("tls", out, pki)]
+        servers = [start("plain", out), start("tls", out, pki)]
         results = []
         try:
             for round_index in range(args.rounds):

@@ -318,7 +318,10 @@ fn encode_response(
     let mut blobs = Vec::new();
     json.extend_from_slice(b"{\"model_name\":");
     write_str(&mut json, &response.model_name);
-    json.extend_from_slice(format!(",\"model_version\":\"{}\"", response.model_version).as_bytes());
+    let mut number = itoa::Buffer::new();
+    json.extend_from_slice(b",\"model_version\":\"");
+    json.extend_from_slice(number.format(response.model_version).as_bytes());
+    json.push(b'"');
     if let Some(id) = &id {
         json.extend_from_slice(b",\"id\":");
         write_str(&mut json, id);
@@ -334,20 +337,21 @@ fn encode_response(
         }
         json.extend_from_slice(b"{\"name\":");
         write_str(&mut json, name);
-        let shape: Vec<String> = tensor.shape().iter().map(ToString::to_string).collect();
-        json.extend_from_slice(
-            format!(
-                ",\"datatype\":\"{}\",\"shape\":[{}]",
-                tensor.dtype(),
-                shape.join(",")
-            )
-            .as_bytes(),
-        );
+        json.extend_from_slice(b",\"datatype\":\"");
+        json.extend_from_slice(tensor.dtype().name().as_bytes());
+        json.extend_from_slice(b"\",\"shape\":[");
+        for (d, dim) in tensor.shape().iter().enumerate() {
+            if d > 0 {
+                json.push(b',');
+            }
+            json.extend_from_slice(number.format(*dim).as_bytes());
+        }
+        json.push(b']');
         if wants_binary(name) {
             let wire = tensor.to_wire();
-            json.extend_from_slice(
-                format!(",\"parameters\":{{\"binary_data_size\":{}}}}}", wire.len()).as_bytes(),
-            );
+            json.extend_from_slice(b",\"parameters\":{\"binary_data_size\":");
+            json.extend_from_slice(number.format(wire.len()).as_bytes());
+            json.extend_from_slice(b"}}");
             blobs.push(wire);
         } else {
             json.extend_from_slice(b",\"data\":");

@@ -17,4 +17,4 @@ pub mod rest_serve;
 pub use grpc_guard::GrpcGuardLayer;
 pub use grpc_status::status_from_core;
 pub use rest::{ApiError, RestState};
-pub use rest_guard::RestGuard;
+pub use rest_guard::{RestGuard, RestGuardLayer};

@@ -3,13 +3,18 @@
 //! forge (a simple-request content type, a foreign `Origin`), and a declared
 //! body size over the limit (413 at once, before any byte is read).
 
+use std::future::{Ready, ready};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::Either;
 use http_body_util::Limited;
 use inferd_core::telemetry::Interface;
+use tower::{Layer, Service};
 
 use super::ApiError;
 use super::access::{Access, AccessControl};
@@ -112,39 +117,92 @@ impl RestGuard {
     }
 }
 
-/// The middleware: refuses or passes the request on.
-pub async fn guard(State(guard): State<RestGuard>, mut request: Request, next: Next) -> Response {
-    let access = access_of(request.uri().path());
-    let headers = request.headers();
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes);
-    if let Err(refusal) = guard.access.check(Interface::Rest, access, presented) {
-        let status = if refusal.unauthenticated() {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::FORBIDDEN
-        };
-        let mut answer = ApiError::new(status, refusal.message()).into_response();
-        if refusal.unauthenticated() {
-            answer
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+impl RestGuard {
+    /// The answer refusing `request`, or `None` to let it through (noting
+    /// its decompression limit).
+    fn refusal<B>(&self, request: &mut http::Request<B>) -> Option<Response> {
+        let access = access_of(request.uri().path());
+        let headers = request.headers();
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
+        if let Err(refusal) = self.access.check(Interface::Rest, access, presented) {
+            let status = if refusal.unauthenticated() {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            let mut answer = ApiError::new(status, refusal.message()).into_response();
+            if refusal.unauthenticated() {
+                answer
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            return Some(answer);
         }
-        return answer;
+        let checked = match access {
+            Access::Management => self.check_management(headers),
+            _ => Ok(()),
+        }
+        .and_then(|()| self.check_length(headers));
+        if let Err(error) = checked {
+            return Some(error.into_response());
+        }
+        if let Some(limit) = self.decompressed_limit(request.headers()) {
+            request.extensions_mut().insert(DecompressedLimit(limit));
+        }
+        None
     }
-    let checked = match access {
-        Access::Management => guard.check_management(headers),
-        _ => Ok(()),
+}
+
+/// The guard as a tower layer (a plain service, not `axum::middleware`,
+/// which boxes and clones the rest of the stack on every request).
+#[derive(Clone)]
+pub struct RestGuardLayer(Arc<RestGuard>);
+
+impl RestGuardLayer {
+    /// A layer that checks every request with `guard`.
+    pub fn new(guard: RestGuard) -> Self {
+        RestGuardLayer(Arc::new(guard))
     }
-    .and_then(|()| guard.check_length(headers));
-    if let Err(error) = checked {
-        return error.into_response();
+}
+
+impl<S> Layer<S> for RestGuardLayer {
+    type Service = RestGuardService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RestGuardService {
+            inner,
+            guard: self.0.clone(),
+        }
     }
-    if let Some(limit) = guard.decompressed_limit(request.headers()) {
-        request.extensions_mut().insert(DecompressedLimit(limit));
+}
+
+/// See [`RestGuardLayer`].
+#[derive(Clone)]
+pub struct RestGuardService<S> {
+    inner: S,
+    guard: Arc<RestGuard>,
+}
+
+impl<S, B> Service<http::Request<B>> for RestGuardService<S>
+where
+    S: Service<http::Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
     }
-    next.run(request).await
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        match self.guard.refusal(&mut request) {
+            None => Either::Right(self.inner.call(request)),
+            Some(refusal) => Either::Left(ready(Ok(refusal))),
+        }
+    }
 }
 
 /// Inside decompression: stops reading a decompressed body once it passes

@@ -12,14 +12,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::Router;
+use std::convert::Infallible;
+
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 
 use crate::tls::ServerTls;
 
@@ -41,10 +43,37 @@ pub struct ConnectionLimits {
     pub max_header_bytes: usize,
 }
 
+/// The REST application a listener serves (see `transport::rest::router`).
+pub trait RestApp:
+    Service<
+        http::Request<Incoming>,
+        Response = Response,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> RestApp for T where
+    T: Service<
+            http::Request<Incoming>,
+            Response = Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// What every connection task shares.
-struct Shared {
+struct Shared<A> {
     builder: auto::Builder<TokioExecutor>,
-    app: Router,
+    app: A,
     closing: watch::Receiver<bool>,
 }
 
@@ -64,7 +93,7 @@ impl Drop for Answering {
     }
 }
 
-impl Shared {
+impl<A: RestApp> Shared<A> {
     /// Serves one connection until it ends, or, once the server is closing,
     /// until its current answers are done.
     async fn serve<IO>(&self, io: IO)
@@ -142,9 +171,9 @@ fn builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
 /// Serves `app` on `listener` (over TLS when `tls` is given) until `stop`
 /// resolves, then stops accepting, closes connections that have nothing to
 /// answer and waits for the others.
-pub async fn serve(
+pub async fn serve<A: RestApp>(
     listener: TcpListener,
-    app: Router,
+    app: A,
     limits: ConnectionLimits,
     tls: Option<Arc<ServerTls>>,
     stop: impl Future<Output = ()>,
@@ -192,8 +221,8 @@ pub async fn serve(
     Ok(())
 }
 
-async fn connection(
-    shared: Arc<Shared>,
+async fn connection<A: RestApp>(
+    shared: Arc<Shared<A>>,
     socket: TcpStream,
     tls: Option<Arc<ServerTls>>,
     handshake_timeout: Duration,
