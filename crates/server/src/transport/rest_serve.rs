@@ -73,6 +73,9 @@ impl<T> RestApp for T where
 /// What every connection task shares.
 struct Shared<A> {
     builder: auto::Builder<TokioExecutor>,
+    /// The same for TLS connections, where one buffer per answer (one TLS
+    /// record) costs less than a vectored write of its parts (a record each).
+    tls_builder: auto::Builder<TokioExecutor>,
     app: A,
     closing: watch::Receiver<bool>,
 }
@@ -96,7 +99,7 @@ impl Drop for Answering {
 impl<A: RestApp> Shared<A> {
     /// Serves one connection until it ends, or, once the server is closing,
     /// until its current answers are done.
-    async fn serve<IO>(&self, io: IO)
+    async fn serve<IO>(&self, io: IO, builder: &auto::Builder<TokioExecutor>)
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -112,9 +115,7 @@ impl<A: RestApp> Shared<A> {
                 response
             }
         });
-        let connection = self
-            .builder
-            .serve_connection_with_upgrades(TokioIo::new(io), service);
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
         tokio::pin!(connection);
         let mut closing = self.closing.clone();
         tokio::select! {
@@ -149,14 +150,15 @@ impl<A: RestApp> Shared<A> {
             },
             _ = closing.wait_for(|closing| *closing) => return,
         };
-        self.serve(stream).await;
+        self.serve(stream, &self.tls_builder).await;
     }
 }
 
-fn builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
+fn builder(limits: &ConnectionLimits, writev: bool) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
+        .writev(writev)
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(MIN_HEAD_BYTES));
@@ -183,7 +185,8 @@ pub async fn serve<A: RestApp>(
     let open = Arc::new(Semaphore::new(max_connections as usize));
     let (closing_tx, closing) = watch::channel(false);
     let shared = Arc::new(Shared {
-        builder: builder(&limits),
+        builder: builder(&limits, true),
+        tls_builder: builder(&limits, false),
         app,
         closing,
     });
@@ -230,6 +233,6 @@ async fn connection<A: RestApp>(
 ) {
     match tls {
         Some(tls) => shared.serve_tls(socket, &tls, handshake_timeout).await,
-        None => shared.serve(socket).await,
+        None => shared.serve(socket, &shared.builder).await,
     }
 }
