@@ -429,3 +429,50 @@ fn unusable_tls_material_stops_the_start_with_one_line() {
         );
     }
 }
+
+/// Reads until the peer closes; how long that took.
+fn time_until_closed(port: u16) -> Duration {
+    use std::io::Read;
+    let started = Instant::now();
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut buffer = [0u8; 64];
+    while matches!(socket.read(&mut buffer), Ok(n) if n > 0) {}
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_handshake_is_dropped() {
+    let ca = Authority::new("inferd test CA");
+    let files = Files::new(&ca.server(), None);
+    let (cert, key) = (files.path("cert.pem"), files.path("key.pem"));
+    let config = config_path();
+    let server = TestServer::start_with(
+        &[
+            "--config_path",
+            &config,
+            "--tls_cert",
+            &cert,
+            "--tls_key",
+            &key,
+            "--rest_read_timeout_seconds",
+            "1",
+        ],
+        rest_client(&ca, None),
+        "https",
+    )
+    .await;
+    for port in [server.rest_port, server.grpc_port] {
+        let waited = tokio::task::spawn_blocking(move || time_until_closed(port))
+            .await
+            .unwrap();
+        assert!(
+            waited < Duration::from_secs(5),
+            "port {port}: open for {waited:?}"
+        );
+    }
+    // Others are still served.
+    assert_eq!(rest_ready(&server, &rest_client(&ca, None)).await, Ok(200));
+}
