@@ -36,15 +36,20 @@ logs=target/fuzz-logs
 mkdir -p "$logs"
 (cd fuzz && cargo +nightly fuzz build --release)
 
+# The targets are built once above and run directly: `cargo fuzz run` would
+# rebuild them whenever the sources change during a long run.
+bin_dir=fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release
+
 run_one() {
     local target=$1
-    mkdir -p "fuzz/corpus/$target"
+    mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target"
     # -rss_limit_mb: an input that makes a parser allocate beyond this is a
     # finding; -timeout: one input taking longer than this is a hang.
-    (cd fuzz && cargo +nightly fuzz run --release "$target" \
-        "corpus/$target" "seeds/$target" -- \
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_odr_violation=0} \
+        "$bin_dir/$target" "fuzz/corpus/$target" "fuzz/seeds/$target" \
+        -artifact_prefix="fuzz/artifacts/$target/" \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
-        -print_final_stats=1) >"$logs/$target.log" 2>&1
+        -print_final_stats=1 >"$logs/$target.log" 2>&1
 }
 
 status=0
@@ -69,7 +74,7 @@ for target in "${targets[@]}"; do
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
     rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
     rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
-    last=$(grep -E '#[0-9]+.*cov: [0-9]+' "$log" | tail -n 1)
+    last=$(grep -E '#[0-9]+.*cov: [0-9]+' "$log" | tail -n 1 || true)
     cov=$(echo "$last" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || echo '?')
     ft=$(echo "$last" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*' || echo '?')
     if grep -qE 'ERROR: libFuzzer|ERROR: AddressSanitizer|ERROR: LeakSanitizer|panicked at|SUMMARY:' "$log"; then
