@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
@@ -125,6 +126,16 @@ def stop(process: subprocess.Popen) -> int | None:
         process.kill()
         process.wait()
         return None
+
+
+def add_inputs(module):
+    """Inputs `a` and `b` of the `add` model for tritonclient.http or .grpc
+    (`module`), both 0..15; and the values."""
+    values = np.arange(16, dtype=np.float32).reshape(1, 16)
+    inputs = [module.InferInput(name, [1, 16], "FP32") for name in ("a", "b")]
+    for item in inputs:
+        item.set_data_from_numpy(values)
+    return inputs, values
 
 
 def start_server(tmp_path_factory, extra_args=(), https_context=None):

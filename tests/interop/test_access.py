@@ -6,7 +6,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from conftest import start_server
+from conftest import add_inputs, start_server
 
 API_KEY = "interop-api-key"
 ADMIN_KEY = "interop-admin-key"
@@ -30,14 +30,6 @@ def keyed_server(tmp_path_factory):
         tmp_path_factory,
         ["--api_key_file", str(keys / "api"), "--admin_key_file", str(keys / "admin")],
     )
-
-
-def add_inputs(module):
-    values = np.arange(16, dtype=np.float32).reshape(1, 16)
-    inputs = [module.InferInput(name, [1, 16], "FP32") for name in ("a", "b")]
-    for item in inputs:
-        item.set_data_from_numpy(values)
-    return inputs, values
 
 
 @pytest.mark.parametrize("headers, ok", [(None, False), (WRONG, False), (API, True), (ADMIN, True)])

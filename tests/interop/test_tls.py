@@ -15,7 +15,7 @@ import tritonclient.http as httpclient
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 import ovmsclient
 
-from conftest import start_server
+from conftest import add_inputs, start_server
 
 
 @pytest.fixture(scope="module")
@@ -56,20 +56,12 @@ def tls_server(tmp_path_factory, pki):
     )
 
 
-def add_request(module):
-    values = np.arange(16, dtype=np.float32).reshape(1, 16)
-    inputs = [module.InferInput(name, [1, 16], "FP32") for name in ("a", "b")]
-    for item in inputs:
-        item.set_data_from_numpy(values)
-    return inputs, values
-
-
 def test_tritonclient_http_over_mutual_tls(tls_server, pki):
     client = httpclient.InferenceServerClient(
         tls_server.rest_url, ssl=True,
         ssl_options={"ca_certs": pki["ca.pem"], "certfile": pki["client.pem"],
                      "keyfile": pki["client.key"]})
-    inputs, values = add_request(httpclient)
+    inputs, values = add_inputs(httpclient)
     result = client.infer("add", inputs)
     np.testing.assert_array_equal(result.as_numpy("sum"), values + values)
     client.close()
@@ -87,7 +79,7 @@ def test_tritonclient_grpc_over_mutual_tls(tls_server, pki):
     client = grpcclient.InferenceServerClient(
         tls_server.grpc_url, ssl=True, root_certificates=pki["ca.pem"],
         private_key=pki["client.key"], certificate_chain=pki["client.pem"])
-    inputs, values = add_request(grpcclient)
+    inputs, values = add_inputs(grpcclient)
     result = client.infer("add", inputs)
     np.testing.assert_array_equal(result.as_numpy("sum"), values + values)
     client.close()

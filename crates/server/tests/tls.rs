@@ -108,6 +108,20 @@ impl Files {
     }
 }
 
+impl Files {
+    /// Starts inferd over the committed models with these files as
+    /// `--{prefix}tls_cert`/`--{prefix}tls_key` ("" for both ports, "rest_"
+    /// for REST only) and `extra` flags; readiness checked with `client`.
+    async fn serve(&self, prefix: &str, extra: &[&str], client: reqwest::Client) -> TestServer {
+        let (cert, key) = (self.path("cert.pem"), self.path("key.pem"));
+        let (cert_flag, key_flag) = (format!("--{prefix}tls_cert"), format!("--{prefix}tls_key"));
+        let config = config_path();
+        let mut args = vec!["--config_path", &config, &cert_flag, &cert, &key_flag, &key];
+        args.extend_from_slice(extra);
+        TestServer::start_with(&args, client, "https").await
+    }
+}
+
 /// A REST client that trusts `ca` and presents `identity` if given.
 fn rest_client(ca: &Authority, identity: Option<&Issued>) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
@@ -188,22 +202,8 @@ async fn rest_ready(server: &TestServer, client: &reqwest::Client) -> Result<u16
 async fn both_ports_serve_tls_with_one_certificate() {
     let ca = Authority::new("inferd test CA");
     let files = Files::new(&ca.server(), None);
-    let (cert, key) = (files.path("cert.pem"), files.path("key.pem"));
-    let config = config_path();
     let client = rest_client(&ca, None);
-    let server = TestServer::start_with(
-        &[
-            "--config_path",
-            &config,
-            "--tls_cert",
-            &cert,
-            "--tls_key",
-            &key,
-        ],
-        client.clone(),
-        "https",
-    )
-    .await;
+    let server = files.serve("", &[], client.clone()).await;
 
     let response = client
         .post(server.rest_url("/v2/models/add/infer"))
@@ -248,28 +248,15 @@ async fn mutual_tls_admits_only_clients_certified_by_the_ca() {
     let ca = Authority::new("inferd test CA");
     let clients = Authority::new("client CA");
     let files = Files::new(&ca.server(), Some(&clients));
-    let (cert, key, client_ca) = (
-        files.path("cert.pem"),
-        files.path("key.pem"),
-        files.path("client-ca.pem"),
-    );
+    let client_ca = files.path("client-ca.pem");
     let good = clients.client();
-    let config = config_path();
-    let server = TestServer::start_with(
-        &[
-            "--config_path",
-            &config,
-            "--tls_cert",
-            &cert,
-            "--tls_key",
-            &key,
-            "--tls_client_ca",
-            &client_ca,
-        ],
-        rest_client(&ca, Some(&good)),
-        "https",
-    )
-    .await;
+    let server = files
+        .serve(
+            "",
+            &["--tls_client_ca", &client_ca],
+            rest_client(&ca, Some(&good)),
+        )
+        .await;
 
     assert_eq!(
         rest_ready(&server, &rest_client(&ca, Some(&good))).await,
@@ -300,21 +287,8 @@ async fn mutual_tls_admits_only_clients_certified_by_the_ca() {
 async fn certificates_rotate_without_a_restart() {
     let first = Authority::new("first CA");
     let files = Files::new(&first.server(), None);
-    let (cert, key) = (files.path("cert.pem"), files.path("key.pem"));
-    let config = config_path();
-    let server = TestServer::start_with(
-        &[
-            "--config_path",
-            &config,
-            "--rest_tls_cert",
-            &cert,
-            "--rest_tls_key",
-            &key,
-        ],
-        rest_client(&first, None),
-        "https",
-    )
-    .await;
+    let cert = files.path("cert.pem");
+    let server = files.serve("rest_", &[], rest_client(&first, None)).await;
     assert_eq!(
         rest_ready(&server, &rest_client(&first, None)).await,
         Ok(200)
@@ -447,23 +421,13 @@ fn time_until_closed(port: u16) -> Duration {
 async fn a_client_that_never_finishes_its_handshake_is_dropped() {
     let ca = Authority::new("inferd test CA");
     let files = Files::new(&ca.server(), None);
-    let (cert, key) = (files.path("cert.pem"), files.path("key.pem"));
-    let config = config_path();
-    let server = TestServer::start_with(
-        &[
-            "--config_path",
-            &config,
-            "--tls_cert",
-            &cert,
-            "--tls_key",
-            &key,
-            "--rest_read_timeout_seconds",
-            "1",
-        ],
-        rest_client(&ca, None),
-        "https",
-    )
-    .await;
+    let server = files
+        .serve(
+            "",
+            &["--rest_read_timeout_seconds", "1"],
+            rest_client(&ca, None),
+        )
+        .await;
     for port in [server.rest_port, server.grpc_port] {
         let waited = tokio::task::spawn_blocking(move || time_until_closed(port))
             .await
