@@ -15,6 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::Connected;
 
 use super::watch::ServerTls;
+use crate::transport::rest_serve::next_connection;
 
 /// Handshakes finished but not yet taken by the server.
 const READY_QUEUE: usize = 64;
@@ -89,25 +90,12 @@ pub fn tls_incoming(
         loop {
             let socket = tokio::select! {
                 () = ready.closed() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((socket, _)) => socket,
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot accept a gRPC connection");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
+                socket = next_connection(&listener, "gRPC") => socket,
             };
-            let _ = socket.set_nodelay(true);
-            let acceptor = tls.acceptor();
-            let ready = ready.clone();
+            let (tls, ready) = (tls.clone(), ready.clone());
             tokio::spawn(async move {
-                match tokio::time::timeout(handshake_timeout, acceptor.accept(socket)).await {
-                    Ok(Ok(stream)) => {
-                        let _ = ready.send(Ok(TlsConnection { stream })).await;
-                    }
-                    Ok(Err(error)) => tracing::debug!(%error, "gRPC TLS handshake failed"),
-                    Err(_) => tracing::debug!("gRPC TLS handshake timed out"),
+                if let Some(stream) = tls.handshake(socket, handshake_timeout).await {
+                    let _ = ready.send(Ok(TlsConnection { stream })).await;
                 }
             });
         }

@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use rustls::ServerConfig;
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use super::material::{TlsError, server_config};
 use super::settings::TlsSource;
@@ -71,14 +73,29 @@ impl ServerTls {
         }))
     }
 
-    /// An acceptor with the current configuration.
-    pub fn acceptor(&self) -> TlsAcceptor {
+    /// Negotiates TLS on `socket` with the current configuration, within
+    /// `timeout`; `None` (logged at debug level) if it fails or takes longer.
+    pub async fn handshake(
+        &self,
+        socket: TcpStream,
+        timeout: Duration,
+    ) -> Option<TlsStream<TcpStream>> {
         let config = self
             .current
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        TlsAcceptor::from(config)
+        match tokio::time::timeout(timeout, TlsAcceptor::from(config).accept(socket)).await {
+            Ok(Ok(stream)) => Some(stream),
+            Ok(Err(error)) => {
+                tracing::debug!(listener = self.name, %error, "TLS handshake failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(listener = self.name, "TLS handshake timed out");
+                None
+            }
+        }
     }
 
     /// Re-reads the files if they changed since the last try; new

@@ -83,27 +83,16 @@ impl RestGuard {
 
     /// For a compressed body with a declared length: the most it may
     /// expand to (the ratio times its length, never above the body limit).
-    fn decompressed_limit(&self, headers: &HeaderMap) -> Option<usize> {
+    fn decompressed_limit(&self, headers: &HeaderMap, declared: Option<u64>) -> Option<usize> {
         headers.get(header::CONTENT_ENCODING)?;
-        let declared: u64 = headers
-            .get(header::CONTENT_LENGTH)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        let limit = declared.saturating_mul(self.max_decompression_ratio);
+        let limit = declared?.saturating_mul(self.max_decompression_ratio);
         Some(
             usize::try_from(limit)
                 .map_or(self.max_request_bytes, |l| l.min(self.max_request_bytes)),
         )
     }
 
-    fn check_length(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+    fn check_length(&self, declared: Option<u64>) -> Result<(), ApiError> {
         match declared {
             Some(length) if length > self.max_request_bytes as u64 => Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -115,6 +104,17 @@ impl RestGuard {
             _ => Ok(()),
         }
     }
+}
+
+/// The body length a request declares (`Content-Length`), if readable.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 impl RestGuard {
@@ -140,15 +140,16 @@ impl RestGuard {
             }
             return Some(answer);
         }
+        let declared = declared_length(headers);
         let checked = match access {
             Access::Management => self.check_management(headers),
             _ => Ok(()),
         }
-        .and_then(|()| self.check_length(headers));
+        .and_then(|()| self.check_length(declared));
         if let Err(error) = checked {
             return Some(error.into_response());
         }
-        if let Some(limit) = self.decompressed_limit(request.headers()) {
+        if let Some(limit) = self.decompressed_limit(request.headers(), declared) {
             request.extensions_mut().insert(DecompressedLimit(limit));
         }
         None

@@ -25,6 +25,27 @@ use tower::{Service, ServiceExt};
 
 use crate::tls::ServerTls;
 
+/// The next connection on `listener` (the `what` listener, for messages),
+/// with Nagle's algorithm off. A failed accept (out of file descriptors and
+/// the like) is logged and retried after a short pause.
+pub async fn next_connection(listener: &TcpListener, what: &str) -> TcpStream {
+    loop {
+        match listener.accept().await {
+            Ok((socket, _)) => {
+                let _ = socket.set_nodelay(true);
+                return socket;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot accept a {what} connection");
+                tokio::time::sleep(ACCEPT_BACK_OFF).await;
+            }
+        }
+    }
+}
+
+/// Pause after a failed accept.
+const ACCEPT_BACK_OFF: Duration = Duration::from_millis(50);
+
 /// The smallest read buffer hyper accepts for HTTP/1.
 const MIN_HEAD_BYTES: usize = 8192;
 
@@ -141,16 +162,13 @@ impl<A: RestApp> Shared<A> {
     /// the server closes), then serves the connection.
     async fn serve_tls(&self, socket: TcpStream, tls: &ServerTls, timeout: Duration) {
         let mut closing = self.closing.clone();
-        let handshake = tokio::time::timeout(timeout, tls.acceptor().accept(socket));
         let stream = tokio::select! {
-            result = handshake => match result {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(error)) => return tracing::debug!(%error, "REST TLS handshake failed"),
-                Err(_) => return tracing::debug!("REST TLS handshake timed out"),
-            },
-            _ = closing.wait_for(|closing| *closing) => return,
+            stream = tls.handshake(socket, timeout) => stream,
+            _ = closing.wait_for(|closing| *closing) => None,
         };
-        self.serve(stream, &self.tls_builder).await;
+        if let Some(stream) = stream {
+            self.serve(stream, &self.tls_builder).await;
+        }
     }
 }
 
@@ -194,21 +212,12 @@ pub async fn serve<A: RestApp>(
     loop {
         let socket = tokio::select! {
             () = &mut stop => break,
-            accepted = listener.accept() => match accepted {
-                Ok((socket, _)) => socket,
-                Err(error) => {
-                    // Out of file descriptors and the like: back off a little.
-                    tracing::warn!(%error, "cannot accept a REST connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            socket = next_connection(&listener, "REST") => socket,
         };
         let Ok(permit) = open.clone().try_acquire_owned() else {
             tracing::debug!("REST connection refused: --rest_max_connections reached");
             continue;
         };
-        let _ = socket.set_nodelay(true);
         tokio::spawn(connection(
             shared.clone(),
             socket,
