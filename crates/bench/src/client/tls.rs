@@ -1,6 +1,6 @@
-//! TLS for the clients (`https://` targets), with rustls: the server is
-//! checked against `--tls-ca` (or the system's usual roots are not used: a
-//! benchmark target without a CA file is refused), and `--tls-cert` with
+//! TLS for the clients (`https://` targets), with rustls: the server's
+//! certificate must chain to `--tls-ca` (the system's roots are never used,
+//! so an https target without `--tls-ca` is refused), and `--tls-cert` with
 //! `--tls-key` present a client certificate for mutual TLS.
 
 use std::path::{Path, PathBuf};
