@@ -36,6 +36,28 @@ pub enum ValidationError {
         /// Request's first dimension.
         actual: String,
     },
+    /// Two inputs disagree on the batch (first) dimension.
+    #[error(
+        "Invalid input batch size - Expected: {expected} as in input {first}; Actual: {actual}; input name: {name}"
+    )]
+    BatchMismatch {
+        /// The first batched input.
+        first: String,
+        /// Its batch size.
+        expected: usize,
+        /// The input that disagrees.
+        name: String,
+        /// Its batch size.
+        actual: usize,
+    },
+    /// A batching model's request is larger than its largest batch (Triton's message).
+    #[error("inference request batch-size must be <= {max} for '{model}'")]
+    BatchLimit {
+        /// Model name.
+        model: String,
+        /// `max_batch_size`.
+        max: usize,
+    },
     /// Rank or a non-batch dimension differs.
     #[error("Invalid input shape - Expected: {expected}; Actual: {actual}; input name: {name}")]
     Shape {
@@ -115,6 +137,9 @@ pub enum CoreError {
     /// Too many requests are queued for this model version.
     #[error("Too many requests queued for model {0}; retry later")]
     Overloaded(String),
+    /// The request waited in the batch queue past its timeout and was not run.
+    #[error("Request timeout expired")]
+    TimedOut,
     /// The backend refused a value (e.g. non-UTF-8 text for tract).
     #[error("{0}")]
     BackendInput(String),
@@ -136,6 +161,7 @@ impl CoreError {
             CoreError::VersionNotLoaded => "version_not_loaded",
             CoreError::Invalid(_) => "invalid_argument",
             CoreError::Overloaded(_) => "overloaded",
+            CoreError::TimedOut => "timed_out",
             CoreError::BackendInput(_) => "invalid_argument",
             CoreError::StreamNotSupported => "unsupported",
             CoreError::Internal => "internal",

@@ -21,7 +21,10 @@ use std::sync::Arc;
 pub use call::Call;
 pub use error::{CoreError, ValidationError};
 pub use executor::SchedulerOptions;
-pub use manager::{Detached, LoadTiming, Manager, ManagerOptions, Submitted, VersionStatistics};
+pub use manager::{
+    BatchingFileParser, Detached, LoadTiming, Manager, ManagerOptions, PER_MODEL_BATCHING_FILE,
+    Submitted, VersionStatistics,
+};
 pub use options::model_options;
 pub use parameters::{ParamValue, Parameters, RequestOptions, SequenceControl, SequenceId};
 pub use request::{ContentEncoding, InferInput, InferRequest, InferResponse, VersionRequest};

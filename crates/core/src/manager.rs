@@ -1,6 +1,7 @@
 //! The manager: owns every model's versions, loads what the configuration
 //! aspires to, unloads the rest, and hands out servable handles.
 
+mod batching;
 mod mechanism;
 mod policy;
 
@@ -15,6 +16,7 @@ use tokio::sync::Semaphore;
 use crate::telemetry::{Api, Interface, Method, StatsSnapshot, Telemetry, VersionTelemetry};
 use crate::{CoreError, Servable, ServableState, VersionRequest, VersionStatus};
 
+pub use batching::{BatchingFileParser, PER_MODEL_BATCHING_FILE};
 use mechanism::Control;
 pub use mechanism::{Detached, Submitted};
 
@@ -45,13 +47,20 @@ struct ModelEntry {
 }
 
 /// Server-wide settings the manager applies to every model.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct ManagerOptions {
     /// `--cache_dir`: compiled-model cache for engines that have one.
     pub cache_dir: Option<std::path::PathBuf>,
     /// `--num_load_threads`: version loads that may run at once, over all
     /// models; 0 means the default, the number of cores but at least 2.
     pub num_load_threads: usize,
+    /// `--enable_batching`: batching for every model whose config has no
+    /// `dynamic_batching` of its own.
+    pub batching: Option<inferd_repository::DynamicBatching>,
+    /// `--enable_per_model_batching_parameters`: a `batching_params.pbtxt`
+    /// in a version's folder (or the model's) is read with this parser and
+    /// wins over `batching`.
+    pub batching_file: Option<BatchingFileParser>,
 }
 
 impl ManagerOptions {

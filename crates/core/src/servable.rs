@@ -111,8 +111,10 @@ impl Servable {
         let options = RequestOptions::from_parameters(&parameters)?;
         let valid = validate(&self.signature, request)?;
         self.telemetry.stats().input_prepared(started.elapsed());
+        let rows = valid.batch.unwrap_or(1);
         let job = Job {
             inputs: valid.inputs,
+            rows,
             options,
             parameters,
         };
@@ -132,9 +134,9 @@ impl Servable {
             .iter()
             .filter_map(|&i| outputs[i].take().map(|t| (specs[i].name.clone(), t)))
             .collect();
-        self.telemetry
-            .stats()
-            .output_collected(collecting.elapsed());
+        let stats = self.telemetry.stats();
+        stats.output_collected(collecting.elapsed());
+        stats.inferred(rows);
         Ok(InferResponse {
             model_name: self.name.clone(),
             model_version: self.version,

@@ -11,6 +11,9 @@ pub struct ValidRequest {
     pub inputs: Vec<Tensor>,
     /// Indices of the outputs to return, in the signature's order.
     pub outputs: Vec<usize>,
+    /// The batch size: the first dimension of the inputs whose first
+    /// dimension is variable in the model (all agree); `None` if none is.
+    pub batch: Option<usize>,
 }
 
 /// Checks `request` against `signature`: input count, names, types, shapes and
@@ -40,8 +43,39 @@ pub fn validate(
             check_input(spec, input)
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let batch = batch_size(signature, &inputs)?;
     let outputs = requested_outputs(signature, &request.outputs)?;
-    Ok(ValidRequest { inputs, outputs })
+    Ok(ValidRequest {
+        inputs,
+        outputs,
+        batch,
+    })
+}
+
+/// The one batch size of a request: every input whose first dimension is
+/// variable in the model must have the same first dimension, or the engine
+/// would broadcast one over the other.
+fn batch_size(signature: &Signature, inputs: &[Tensor]) -> Result<Option<usize>, ValidationError> {
+    let mut first: Option<(&str, usize)> = None;
+    for (spec, tensor) in signature.inputs.iter().zip(inputs) {
+        if matches!(spec.shape.first(), None | Some(Dim::Fixed(_))) {
+            continue;
+        }
+        let rows = tensor.shape()[0];
+        match first {
+            None => first = Some((&spec.name, rows)),
+            Some((name, expected)) if expected != rows => {
+                return Err(ValidationError::BatchMismatch {
+                    first: name.to_string(),
+                    expected,
+                    name: spec.name.clone(),
+                    actual: rows,
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(first.map(|(_, rows)| rows))
 }
 
 fn check_input(spec: &TensorSpec, input: InferInput) -> Result<Tensor, ValidationError> {
@@ -258,6 +292,36 @@ mod tests {
             ),
             "Invalid content size of tensor proto - Expected: 128 bytes; Actual: 124 bytes; input name: a"
         );
+    }
+
+    #[test]
+    fn inputs_must_agree_on_the_batch_size() {
+        let sig = add_signature();
+        let msg = message(
+            &sig,
+            request(vec![
+                f32_input("a", vec![1, 16], 16),
+                f32_input("b", vec![2, 16], 32),
+            ]),
+        );
+        assert_eq!(
+            msg,
+            "Invalid input batch size - Expected: 1 as in input a; Actual: 2; input name: b"
+        );
+        let valid = validate(
+            &sig,
+            request(vec![
+                f32_input("a", vec![3, 16], 48),
+                f32_input("b", vec![3, 16], 48),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(valid.batch, Some(3));
+        let fixed = validate(
+            &fixed_signature(),
+            request(vec![f32_input("x", vec![1, 4], 4)]),
+        );
+        assert_eq!(fixed.unwrap().batch, None);
     }
 
     #[test]

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::{ShapeSetting, VersionPolicy, parse_layout};
+use crate::{DynamicBatching, ShapeSetting, VersionPolicy, parse_layout};
 
 /// Base-path prefixes of object stores (refused until a source reads them).
 pub(crate) const REMOTE_SCHEMES: [&str; 4] = ["s3://", "gs://", "az://", "azfs://"];
@@ -198,6 +198,9 @@ pub struct ModelConfig {
     /// TensorFlow Serving client may give `version_label`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_labels: Option<BTreeMap<String, u64>>,
+    /// Merge concurrent requests into one engine call (Triton's section).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic_batching: Option<DynamicBatching>,
 }
 
 /// Values the `backend` key accepts (`auto`, the default: the fastest engine
@@ -223,6 +226,7 @@ impl ModelConfig {
             low_latency_transformation: None,
             backend: None,
             version_labels: None,
+            dynamic_batching: None,
         }
     }
 
@@ -291,6 +295,9 @@ impl ModelConfig {
                 "backend {backend:?} is not one of {}",
                 BACKEND_NAMES.join(", ")
             ));
+        }
+        if let Some(batching) = &self.dynamic_batching {
+            batching.check().or_else(invalid)?;
         }
         if self.stateful == Some(true) {
             return invalid("stateful models are not supported yet".into());

@@ -1,12 +1,14 @@
 //! The model repository: the OVMS `config.json` schema, version policies, and
 //! sources of model versions (the [`Source`] trait; the local file system).
 
+mod batching;
 mod config;
 mod local;
 mod policy;
 mod shape;
 mod source;
 
+pub use batching::{DEFAULT_MAX_BATCH_SIZE, DynamicBatching};
 pub use config::{
     BACKEND_NAMES, BatchSize, ConfigError, CustomNodeLibraryConfig, LayoutSetting, ModelConfig,
     ModelConfigEntry, MonitoringConfig, PerInput, ServerModelsConfig,

@@ -42,6 +42,7 @@ impl DirectExecutor {
 
     async fn run(&self, job: Job) -> Result<Answer, CoreError> {
         let elements = job.elements();
+        let job_rows = job.rows;
         let (model, telemetry) = (self.model.clone(), self.telemetry.clone());
         let inputs = job.inputs;
         let executed = self
@@ -53,7 +54,10 @@ impl DirectExecutor {
                 outputs
             })
             .await?;
-        self.telemetry.executed(executed.wait, executed.run);
+        self.telemetry.request_ran(executed.wait, executed.run);
+        let zero = std::time::Duration::ZERO;
+        self.telemetry
+            .batch_ran(job_rows, zero, executed.run, zero);
         let outputs = executed
             .value
             .map_err(|e| CoreError::from_execution(&self.name, self.version, e))?;

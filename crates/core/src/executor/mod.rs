@@ -4,6 +4,7 @@
 //! batching, sequence, pipeline or streaming executor is one more module
 //! here, beside the direct one.
 
+mod batching;
 mod direct;
 mod run_estimate;
 mod scheduler;
@@ -15,6 +16,7 @@ use inferd_tensor::Tensor;
 
 use crate::{CoreError, Parameters, RequestOptions};
 
+pub use batching::{BatchingExecutor, BatchingOptions};
 pub use direct::DirectExecutor;
 pub use scheduler::SchedulerOptions;
 
@@ -26,6 +28,8 @@ pub type ExecutorFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, CoreErr
 pub struct Job {
     /// One tensor per model input, in the signature's order, checked.
     pub inputs: Vec<Tensor>,
+    /// The request's batch size (1 when the model has no batch dimension).
+    pub rows: usize,
     /// What the core read from the request's parameters.
     pub options: RequestOptions,
     /// The request's parameters as sent (for executors with their own).

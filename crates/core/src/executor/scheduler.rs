@@ -14,7 +14,7 @@ use crate::CoreError;
 /// 20-50 µs of CPU per request on a small machine, which for a tiny model
 /// is more than the model itself; tokio's guidance is at most 10-100 µs of
 /// work between two awaits.
-const INLINE_RUN_LIMIT: Duration = Duration::from_micros(50);
+pub(super) const INLINE_RUN_LIMIT: Duration = Duration::from_micros(50);
 
 /// How one model version admits and runs requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

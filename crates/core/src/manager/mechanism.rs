@@ -13,7 +13,10 @@ use inferd_repository::{Fingerprint, ModelConfig, ServerModelsConfig, Source, op
 
 use super::policy::{LoadDecision, LoadFacts, RetireFacts, load_decision, versions_to_retire};
 use super::{LoadTiming, Manager, ModelEntry, VersionEntry};
-use crate::executor::SchedulerOptions;
+use super::batching::{BatchingChoice, batching_for};
+use crate::executor::{
+    BatchingExecutor, BatchingOptions, DirectExecutor, Executor, SchedulerOptions,
+};
 use crate::release::release;
 use crate::telemetry::VersionTelemetry;
 use crate::{Servable, ServableState, VersionStatus, model_options};
@@ -394,15 +397,53 @@ impl Manager {
             .nireq
             .filter(|n| *n > 0)
             .or_else(|| loaded.max_concurrency().map(|n| n as u32));
-        let servable = Servable::direct(
+        let scheduler = SchedulerOptions::with_nireq(nireq);
+        let signature = loaded.signature().clone();
+        let batching = match batching_for(&self.options, model, &files.dir)? {
+            BatchingChoice::Off => None,
+            BatchingChoice::Model(settings) => Some(
+                BatchingOptions::resolve(&settings, &signature, scheduler.nireq)
+                    .map_err(|e| format!("dynamic_batching: {e}"))?,
+            ),
+            BatchingChoice::Server(settings) => {
+                BatchingOptions::resolve(&settings, &signature, scheduler.nireq)
+                    .inspect_err(|error| {
+                        tracing::warn!(model = %model.name, version, %error, "served without batching");
+                    })
+                    .ok()
+            }
+        };
+        let (executor, how): (Box<dyn Executor>, String) = match batching {
+            Some(options) => {
+                let how = format!(
+                    ", batches of up to {} rows, {} at once",
+                    options.max_batch_size(),
+                    options.concurrent_batches
+                );
+                let executor = BatchingExecutor::new(
+                    &model.name,
+                    version,
+                    loaded,
+                    options,
+                    telemetry.clone(),
+                );
+                (Box::new(executor), how)
+            }
+            None => {
+                let executor =
+                    DirectExecutor::new(&model.name, version, loaded, scheduler, telemetry.clone());
+                (Box::new(executor), String::new())
+            }
+        };
+        let servable = Servable::new(
             &model.name,
             version,
             backend.platform(),
-            loaded,
-            SchedulerOptions::with_nireq(nireq),
+            signature,
+            executor,
             telemetry,
         );
-        Ok((servable, format!("{}: {choice}", backend.name())))
+        Ok((servable, format!("{}: {choice}{how}", backend.name())))
     }
 
     /// Retires what the policy says of model `name` given `aspired`: each

@@ -12,7 +12,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, Prometheu
 use super::{Api, Interface, Method};
 
 /// Every metric the server can report, by OVMS name.
-pub const METRIC_NAMES: [&str; 10] = [
+pub const METRIC_NAMES: [&str; 11] = [
     STREAMS,
     CURRENT_REQUESTS,
     REQUESTS_SUCCESS,
@@ -23,6 +23,7 @@ pub const METRIC_NAMES: [&str; 10] = [
     QUEUE_SIZE,
     ACTIVE,
     REFUSED,
+    BATCH_SIZE,
 ];
 
 const STREAMS: &str = "ovms_streams";
@@ -35,9 +36,10 @@ const WAIT_TIME: &str = "ovms_wait_for_infer_req_time_us";
 const QUEUE_SIZE: &str = "ovms_infer_req_queue_size";
 const ACTIVE: &str = "ovms_infer_req_active";
 const REFUSED: &str = "inferd_requests_refused";
+const BATCH_SIZE: &str = "inferd_batch_size";
 
 /// Reported when `--metrics_enable` is given without `--metrics_list` (OVMS's default set).
-const DEFAULT_METRICS: [&str; 8] = [
+const DEFAULT_METRICS: [&str; 9] = [
     STREAMS,
     CURRENT_REQUESTS,
     REQUESTS_SUCCESS,
@@ -46,9 +48,10 @@ const DEFAULT_METRICS: [&str; 8] = [
     INFERENCE_TIME,
     WAIT_TIME,
     REFUSED,
+    BATCH_SIZE,
 ];
 
-const HELP: [(&str, &str); 10] = [
+const HELP: [(&str, &str); 11] = [
     (
         STREAMS,
         "Execution slots (infer requests) of the model version.",
@@ -83,7 +86,16 @@ const HELP: [(&str, &str); 10] = [
         REFUSED,
         "Requests refused for missing or wrong credentials, or a disabled endpoint.",
     ),
+    (
+        BATCH_SIZE,
+        "Rows in each engine execution (requests joined by dynamic batching).",
+    ),
 ];
+
+/// Bucket bounds of the batch-size histogram: powers of two.
+fn batch_buckets() -> Vec<f64> {
+    (0..11).map(|i| f64::from(1u32 << i)).collect()
+}
 
 /// Histogram bucket bounds in microseconds: 10 µs growing by 1.8 per bucket
 /// up to about 30 minutes, as OVMS's.
@@ -132,13 +144,19 @@ impl Metrics {
         };
         let recorder = PrometheusBuilder::new()
             .set_buckets(&buckets())
-            .expect("non-empty bucket list")
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(BATCH_SIZE.into()),
+                    &batch_buckets(),
+                )
+            })
+            .expect("non-empty bucket lists")
             .build_recorder();
         for (name, help) in HELP.iter().filter(|(n, _)| enabled.contains(n)) {
             let (key, help) = (KeyName::from(*name), SharedString::from(*help));
             if [REQUESTS_SUCCESS, REQUESTS_FAIL, REFUSED].contains(name) {
                 recorder.describe_counter(key, None, help);
-            } else if [REQUEST_TIME, INFERENCE_TIME, WAIT_TIME].contains(name) {
+            } else if [REQUEST_TIME, INFERENCE_TIME, WAIT_TIME, BATCH_SIZE].contains(name) {
                 recorder.describe_histogram(key, None, help);
             } else {
                 recorder.describe_gauge(key, None, help);
@@ -259,6 +277,7 @@ impl Metrics {
             request_time,
             inference_time: self.histogram(INFERENCE_TIME, model()),
             wait_time: self.histogram(WAIT_TIME, model()),
+            batch_size: self.histogram(BATCH_SIZE, model()),
             current: self.gauge(CURRENT_REQUESTS, model()),
             streams: self.gauge(STREAMS, model()),
             queue_size: self.gauge(QUEUE_SIZE, model()),
@@ -294,6 +313,7 @@ pub(super) struct VersionMetrics {
     request_time: [Option<Histogram>; 2],
     inference_time: Option<Histogram>,
     wait_time: Option<Histogram>,
+    batch_size: Option<Histogram>,
     current: Option<Gauge>,
     streams: Option<Gauge>,
     queue_size: Option<Gauge>,
@@ -336,6 +356,12 @@ impl VersionMetrics {
         }
         if let Some(h) = &self.inference_time {
             h.record(micros(infer));
+        }
+    }
+
+    pub(super) fn batch_ran(&self, rows: usize) {
+        if let Some(h) = &self.batch_size {
+            h.record(rows as f64);
         }
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use metrics::{METRIC_NAMES, Metrics, MetricsError};
-pub use stats::{Duration as StatDuration, StatsSnapshot, VersionStats};
+pub use stats::{BatchStats, Duration as StatDuration, StatsSnapshot, VersionStats};
 pub use tracker::RequestTracker;
 
 use metrics::VersionMetrics;
@@ -117,11 +117,21 @@ impl VersionTelemetry {
         }
     }
 
-    /// One request waited `wait` for a slot and ran `infer` in the engine.
-    pub(crate) fn executed(&self, wait: Duration, infer: Duration) {
-        self.stats.executed(wait, infer);
+    /// One request waited `wait` for a slot (or its batch) and ran `infer`
+    /// in the engine.
+    pub(crate) fn request_ran(&self, wait: Duration, infer: Duration) {
+        self.stats.request_ran(wait, infer);
         if let Some(m) = &self.metrics {
             m.executed(wait, infer);
+        }
+    }
+
+    /// One engine execution of `rows` rows: `input` to join the requests,
+    /// `infer` in the engine, `output` to hand the results out.
+    pub(crate) fn batch_ran(&self, rows: usize, input: Duration, infer: Duration, output: Duration) {
+        self.stats.batch_ran(rows, input, infer, output);
+        if let Some(m) = &self.metrics {
+            m.batch_ran(rows);
         }
     }
 

@@ -1,6 +1,8 @@
 //! Per-version statistics in the shape of Triton's statistics extension:
 //! counts and cumulative nanoseconds, kept in atomics.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
 
@@ -43,12 +45,34 @@ pub struct VersionStats {
     compute_input: Accumulator,
     compute_infer: Accumulator,
     compute_output: Accumulator,
+    inference_count: AtomicU64,
     execution_count: AtomicU64,
     last_inference_ms: AtomicU64,
+    batches: Mutex<BTreeMap<u64, BatchStats>>,
+}
+
+/// Engine executions of one batch size (Triton's `batch_stats` item).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Rows in the batch.
+    pub batch_size: u64,
+    /// Joining the requests' inputs.
+    pub compute_input: Duration,
+    /// Running the engine.
+    pub compute_infer: Duration,
+    /// Handing out the outputs.
+    pub compute_output: Duration,
+}
+
+fn add(d: &mut Duration, spent: StdDuration) {
+    d.count += 1;
+    d.ns = d
+        .ns
+        .saturating_add(u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX));
 }
 
 /// A copy of [`VersionStats`] at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
     /// Requests answered, and their time in the server.
     pub success: Duration,
@@ -62,19 +86,47 @@ pub struct StatsSnapshot {
     pub compute_infer: Duration,
     /// Collecting outputs.
     pub compute_output: Duration,
-    /// Successful inferences.
+    /// Inferences answered: each row of a batched request counts (as Triton).
     pub inference_count: u64,
     /// Engine executions.
     pub execution_count: u64,
     /// Milliseconds since the Unix epoch of the last finished request; 0 if none.
     pub last_inference_ms: u64,
+    /// Executions per batch size, by size.
+    pub batches: Vec<BatchStats>,
 }
 
 impl VersionStats {
-    pub(crate) fn executed(&self, wait: StdDuration, infer: StdDuration) {
+    /// One request waited `wait` and its batch ran `infer`.
+    pub(crate) fn request_ran(&self, wait: StdDuration, infer: StdDuration) {
         self.queue.add(wait);
         self.compute_infer.add(infer);
+    }
+
+    /// One engine execution of `rows` rows.
+    pub(crate) fn batch_ran(
+        &self,
+        rows: usize,
+        input: StdDuration,
+        infer: StdDuration,
+        output: StdDuration,
+    ) {
         self.execution_count.fetch_add(1, Ordering::Relaxed);
+        let mut batches = self.batches.lock().unwrap_or_else(|p| p.into_inner());
+        let size = rows as u64;
+        let entry = batches.entry(size).or_insert(BatchStats {
+            batch_size: size,
+            ..Default::default()
+        });
+        add(&mut entry.compute_input, input);
+        add(&mut entry.compute_infer, infer);
+        add(&mut entry.compute_output, output);
+    }
+
+    /// A request of `rows` inferences was answered.
+    pub(crate) fn inferred(&self, rows: usize) {
+        self.inference_count
+            .fetch_add(rows as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn input_prepared(&self, spent: StdDuration) {
@@ -107,9 +159,16 @@ impl VersionStats {
             compute_input: self.compute_input.read(),
             compute_infer: self.compute_infer.read(),
             compute_output: self.compute_output.read(),
-            inference_count: success.count,
+            inference_count: self.inference_count.load(Ordering::Relaxed),
             execution_count: self.execution_count.load(Ordering::Relaxed),
             last_inference_ms: self.last_inference_ms.load(Ordering::Relaxed),
+            batches: self
+                .batches
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .copied()
+                .collect(),
         }
     }
 }
@@ -121,8 +180,13 @@ mod tests {
     #[test]
     fn figures_accumulate_per_kind() {
         let stats = VersionStats::default();
-        stats.executed(StdDuration::from_nanos(5), StdDuration::from_nanos(100));
-        stats.executed(StdDuration::from_nanos(7), StdDuration::from_nanos(50));
+        stats.request_ran(StdDuration::from_nanos(5), StdDuration::from_nanos(100));
+        stats.request_ran(StdDuration::from_nanos(7), StdDuration::from_nanos(50));
+        let ms = StdDuration::from_millis(1);
+        stats.batch_ran(2, ms, ms, ms);
+        stats.batch_ran(1, ms, ms, ms);
+        stats.batch_ran(2, ms, ms, ms);
+        stats.inferred(2);
         stats.input_prepared(StdDuration::from_nanos(3));
         stats.output_collected(StdDuration::from_nanos(4));
         stats.finished(true, StdDuration::from_nanos(200));
@@ -134,7 +198,13 @@ mod tests {
         assert_eq!(s.compute_output, Duration { count: 1, ns: 4 });
         assert_eq!(s.success, Duration { count: 1, ns: 200 });
         assert_eq!(s.fail, Duration { count: 1, ns: 20 });
-        assert_eq!((s.inference_count, s.execution_count), (1, 2));
+        assert_eq!((s.inference_count, s.execution_count), (2, 3));
+        let sizes: Vec<(u64, u64)> = s
+            .batches
+            .iter()
+            .map(|b| (b.batch_size, b.compute_infer.count))
+            .collect();
+        assert_eq!(sizes, [(1, 1), (2, 2)]);
         assert!(s.last_inference_ms > 0);
     }
 }
