@@ -138,16 +138,16 @@ def add_inputs(module):
     return inputs, values
 
 
-def start_server(tmp_path_factory, extra_args=(), https_context=None):
-    """Starts inferd on models/config.json with `extra_args`; yields it, then
-    stops it with SIGTERM and checks it exits 0 in time. With `https_context`
-    (an ssl.SSLContext) the REST port is taken to speak TLS."""
+def start_server(tmp_path_factory, extra_args=(), https_context=None, config=CONFIG):
+    """Starts inferd on `config` (models/config.json) with `extra_args`;
+    yields it, then stops it with SIGTERM and checks it exits 0 in time. With
+    `https_context` (an ssl.SSLContext) the REST port is taken to speak TLS."""
     binary = server_binary()
     grpc_port, rest_port = free_ports(2)
     log_path = tmp_path_factory.mktemp("inferd") / "server.log"
     command = [
         str(binary),
-        "--config_path", str(CONFIG),
+        "--config_path", str(config),
         "--port", str(grpc_port),
         "--rest_port", str(rest_port),
         "--grpc_bind_address", "127.0.0.1",

@@ -142,7 +142,10 @@ mod tests {
     #[test]
     fn bad_values_name_the_key() {
         let cases = [
-            (r#"{"max_batch_size": 0}"#, "dynamic_batching.max_batch_size"),
+            (
+                r#"{"max_batch_size": 0}"#,
+                "dynamic_batching.max_batch_size",
+            ),
             (
                 r#"{"max_batch_size": 4, "preferred_batch_size": [8]}"#,
                 "dynamic_batching.preferred_batch_size",

@@ -188,6 +188,18 @@ pub struct Cli {
     #[arg(long = "allow_credentials")]
     pub allow_credentials: bool,
 
+    /// TF Serving: batch concurrent requests of every model whose config has no dynamic_batching of its own (settings from --batching_parameters_file, else no delay and batches of up to 64).
+    #[arg(long = "enable_batching")]
+    pub enable_batching: bool,
+
+    /// TF Serving: a text-format BatchingParameters file (max_batch_size, batch_timeout_micros, max_enqueued_batches, num_batch_threads, allowed_batch_sizes, pad_variable_length_inputs); needs --enable_batching.
+    #[arg(long = "batching_parameters_file")]
+    pub batching_parameters_file: Option<PathBuf>,
+
+    /// TF Serving: read a model's own batching_params.pbtxt (in its version folder, or its base path) instead of --batching_parameters_file; needs --enable_batching.
+    #[arg(long = "enable_per_model_batching_parameters")]
+    pub enable_per_model_batching_parameters: bool,
+
     /// Serve Prometheus metrics on `GET /metrics` (REST port); with --config_path, config.json's `monitoring` section can enable them too.
     #[arg(long = "metrics_enable")]
     pub metrics_enable: bool,

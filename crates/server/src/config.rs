@@ -54,6 +54,8 @@ pub struct ServerConfig {
     pub cache_dir: Option<PathBuf>,
     /// Version loads that may run at once (0: the default).
     pub num_load_threads: usize,
+    /// TensorFlow Serving's batching flags.
+    pub batching: crate::batching::BatchingFlags,
     /// The models to serve.
     pub models: ModelSource,
     /// Prometheus metrics from the command line.
@@ -196,6 +198,7 @@ impl ServerConfig {
             },
             cache_dir: cli.cache_dir.clone(),
             num_load_threads: cli.num_load_threads,
+            batching: crate::batching::BatchingFlags::from_cli(cli).map_err(StartupError::Flags)?,
             models,
             metrics,
             access: crate::security::access_rules(cli)?,

@@ -5,6 +5,7 @@
 //! Adapters decode the wire into core requests and encode core responses;
 //! they keep no state of their own. See ARCHITECTURE.md.
 
+pub mod batching;
 pub mod cli;
 pub mod config;
 #[doc(hidden)]

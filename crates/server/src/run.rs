@@ -138,6 +138,8 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let options = ManagerOptions {
         cache_dir: config.cache_dir.clone(),
         num_load_threads: config.num_load_threads,
+        batching: config.batching.default.clone(),
+        batching_file: config.batching.file_parser(),
     };
     let manager =
         Arc::new(Manager::with_options(backends, options).with_telemetry(telemetry.clone()));

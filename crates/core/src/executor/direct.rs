@@ -56,8 +56,7 @@ impl DirectExecutor {
             .await?;
         self.telemetry.request_ran(executed.wait, executed.run);
         let zero = std::time::Duration::ZERO;
-        self.telemetry
-            .batch_ran(job_rows, zero, executed.run, zero);
+        self.telemetry.batch_ran(job_rows, zero, executed.run, zero);
         let outputs = executed
             .value
             .map_err(|e| CoreError::from_execution(&self.name, self.version, e))?;

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use inferd_backend::{Loaded, ModelFiles};
 use inferd_repository::{Fingerprint, ModelConfig, ServerModelsConfig, Source, open_source};
 
+use super::batching::{BatchingChoice, batching_for};
 use super::policy::{LoadDecision, LoadFacts, RetireFacts, load_decision, versions_to_retire};
 use super::{LoadTiming, Manager, ModelEntry, VersionEntry};
-use super::batching::{BatchingChoice, batching_for};
 use crate::executor::{
     BatchingExecutor, BatchingOptions, DirectExecutor, Executor, SchedulerOptions,
 };
@@ -405,13 +405,15 @@ impl Manager {
                 BatchingOptions::resolve(&settings, &signature, scheduler.nireq)
                     .map_err(|e| format!("dynamic_batching: {e}"))?,
             ),
-            BatchingChoice::Server(settings) => {
-                BatchingOptions::resolve(&settings, &signature, scheduler.nireq)
-                    .inspect_err(|error| {
-                        tracing::warn!(model = %model.name, version, %error, "served without batching");
-                    })
-                    .ok()
-            }
+            BatchingChoice::Server(settings) => BatchingOptions::resolve(
+                &settings,
+                &signature,
+                scheduler.nireq,
+            )
+            .inspect_err(|error| {
+                tracing::warn!(model = %model.name, version, %error, "served without batching");
+            })
+            .ok(),
         };
         let (executor, how): (Box<dyn Executor>, String) = match batching {
             Some(options) => {
@@ -420,13 +422,8 @@ impl Manager {
                     options.max_batch_size(),
                     options.concurrent_batches
                 );
-                let executor = BatchingExecutor::new(
-                    &model.name,
-                    version,
-                    loaded,
-                    options,
-                    telemetry.clone(),
-                );
+                let executor =
+                    BatchingExecutor::new(&model.name, version, loaded, options, telemetry.clone());
                 (Box::new(executor), how)
             }
             None => {

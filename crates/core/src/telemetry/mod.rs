@@ -128,7 +128,13 @@ impl VersionTelemetry {
 
     /// One engine execution of `rows` rows: `input` to join the requests,
     /// `infer` in the engine, `output` to hand the results out.
-    pub(crate) fn batch_ran(&self, rows: usize, input: Duration, infer: Duration, output: Duration) {
+    pub(crate) fn batch_ran(
+        &self,
+        rows: usize,
+        input: Duration,
+        infer: Duration,
+        output: Duration,
+    ) {
         self.stats.batch_ran(rows, input, infer, output);
         if let Some(m) = &self.metrics {
             m.batch_ran(rows);

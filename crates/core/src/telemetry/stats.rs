@@ -66,9 +66,8 @@ pub struct BatchStats {
 
 fn add(d: &mut Duration, spent: StdDuration) {
     d.count += 1;
-    d.ns = d
-        .ns
-        .saturating_add(u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX));
+    d.ns =
+        d.ns.saturating_add(u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX));
 }
 
 /// A copy of [`VersionStats`] at one moment.

@@ -7,7 +7,8 @@ use inferd_core::{Core, CoreError, VersionRequest, VersionStatistics};
 use serde_json::{Value, json};
 
 use crate::proto::kserve::{
-    InferStatistics, ModelStatistics, ModelStatisticsResponse, StatisticDuration,
+    InferBatchStatistics, InferStatistics, ModelStatistics, ModelStatisticsResponse,
+    StatisticDuration,
 };
 
 /// Statistics of every serving version (empty `name`), of one model's
@@ -55,7 +56,17 @@ pub fn to_proto(selected: &[VersionStatistics]) -> ModelStatisticsResponse {
                 inference_count: v.stats.inference_count,
                 execution_count: v.stats.execution_count,
                 inference_stats: Some(infer_statistics(&v.stats)),
-                batch_stats: Vec::new(),
+                batch_stats: v
+                    .stats
+                    .batches
+                    .iter()
+                    .map(|b| InferBatchStatistics {
+                        batch_size: b.batch_size,
+                        compute_input: Some(duration(b.compute_input)),
+                        compute_infer: Some(duration(b.compute_infer)),
+                        compute_output: Some(duration(b.compute_output)),
+                    })
+                    .collect(),
             })
             .collect(),
     }
@@ -88,7 +99,12 @@ pub fn to_json(selected: &[VersionStatistics]) -> Value {
                     "cache_hit": duration_json(none),
                     "cache_miss": duration_json(none),
                 },
-                "batch_stats": [],
+                "batch_stats": s.batches.iter().map(|b| json!({
+                    "batch_size": b.batch_size,
+                    "compute_input": duration_json(b.compute_input),
+                    "compute_infer": duration_json(b.compute_infer),
+                    "compute_output": duration_json(b.compute_output),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();

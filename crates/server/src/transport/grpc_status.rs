@@ -7,7 +7,8 @@ pub fn status_from_core(err: CoreError) -> Status {
         CoreError::ModelNotFound | CoreError::VersionNotFound | CoreError::LabelNotFound(_) => {
             Code::NotFound
         }
-        CoreError::VersionNotLoaded => Code::Unavailable,
+        // Triton answers a request that timed out in its queue UNAVAILABLE.
+        CoreError::VersionNotLoaded | CoreError::TimedOut => Code::Unavailable,
         CoreError::Invalid(_) | CoreError::BackendInput(_) => Code::InvalidArgument,
         CoreError::Overloaded(_) => Code::ResourceExhausted,
         CoreError::StreamNotSupported => Code::Unimplemented,

@@ -37,6 +37,7 @@ impl From<CoreError> for ApiError {
             | CoreError::VersionNotLoaded => StatusCode::NOT_FOUND,
             CoreError::Invalid(_) | CoreError::BackendInput(_) => StatusCode::BAD_REQUEST,
             CoreError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
+            CoreError::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             CoreError::StreamNotSupported => StatusCode::NOT_IMPLEMENTED,
             CoreError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -195,7 +195,10 @@ mod tests {
     #[test]
     fn strings_are_joined_and_padded() {
         let s = |items: &[&'static str], shape: &[usize]| {
-            let items = items.iter().map(|t| Bytes::from_static(t.as_bytes())).collect();
+            let items = items
+                .iter()
+                .map(|t| Bytes::from_static(t.as_bytes()))
+                .collect();
             Tensor::new(DataType::Bytes, shape.to_vec(), TensorData::Strings(items)).unwrap()
         };
         let a = [s(&["a"], &[1, 1])];

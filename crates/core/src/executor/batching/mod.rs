@@ -169,7 +169,11 @@ impl Shared {
 
     /// Queues `pending`; returns a batch to run now when a slot is free and
     /// the policy says so. A full queue refuses at once.
-    fn enqueue(self: &Arc<Self>, level: usize, pending: Pending) -> Result<Option<Batch>, CoreError> {
+    fn enqueue(
+        self: &Arc<Self>,
+        level: usize,
+        pending: Pending,
+    ) -> Result<Option<Batch>, CoreError> {
         let mut state = self.lock();
         if state.queue.len() >= self.options.queue_capacity {
             state.queue.purge();
@@ -204,7 +208,9 @@ impl Shared {
 
     fn next_batch(self: &Arc<Self>, state: &mut State) -> Option<Batch> {
         let options = &self.options;
-        let plan = state.queue.plan(options.form.max_rows, options.pad_variable);
+        let plan = state
+            .queue
+            .plan(options.form.max_rows, options.pad_variable);
         let now = Instant::now();
         let candidates = Candidates {
             rows: &plan.rows,
@@ -318,10 +324,9 @@ impl Shared {
     fn engine_call(&self, inputs: Vec<Tensor>) -> (Result<Vec<Tensor>, BackendError>, Duration) {
         self.telemetry.slot_taken(true);
         let started = Instant::now();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.model.execute(inputs)
-        }))
-        .unwrap_or_else(|_| Err(BackendError::Execution("the inference panicked".into())));
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.model.execute(inputs)))
+                .unwrap_or_else(|_| Err(BackendError::Execution("the inference panicked".into())));
         let run = started.elapsed();
         self.telemetry.slot_taken(false);
         (result, run)

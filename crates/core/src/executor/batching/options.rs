@@ -68,7 +68,9 @@ impl BatchingOptions {
             form: FormPolicy {
                 max_rows,
                 preferred,
-                max_delay: Duration::from_micros(settings.max_queue_delay_microseconds.unwrap_or(0)),
+                max_delay: Duration::from_micros(
+                    settings.max_queue_delay_microseconds.unwrap_or(0),
+                ),
             },
             queue_capacity: settings
                 .max_queue_size
@@ -83,7 +85,9 @@ impl BatchingOptions {
             priority_levels,
             default_level: settings
                 .default_priority_level
-                .map_or(priority_levels, |l| usize::try_from(l).unwrap_or(usize::MAX)),
+                .map_or(priority_levels, |l| {
+                    usize::try_from(l).unwrap_or(usize::MAX)
+                }),
             allowed_sizes,
             pad_variable: settings.pad_variable_length_inputs,
             concurrent_batches: settings
@@ -149,7 +153,11 @@ mod tests {
     fn signature(input: Vec<Dim>) -> Signature {
         Signature {
             inputs: vec![TensorSpec::new("x", DataType::F32, input)],
-            outputs: vec![TensorSpec::new("y", DataType::F32, vec![Dim::Any, Dim::Fixed(2)])],
+            outputs: vec![TensorSpec::new(
+                "y",
+                DataType::F32,
+                vec![Dim::Any, Dim::Fixed(2)],
+            )],
         }
     }
 
@@ -171,8 +179,8 @@ mod tests {
         let err = BatchingOptions::resolve(&settings, &signature(vec![Dim::Fixed(1), Dim::Any]), 1)
             .unwrap_err();
         assert!(err.contains("input x has shape (1,-1)"), "{err}");
-        let err = BatchingOptions::resolve(&settings, &signature(vec![Dim::Range(1, 8)]), 1)
-            .unwrap_err();
+        let err =
+            BatchingOptions::resolve(&settings, &signature(vec![Dim::Range(1, 8)]), 1).unwrap_err();
         assert!(err.contains("batches of 64"), "{err}");
         let small = DynamicBatching {
             max_batch_size: Some(8),

@@ -1,7 +1,7 @@
 //! The batching executor with a recording engine: what ran together, in
 //! which order, and what each request got back.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,12 +14,40 @@ use crate::executor::{Answer, Executor, Job};
 use crate::telemetry::Telemetry;
 use crate::{CoreError, RequestOptions, ValidationError};
 
+/// Holds executions while closed.
+#[derive(Default)]
+struct Gate {
+    closed: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Gate {
+    fn set(&self, closed: bool) {
+        *self.closed.lock().unwrap() = closed;
+        self.changed.notify_all();
+    }
+
+    fn pass(&self) {
+        let closed = self.closed.lock().unwrap();
+        drop(self.changed.wait_while(closed, |closed| *closed).unwrap());
+    }
+}
+
+/// Opens the gate when dropped.
+struct Opens<'a>(&'a Gate);
+
+impl Drop for Opens<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
 /// Identity on `x` FP32 [-1, -1]; records the first value of each row of
-/// every execution, and waits at the gate while a test holds it.
+/// every execution, and waits at the gate while it is closed.
 struct Recorder {
     signature: Signature,
     runs: Mutex<Vec<Vec<f32>>>,
-    gate: Arc<Mutex<()>>,
+    gate: Gate,
 }
 
 impl LoadedModel for Recorder {
@@ -28,7 +56,7 @@ impl LoadedModel for Recorder {
     }
 
     fn execute(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, BackendError> {
-        drop(self.gate.lock());
+        self.gate.pass();
         let x = &inputs[0];
         let values = floats(x);
         let cols = x.shape()[1].max(1);
@@ -61,7 +89,7 @@ fn harness(settings: DynamicBatching) -> Harness {
             outputs: vec![TensorSpec::new("y", DataType::F32, any)],
         },
         runs: Mutex::default(),
-        gate: Arc::default(),
+        gate: Gate::default(),
     });
     let options = BatchingOptions::resolve(&settings, model.signature(), 1).unwrap();
     let telemetry = Telemetry::disabled().for_version("m", 1);
@@ -126,10 +154,11 @@ impl Harness {
     async fn occupy(
         &self,
     ) -> (
-        std::sync::MutexGuard<'_, ()>,
+        Opens<'_>,
         tokio::task::JoinHandle<Result<Vec<Tensor>, CoreError>>,
     ) {
-        let guard = self.model.gate.lock().unwrap();
+        self.model.gate.set(true);
+        let guard = Opens(&self.model.gate);
         let first = self.send(job(100.0, 1, 2, RequestOptions::default()));
         // The engine has it once it left the queue.
         self.until_queued(0).await;
@@ -174,10 +203,7 @@ async fn requests_queued_while_busy_share_one_call_and_get_their_own_rows() {
     assert_eq!(floats(&c[0]), [20.0, 20.0]);
     assert_eq!(d[0].shape(), &[1, 3]);
     // b and c ran together; d (3 columns) never shared their batch.
-    assert_eq!(
-        h.runs(),
-        [vec![100.0], vec![10.0, 11.0, 20.0], vec![30.0]]
-    );
+    assert_eq!(h.runs(), [vec![100.0], vec![10.0, 11.0, 20.0], vec![30.0]]);
     let stats = h.executor.shared.telemetry.stats().snapshot();
     assert_eq!(stats.execution_count, 3);
 }
@@ -190,15 +216,25 @@ async fn higher_priority_runs_first() {
         ..Default::default()
     });
     let (gate, first) = h.occupy().await;
-    let low = h.send(job(2.0, 1, 2, RequestOptions {
-        priority: Some(2),
-        ..plain()
-    }));
+    let low = h.send(job(
+        2.0,
+        1,
+        2,
+        RequestOptions {
+            priority: Some(2),
+            ..plain()
+        },
+    ));
     h.until_queued(1).await;
-    let high = h.send(job(1.0, 1, 2, RequestOptions {
-        priority: Some(1),
-        ..plain()
-    }));
+    let high = h.send(job(
+        1.0,
+        1,
+        2,
+        RequestOptions {
+            priority: Some(1),
+            ..plain()
+        },
+    ));
     h.until_queued(2).await;
     drop(gate);
     for t in [first, low, high] {
@@ -211,10 +247,15 @@ async fn higher_priority_runs_first() {
 async fn a_request_past_its_timeout_is_answered_and_never_run() {
     let h = harness(DynamicBatching::default());
     let (gate, first) = h.occupy().await;
-    let late = h.send(job(5.0, 1, 2, RequestOptions {
-        timeout: Some(Duration::from_millis(20)),
-        ..plain()
-    }));
+    let late = h.send(job(
+        5.0,
+        1,
+        2,
+        RequestOptions {
+            timeout: Some(Duration::from_millis(20)),
+            ..plain()
+        },
+    ));
     let answer = late.await.unwrap();
     assert!(matches!(answer, Err(CoreError::TimedOut)), "{answer:?}");
     drop(gate);
@@ -251,12 +292,18 @@ async fn a_full_queue_refuses_at_once_and_a_large_request_is_refused() {
     let queued = h.send(job(1.0, 1, 2, plain()));
     h.until_queued(1).await;
     let refused = h.send(job(2.0, 1, 2, plain())).await.unwrap();
-    assert!(matches!(refused, Err(CoreError::Overloaded(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(CoreError::Overloaded(_))),
+        "{refused:?}"
+    );
     let large = h.send(job(3.0, 5, 2, plain())).await.unwrap();
     assert!(
         matches!(
             large,
-            Err(CoreError::Invalid(ValidationError::BatchLimit { max: 4, .. }))
+            Err(CoreError::Invalid(ValidationError::BatchLimit {
+                max: 4,
+                ..
+            }))
         ),
         "{large:?}"
     );
