@@ -399,16 +399,15 @@ impl Manager {
             .or_else(|| loaded.max_concurrency().map(|n| n as u32));
         let scheduler = SchedulerOptions::with_nireq(nireq);
         let signature = loaded.signature().clone();
+        let own_nireq = model.nireq.filter(|n| *n > 0).map(|n| n as usize);
         let batching = match batching_for(&self.options, model, &files.dir)? {
             BatchingChoice::Off => None,
             BatchingChoice::Model(settings) => Some(
-                BatchingOptions::resolve(&settings, &signature, scheduler.nireq)
+                BatchingOptions::resolve(&settings, &signature, own_nireq)
                     .map_err(|e| format!("dynamic_batching: {e}"))?,
             ),
             BatchingChoice::Server(settings) => BatchingOptions::resolve(
-                &settings,
-                &signature,
-                scheduler.nireq,
+                &settings, &signature, own_nireq,
             )
             .inspect_err(|error| {
                 tracing::warn!(model = %model.name, version, %error, "served without batching");

@@ -59,6 +59,10 @@ struct State {
 /// A batch taken from the queue, with the slot it runs in.
 type Batch = Vec<Pending>;
 
+/// Delay timers nearer than this sleep on a blocking thread (to tens of
+/// microseconds) rather than on tokio's millisecond timer wheel.
+const FINE_TIMER_LIMIT: Duration = Duration::from_millis(5);
+
 impl BatchingExecutor {
     /// Batches requests to `model` (version `version` of `name`) as
     /// `options` say.
@@ -235,25 +239,40 @@ impl Shared {
         }
     }
 
+    /// Looks at the queue again at `at`. tokio's timers tick in whole
+    /// milliseconds, too coarse for queue delays of a few hundred
+    /// microseconds: a near deadline is kept by a blocking thread's sleep.
     fn arm_timer(self: &Arc<Self>, state: &mut State, at: Instant) {
         if state.timer.is_some_and(|armed| armed <= at) {
             return;
         }
         state.timer = Some(at);
         let shared = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(at.into()).await;
-            let batch = {
-                let mut state = shared.lock();
-                if state.timer == Some(at) {
-                    state.timer = None;
+        let wait = at.saturating_duration_since(Instant::now());
+        if wait < FINE_TIMER_LIMIT {
+            tokio::task::spawn_blocking(move || {
+                std::thread::sleep(wait);
+                if let Some(batch) = shared.timer_fired(at) {
+                    shared.run_here(batch);
                 }
-                shared.start_if_idle(&mut state)
-            };
-            if let Some(batch) = batch {
-                shared.launch(batch);
-            }
-        });
+            });
+        } else {
+            tokio::spawn(async move {
+                tokio::time::sleep_until(at.into()).await;
+                if let Some(batch) = shared.timer_fired(at) {
+                    shared.launch(batch);
+                }
+            });
+        }
+    }
+
+    /// The timer armed for `at` went off: a batch to run, if a slot is free.
+    fn timer_fired(self: &Arc<Self>, at: Instant) -> Option<Batch> {
+        let mut state = self.lock();
+        if state.timer == Some(at) {
+            state.timer = None;
+        }
+        self.start_if_idle(&mut state)
     }
 
     /// Runs `batch` in the slot it holds: in place when the engine is quick,
@@ -274,16 +293,20 @@ impl Shared {
                 tokio::spawn(async move { self.launch(next) });
             }
         } else {
-            tokio::task::spawn_blocking(move || {
-                let mut batch = batch;
-                loop {
-                    self.execute_batch(batch);
-                    match self.continue_or_idle() {
-                        Some(next) => batch = next,
-                        None => break,
-                    }
-                }
-            });
+            tokio::task::spawn_blocking(move || self.run_here(batch));
+        }
+    }
+
+    /// Runs `batch`, then every next one while the queue holds one, on this
+    /// (blocking) thread; the slot goes idle when the queue has none.
+    fn run_here(self: &Arc<Self>, batch: Batch) {
+        let mut batch = batch;
+        loop {
+            self.execute_batch(batch);
+            match self.continue_or_idle() {
+                Some(next) => batch = next,
+                None => break,
+            }
         }
     }
 
