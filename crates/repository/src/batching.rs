@@ -43,7 +43,7 @@ pub struct DynamicBatching {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pad_variable_length_inputs: bool,
     /// Batches that may run at once (TensorFlow Serving's `num_batch_threads`;
-    /// default the model's `nireq` if set, else one).
+    /// default the model's `nireq`: its own, else the engine's, else one per core).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_threads: Option<u64>,
 }

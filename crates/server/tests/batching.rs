@@ -17,11 +17,22 @@ use tonic::Code;
 /// A config.json serving `models/identity_fp32` (FP32 [rows, cols]) once
 /// per `(name, dynamic_batching)` entry, and `add` without batching.
 fn config(entries: &[(&str, Value)]) -> tempfile::NamedTempFile {
+    let on_any: Vec<(&str, Value, Option<&str>)> =
+        entries.iter().map(|(n, b)| (*n, b.clone(), None)).collect();
+    config_on(&on_any)
+}
+
+/// Like [`config`], each entry on the engine it names (or the fastest).
+fn config_on(entries: &[(&str, Value, Option<&str>)]) -> tempfile::NamedTempFile {
     let base = common::models_dir().join("identity_fp32");
     let mut list: Vec<Value> = entries
         .iter()
-        .map(|(name, batching)| {
-            json!({"config": {"name": name, "base_path": base, "dynamic_batching": batching}})
+        .map(|(name, batching, backend)| {
+            let mut model = json!({"name": name, "base_path": base, "dynamic_batching": batching});
+            if let Some(backend) = backend {
+                model["backend"] = json!(backend);
+            }
+            json!({ "config": model })
         })
         .collect();
     let add = common::models_dir().join("add");
@@ -120,6 +131,47 @@ async fn concurrent_requests_share_engine_calls_and_get_their_own_rows() {
         .map(|b| b["batch_size"].as_u64().unwrap())
         .collect();
     assert!(sizes.iter().any(|&s| s > 3), "batch sizes {sizes:?}");
+}
+
+/// Engines the environment says must be present (CI installs them), and
+/// tract, which is built in.
+fn engines() -> Vec<String> {
+    let mut engines: Vec<String> = std::env::var("INFERD_REQUIRE_BACKENDS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if !engines.iter().any(|e| e == "tract") {
+        engines.push("tract".into());
+    }
+    engines
+}
+
+#[tokio::test]
+async fn every_engine_batches() {
+    let engines = engines();
+    let settings = json!({"max_batch_size": 8, "max_queue_delay_microseconds": 500000});
+    let entries: Vec<(&str, Value, Option<&str>)> = engines
+        .iter()
+        .map(|e| (e.as_str(), settings.clone(), Some(e.as_str())))
+        .collect();
+    let file = config_on(&entries);
+    let server = TestServer::start(&["--config_path", file.path().to_str().unwrap()]).await;
+    for engine in &engines {
+        let path = format!("/v2/models/{engine}/infer");
+        let requests = [(0.0, 1), (10.0, 2), (20.0, 3), (30.0, 2)];
+        let bodies = requests.iter().map(|&(f, r)| body(f, r, 5)).collect();
+        let answers = post_all(&server, &path, bodies).await;
+        for (&(first, rows), answer) in requests.iter().zip(answers) {
+            let answer = assert_ok(answer);
+            let expected = f32_data(&body(first, rows, 5)["inputs"][0]);
+            assert_eq!(f32_data(output(&answer, "output")), expected, "{engine}");
+        }
+        let (inferences, executions, _) = stats(&server, engine).await;
+        assert_eq!(inferences, 8, "{engine}");
+        assert!(executions < 4, "{engine}: {executions} executions");
+    }
 }
 
 #[tokio::test]

@@ -399,15 +399,16 @@ impl Manager {
             .or_else(|| loaded.max_concurrency().map(|n| n as u32));
         let scheduler = SchedulerOptions::with_nireq(nireq);
         let signature = loaded.signature().clone();
-        let own_nireq = model.nireq.filter(|n| *n > 0).map(|n| n as usize);
         let batching = match batching_for(&self.options, model, &files.dir)? {
             BatchingChoice::Off => None,
             BatchingChoice::Model(settings) => Some(
-                BatchingOptions::resolve(&settings, &signature, own_nireq)
+                BatchingOptions::resolve(&settings, &signature, scheduler.nireq)
                     .map_err(|e| format!("dynamic_batching: {e}"))?,
             ),
             BatchingChoice::Server(settings) => BatchingOptions::resolve(
-                &settings, &signature, own_nireq,
+                &settings,
+                &signature,
+                scheduler.nireq,
             )
             .inspect_err(|error| {
                 tracing::warn!(model = %model.name, version, %error, "served without batching");

@@ -13,6 +13,7 @@ mod assemble;
 mod options;
 mod policy;
 mod queue;
+mod sizing;
 #[cfg(test)]
 mod tests;
 
@@ -26,6 +27,7 @@ use tokio::sync::oneshot;
 pub use options::BatchingOptions;
 use policy::{Candidates, Decision};
 use queue::{Claim, Pending, Queue, Reply};
+use sizing::BatchSizing;
 
 use super::run_estimate::RunEstimate;
 use super::scheduler::INLINE_RUN_LIMIT;
@@ -45,6 +47,7 @@ struct Shared {
     options: BatchingOptions,
     telemetry: Arc<VersionTelemetry>,
     estimate: RunEstimate,
+    sizing: BatchSizing,
     state: Mutex<State>,
 }
 
@@ -86,6 +89,7 @@ impl BatchingExecutor {
                 options,
                 telemetry,
                 estimate: RunEstimate::default(),
+                sizing: BatchSizing::default(),
                 state: Mutex::new(state),
             }),
         }
@@ -212,14 +216,14 @@ impl Shared {
 
     fn next_batch(self: &Arc<Self>, state: &mut State) -> Option<Batch> {
         let options = &self.options;
-        let plan = state
-            .queue
-            .plan(options.form.max_rows, options.pad_variable);
+        let limit = self.sizing.limit(options.form.max_rows);
+        let plan = state.queue.plan(limit, options.pad_variable);
         let now = Instant::now();
         let candidates = Candidates {
             rows: &plan.rows,
             oldest: plan.oldest.unwrap_or(now),
             full: plan.full,
+            limit,
         };
         match options.form.decide(candidates, now) {
             Decision::Idle => None,
@@ -325,6 +329,9 @@ impl Shared {
         let assembled = started.elapsed();
         let (result, run) = self.engine_call(inputs);
         self.estimate.record(elements, run);
+        if result.is_ok() {
+            self.sizing.record(padded, run);
+        }
         if matches!(result, Err(BackendError::InvalidInput(_))) && batch.len() > 1 {
             // One member's values were refused: run each alone, so that the
             // others do not fail with it.

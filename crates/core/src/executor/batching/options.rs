@@ -30,16 +30,14 @@ pub struct BatchingOptions {
 }
 
 impl BatchingOptions {
-    /// Resolves `settings` for a version with `signature`; `nireq` is the
-    /// model's own setting, if it has one. Batches run one at a time unless
-    /// `batch_threads` or `nireq` say otherwise: a batch already gives the
-    /// engine every core, and requests that arrive while it runs make the
-    /// next batch larger. Refuses, with one line naming the input or output,
-    /// a model whose first dimension cannot be the batch.
+    /// Resolves `settings` for a version with `signature` that may run
+    /// `nireq` inferences at once: as many batches may run at once unless
+    /// `batch_threads` says otherwise. Refuses, with one line naming the
+    /// input or output, a model whose first dimension cannot be the batch.
     pub fn resolve(
         settings: &DynamicBatching,
         signature: &Signature,
-        nireq: Option<usize>,
+        nireq: usize,
     ) -> Result<Self, String> {
         settings.check()?;
         let max_rows = usize::try_from(settings.max_batch_size()).unwrap_or(usize::MAX);
@@ -95,9 +93,7 @@ impl BatchingOptions {
             pad_variable: settings.pad_variable_length_inputs,
             concurrent_batches: settings
                 .batch_threads
-                .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-                .or(nireq)
-                .unwrap_or(1)
+                .map_or(nireq, |n| usize::try_from(n).unwrap_or(usize::MAX))
                 .max(1),
         })
     }
@@ -171,12 +167,12 @@ mod tests {
         let options = BatchingOptions::resolve(
             &DynamicBatching::default(),
             &signature(vec![Dim::Any]),
-            None,
+            2,
         )
         .unwrap();
         assert_eq!(options.max_batch_size(), 64);
         assert!(options.form.max_delay.is_zero());
-        assert_eq!(options.concurrent_batches, 1);
+        assert_eq!(options.concurrent_batches, 2);
         assert_eq!(options.level(None), 0);
         assert_eq!(options.padded(5), 5);
     }
@@ -184,18 +180,17 @@ mod tests {
     #[test]
     fn models_without_a_batch_dimension_are_refused_by_name() {
         let settings = DynamicBatching::default();
-        let err =
-            BatchingOptions::resolve(&settings, &signature(vec![Dim::Fixed(1), Dim::Any]), None)
-                .unwrap_err();
-        assert!(err.contains("input x has shape (1,-1)"), "{err}");
-        let err = BatchingOptions::resolve(&settings, &signature(vec![Dim::Range(1, 8)]), None)
+        let err = BatchingOptions::resolve(&settings, &signature(vec![Dim::Fixed(1), Dim::Any]), 1)
             .unwrap_err();
+        assert!(err.contains("input x has shape (1,-1)"), "{err}");
+        let err =
+            BatchingOptions::resolve(&settings, &signature(vec![Dim::Range(1, 8)]), 1).unwrap_err();
         assert!(err.contains("batches of 64"), "{err}");
         let small = DynamicBatching {
             max_batch_size: Some(8),
             ..Default::default()
         };
-        assert!(BatchingOptions::resolve(&small, &signature(vec![Dim::Range(1, 8)]), None).is_ok());
+        assert!(BatchingOptions::resolve(&small, &signature(vec![Dim::Range(1, 8)]), 1).is_ok());
     }
 
     #[test]
@@ -207,9 +202,7 @@ mod tests {
             allowed_batch_sizes: vec![2, 4, 8],
             ..Default::default()
         };
-        let options =
-            BatchingOptions::resolve(&settings, &signature(vec![Dim::Any]), Some(3)).unwrap();
-        assert_eq!(options.concurrent_batches, 3);
+        let options = BatchingOptions::resolve(&settings, &signature(vec![Dim::Any]), 1).unwrap();
         assert_eq!(options.level(Some(1)), 0);
         assert_eq!(options.level(Some(3)), 2);
         assert_eq!(options.level(Some(0)), 1);

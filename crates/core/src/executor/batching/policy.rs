@@ -34,6 +34,9 @@ pub(crate) struct Candidates<'a> {
     pub oldest: Instant,
     /// A compatible request is queued that does not fit: the batch cannot grow.
     pub full: bool,
+    /// Most rows this batch may hold (`max_rows`, or less while larger
+    /// batches cost more per row).
+    pub limit: usize,
 }
 
 impl FormPolicy {
@@ -47,7 +50,8 @@ impl FormPolicy {
             return Decision::Idle;
         }
         let total: usize = rows.iter().sum();
-        if candidates.full || total >= self.max_rows || self.max_delay.is_zero() {
+        let limit = candidates.limit.min(self.max_rows);
+        if candidates.full || total >= limit || self.max_delay.is_zero() {
             return Decision::Run(rows.len());
         }
         if self.preferred.contains(&total) {
@@ -96,6 +100,7 @@ mod tests {
             rows,
             oldest,
             full: false,
+            limit: usize::MAX,
         }
     }
 
@@ -139,8 +144,17 @@ mod tests {
             rows: &[3],
             oldest: t0,
             full: true,
+            limit: 4,
         };
         assert_eq!(p.decide(blocked, t0), Decision::Run(1));
+        // A batch at the learnt limit does not wait either.
+        let limited = Candidates {
+            rows: &[1, 1],
+            oldest: t0,
+            full: false,
+            limit: 2,
+        };
+        assert_eq!(p.decide(limited, t0), Decision::Run(2));
     }
 
     #[test]

@@ -91,7 +91,7 @@ fn harness(settings: DynamicBatching) -> Harness {
         runs: Mutex::default(),
         gate: Gate::default(),
     });
-    let options = BatchingOptions::resolve(&settings, model.signature(), None).unwrap();
+    let options = BatchingOptions::resolve(&settings, model.signature(), 1).unwrap();
     let telemetry = Telemetry::disabled().for_version("m", 1);
     let executor = BatchingExecutor::new("m", 1, model.clone(), options, telemetry);
     Harness {
