@@ -106,9 +106,11 @@ impl BatchingExecutor {
             }
             .into());
         }
+        // A `timeout` of 0 means none, as Triton reads it.
         let deadline = job
             .options
             .timeout
+            .filter(|t| !t.is_zero())
             .or(shared.options.default_timeout)
             .map(|t| Instant::now() + t);
         let (reply, answer) = oneshot::channel();

@@ -164,12 +164,9 @@ mod tests {
 
     #[test]
     fn defaults_need_no_knobs() {
-        let options = BatchingOptions::resolve(
-            &DynamicBatching::default(),
-            &signature(vec![Dim::Any]),
-            2,
-        )
-        .unwrap();
+        let options =
+            BatchingOptions::resolve(&DynamicBatching::default(), &signature(vec![Dim::Any]), 2)
+                .unwrap();
         assert_eq!(options.max_batch_size(), 64);
         assert!(options.form.max_delay.is_zero());
         assert_eq!(options.concurrent_batches, 2);
