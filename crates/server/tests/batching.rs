@@ -60,6 +60,21 @@ fn body(first: f32, rows: usize, cols: usize) -> Value {
     json!({"inputs": [{"name": "input", "shape": [rows, cols], "datatype": "FP32", "data": data}]})
 }
 
+/// A gRPC request of one row of two zeros to `model`.
+fn one_row(model: &str) -> ModelInferRequest {
+    ModelInferRequest {
+        model_name: model.into(),
+        inputs: vec![InferInputTensor {
+            name: "input".into(),
+            datatype: "FP32".into(),
+            shape: vec![1, 2],
+            ..Default::default()
+        }],
+        raw_input_contents: vec![bytes::Bytes::from(vec![0u8; 8])],
+        ..Default::default()
+    }
+}
+
 fn with_parameters(mut body: Value, parameters: Value) -> Value {
     body["parameters"] = parameters;
     body
@@ -233,14 +248,6 @@ async fn a_request_past_its_timeout_is_refused_and_never_run() {
     let mut grpc = server.grpc_client().await;
     let status = grpc
         .model_infer(ModelInferRequest {
-            model_name: "slow_queue".into(),
-            inputs: vec![InferInputTensor {
-                name: "input".into(),
-                datatype: "FP32".into(),
-                shape: vec![1, 2],
-                ..Default::default()
-            }],
-            raw_input_contents: vec![bytes::Bytes::from(vec![0u8; 8])],
             parameters: [(
                 "timeout".to_string(),
                 InferParameter {
@@ -248,7 +255,7 @@ async fn a_request_past_its_timeout_is_refused_and_never_run() {
                 },
             )]
             .into(),
-            ..Default::default()
+            ..one_row("slow_queue")
         })
         .await
         .unwrap_err();
@@ -268,17 +275,7 @@ async fn a_cancelled_request_leaves_the_queue_and_a_full_queue_refuses() {
     let path = "/v2/models/one_place/infer";
     // The client gives up after 100 ms, long before the 1 s delay ends.
     let mut grpc = server.grpc_client().await;
-    let mut request = tonic::Request::new(ModelInferRequest {
-        model_name: "one_place".into(),
-        inputs: vec![InferInputTensor {
-            name: "input".into(),
-            datatype: "FP32".into(),
-            shape: vec![1, 2],
-            ..Default::default()
-        }],
-        raw_input_contents: vec![bytes::Bytes::from(vec![0u8; 8])],
-        ..Default::default()
-    });
+    let mut request = tonic::Request::new(one_row("one_place"));
     request.set_timeout(Duration::from_millis(100));
     let status = grpc.model_infer(request).await.unwrap_err();
     assert!(
