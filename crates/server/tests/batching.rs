@@ -483,3 +483,42 @@ async fn tf_serving_flags_batch_every_model_and_per_model_files_win() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn padding_to_allowed_sizes_and_variable_lengths_over_the_wire() {
+    let (server, _config) = serve(&[
+        (
+            "padded",
+            json!({"max_batch_size": 4, "allowed_batch_sizes": [4]}),
+        ),
+        (
+            "ragged",
+            json!({"max_batch_size": 8, "max_queue_delay_microseconds": 500000,
+                   "preferred_batch_size": [2], "pad_variable_length_inputs": true}),
+        ),
+    ])
+    .await;
+    // The engine sees 4 rows; the answer has the request's one.
+    let answer = assert_ok(
+        server
+            .post_json("/v2/models/padded/infer", &body(7.0, 1, 3))
+            .await,
+    );
+    let out = output(&answer, "output");
+    assert_eq!(out["shape"], json!([1, 3]));
+    assert_eq!(f32_data(out), [7.0, 7.0, 7.0]);
+    // Two and three columns share one call, the shorter zero-padded (its
+    // answer keeps the padded width, as TF Serving's does).
+    let answers = post_all(
+        &server,
+        "/v2/models/ragged/infer",
+        vec![body(1.0, 1, 2), body(2.0, 1, 3)],
+    )
+    .await;
+    let short = assert_ok(answers[0].clone());
+    assert_eq!(f32_data(output(&short, "output")), [1.0, 1.0, 0.0]);
+    let long = assert_ok(answers[1].clone());
+    assert_eq!(f32_data(output(&long, "output")), [2.0, 2.0, 2.0]);
+    let (inferences, executions, _) = stats(&server, "ragged").await;
+    assert_eq!((inferences, executions), (2, 1));
+}
