@@ -3,7 +3,7 @@
 //! `--enable_per_model_batching_parameters` (a `batching_params.pbtxt`
 //! beside each model), mapped onto the one batcher's settings.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use inferd_core::BatchingFileParser;
 use inferd_proto::tensorflow::serving::BatchingParameters;
@@ -57,7 +57,7 @@ impl BatchingFlags {
     }
 }
 
-fn read_file(path: &PathBuf) -> Result<DynamicBatching, String> {
+fn read_file(path: &Path) -> Result<DynamicBatching, String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!(
             "cannot read --batching_parameters_file {}: {e}",

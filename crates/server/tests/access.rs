@@ -340,15 +340,7 @@ async fn refusals_are_counted_in_metrics() {
     assert_eq!(server.post_json(INFER_ADD, &add_body()).await.0, 401);
     let mut client = server.grpc_client().await;
     let _ = client.model_infer(with_key(grpc_add(), "wrong")).await;
-    let text = server
-        .client()
-        .get(server.rest_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.get_text("/metrics").await;
     assert!(
         text.contains(
             r#"inferd_requests_refused{interface="REST",reason="missing_credentials"} 1"#

@@ -4,18 +4,8 @@
 
 mod common;
 
-use common::{TestServer, models_dir};
+use common::{TestServer, models_dir, required_backends as required};
 use serde_json::{Value, json};
-
-/// Backends the environment says must be present (CI installs them).
-fn required() -> Vec<String> {
-    std::env::var("INFERD_REQUIRE_BACKENDS")
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().to_string())
-        .collect()
-}
 
 fn model(name: &str, base: &str, backend: Option<&str>) -> Value {
     let mut config = json!({"name": name, "base_path": models_dir().join(base)});

@@ -96,6 +96,27 @@ async fn post_all(server: &TestServer, path: &str, bodies: Vec<Value>) -> Vec<(u
     answers
 }
 
+/// Sends a request per `(first, rows, cols)` at once; each answer must be
+/// its own request's rows.
+async fn send_together_and_check_rows(
+    server: &TestServer,
+    path: &str,
+    requests: &[(f32, usize, usize)],
+) {
+    let bodies = requests
+        .iter()
+        .map(|&(first, rows, cols)| body(first, rows, cols))
+        .collect();
+    let answers = post_all(server, path, bodies).await;
+    for (&(first, rows, cols), answer) in requests.iter().zip(answers) {
+        let answer = assert_ok(answer);
+        let out = output(&answer, "output");
+        assert_eq!(out["shape"], json!([rows, cols]), "{path}");
+        let expected = f32_data(&body(first, rows, cols)["inputs"][0]);
+        assert_eq!(f32_data(out), expected, "{path}");
+    }
+}
+
 async fn stats(server: &TestServer, model: &str) -> (u64, u64, Value) {
     let answer = assert_ok(server.get(&format!("/v2/models/{model}/stats")).await);
     let s = &answer["model_stats"][0];
@@ -122,20 +143,7 @@ async fn concurrent_requests_share_engine_calls_and_get_their_own_rows() {
         (30.0, 2, 4),
         (40.0, 2, 3),
     ];
-    let bodies = requests
-        .iter()
-        .map(|&(first, rows, cols)| body(first, rows, cols))
-        .collect();
-    let answers = post_all(&server, path, bodies).await;
-    for (&(first, rows, cols), answer) in requests.iter().zip(answers) {
-        let answer = assert_ok(answer);
-        let out = output(&answer, "output");
-        assert_eq!(out["shape"], json!([rows, cols]));
-        assert_eq!(
-            f32_data(out),
-            f32_data(&body(first, rows, cols)["inputs"][0])
-        );
-    }
+    send_together_and_check_rows(&server, path, &requests).await;
     let (inferences, executions, batch_stats) = stats(&server, "batched").await;
     assert_eq!(inferences, 10);
     assert!(executions < 5, "{executions} executions for 5 requests");
@@ -151,12 +159,7 @@ async fn concurrent_requests_share_engine_calls_and_get_their_own_rows() {
 /// Engines the environment says must be present (CI installs them), and
 /// tract, which is built in.
 fn engines() -> Vec<String> {
-    let mut engines: Vec<String> = std::env::var("INFERD_REQUIRE_BACKENDS")
-        .unwrap_or_default()
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let mut engines = common::required_backends();
     if !engines.iter().any(|e| e == "tract") {
         engines.push("tract".into());
     }
@@ -175,14 +178,8 @@ async fn every_engine_batches() {
     let server = TestServer::start(&["--config_path", file.path().to_str().unwrap()]).await;
     for engine in &engines {
         let path = format!("/v2/models/{engine}/infer");
-        let requests = [(0.0, 1), (10.0, 2), (20.0, 3), (30.0, 2)];
-        let bodies = requests.iter().map(|&(f, r)| body(f, r, 5)).collect();
-        let answers = post_all(&server, &path, bodies).await;
-        for (&(first, rows), answer) in requests.iter().zip(answers) {
-            let answer = assert_ok(answer);
-            let expected = f32_data(&body(first, rows, 5)["inputs"][0]);
-            assert_eq!(f32_data(output(&answer, "output")), expected, "{engine}");
-        }
+        let requests = [(0.0, 1, 5), (10.0, 2, 5), (20.0, 3, 5), (30.0, 2, 5)];
+        send_together_and_check_rows(&server, &path, &requests).await;
         let (inferences, executions, _) = stats(&server, engine).await;
         assert_eq!(inferences, 8, "{engine}");
         assert!(executions < 4, "{engine}: {executions} executions");
@@ -469,15 +466,7 @@ async fn tf_serving_flags_batch_every_model_and_per_model_files_win() {
     );
     // A model whose first dimension is fixed is served unbatched.
     assert_eq!(server.get("/v2/models/fixed/ready").await.0, 200);
-    let text = server
-        .client()
-        .get(server.rest_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.get_text("/metrics").await;
     assert!(
         text.contains(r#"inferd_batch_size_count{name="shared",version="1"}"#),
         "{text}"

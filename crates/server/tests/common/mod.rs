@@ -51,6 +51,17 @@ pub fn free_ports() -> (u16, u16) {
     )
 }
 
+/// Backends the environment says must be present (`INFERD_REQUIRE_BACKENDS`;
+/// CI installs them).
+pub fn required_backends() -> Vec<String> {
+    std::env::var("INFERD_REQUIRE_BACKENDS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// A reqwest client that never goes through a proxy.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -258,6 +269,18 @@ impl TestServer {
             .await
             .expect("GET");
         split_json(response).await
+    }
+
+    /// GET `path` as text (e.g. `/metrics`).
+    pub async fn get_text(&self, path: &str) -> String {
+        self.client
+            .get(self.rest_url(path))
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("text body")
     }
 
     /// POST `body` as JSON to `path`; status and JSON body.

@@ -59,7 +59,7 @@ struct State {
     timer: Option<Instant>,
 }
 
-/// A batch taken from the queue, with the slot it runs in.
+/// Requests taken from the queue to run as one engine call.
 type Batch = Vec<Pending>;
 
 /// Delay timers nearer than this sleep on a blocking thread (to tens of
