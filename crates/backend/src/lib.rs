@@ -24,7 +24,7 @@ use inferd_tensor::{Signature, Tensor};
 
 pub use discover::{LibrarySearch, RuntimeSearch, find_library};
 pub use error::BackendError;
-pub use options::{InputShapes, ModelOptions};
+pub use options::{InputPreprocessing, InputShapes, ModelOptions};
 pub use registry::{AUTO, Backends, Loaded};
 pub use trial::zero_inputs;
 
@@ -79,6 +79,15 @@ pub trait Backend: Send + Sync {
     /// One line for the start-up log: where the runtime was found and its
     /// version, or what was searched and how to install it.
     fn describe(&self) -> String;
+    /// Adds a library of custom operations (OVMS's `--cpu_extension`) before
+    /// any model loads; engines without such libraries refuse.
+    fn add_extension(&self, path: &std::path::Path) -> Result<(), BackendError> {
+        Err(BackendError::Unsupported(format!(
+            "the {} backend takes no extension libraries ({})",
+            self.name(),
+            path.display()
+        )))
+    }
     /// Whether these files hold a model this engine reads.
     fn can_load(&self, files: &ModelFiles) -> bool;
     /// Loads and compiles a model. Slow: call it off the async runtime.
@@ -100,5 +109,11 @@ pub trait LoadedModel: Send + Sync {
     /// OpenVINO's infer-request pool); `None` lets the scheduler decide.
     fn max_concurrency(&self) -> Option<usize> {
         None
+    }
+    /// Whether the engine applied the options' layout conversions and
+    /// pre-processing itself (its signature is then what clients send);
+    /// otherwise the server does both in front of it.
+    fn applies_preprocessing(&self) -> bool {
+        false
     }
 }

@@ -16,8 +16,21 @@ pub enum InputShapes {
     PerInput(BTreeMap<String, Vec<Dim>>),
 }
 
+/// Pre-processing of one input, in the order it is applied: reverse the
+/// channels (RGB ⇄ BGR), subtract `mean`, divide by `scale` (one value for
+/// every channel, or one per channel).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InputPreprocessing {
+    /// Reverse the channel order.
+    pub reverse_channels: bool,
+    /// Subtracted from each channel.
+    pub mean: Option<Vec<f32>>,
+    /// Each channel divided by it.
+    pub scale: Option<Vec<f32>>,
+}
+
 /// Load-time settings for one model version, from config.json or the CLI.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModelOptions {
     /// Shapes to set on inputs.
     pub shapes: InputShapes,
@@ -25,6 +38,10 @@ pub struct ModelOptions {
     pub batch_size: Option<u64>,
     /// Layout per input (`""` key: the single input), e.g. `NHWC:NCHW`.
     pub layouts: BTreeMap<String, String>,
+    /// Pre-processing per input (`""` key: the single input). Engines that
+    /// apply it themselves say so ([`crate::LoadedModel::applies_preprocessing`]);
+    /// for the others the server applies it, and the layout conversions.
+    pub preprocessing: BTreeMap<String, InputPreprocessing>,
     /// Device name; `None` means CPU.
     pub target_device: Option<String>,
     /// Engine settings, values as text.
@@ -37,10 +54,8 @@ pub struct ModelOptions {
 }
 
 impl ModelOptions {
-    /// Refuses what an engine that runs in the model's own layout on the CPU
-    /// cannot do: another `target_device`, or a layout conversion
-    /// (`NHWC:NCHW`), which needs the OpenVINO backend.
-    pub fn require_cpu_and_model_layout(&self, engine: &str) -> Result<(), BackendError> {
+    /// Refuses another `target_device` than the CPU.
+    pub fn require_cpu(&self, engine: &str) -> Result<(), BackendError> {
         if let Some(device) = self
             .target_device
             .as_deref()
@@ -48,17 +63,6 @@ impl ModelOptions {
         {
             return Err(BackendError::Unsupported(format!(
                 "target_device {device} is not supported by the {engine} backend (CPU only)"
-            )));
-        }
-        if let Some((input, layout)) = self.layouts.iter().find(|(_, l)| l.contains(':')) {
-            let input = if input.is_empty() {
-                String::new()
-            } else {
-                format!(" of input {input}")
-            };
-            return Err(BackendError::Unsupported(format!(
-                "layout conversion {layout}{input} needs the OpenVINO backend; \
-                 the {engine} backend serves models in their own layout"
             )));
         }
         Ok(())

@@ -48,6 +48,28 @@ impl Backends {
         Backends { engines }
     }
 
+    /// Adds OVMS's `--cpu_extension` library to OpenVINO, before any model
+    /// loads; refused when OpenVINO is not available.
+    pub fn add_cpu_extension(&self, path: &std::path::Path) -> Result<(), String> {
+        let openvino = self
+            .engines
+            .iter()
+            .find(|e| e.name() == "openvino")
+            .ok_or("--cpu_extension needs the OpenVINO backend, which this build leaves out")?;
+        if !openvino.is_available() {
+            return Err(format!(
+                "--cpu_extension needs the OpenVINO backend: {}",
+                openvino.describe()
+            ));
+        }
+        if !path.is_file() {
+            return Err(format!("--cpu_extension {}: no such file", path.display()));
+        }
+        openvino
+            .add_extension(path)
+            .map_err(|e| format!("--cpu_extension: {e}"))
+    }
+
     /// A registry of exactly these engines (tests use fakes).
     pub fn from_engines(engines: Vec<Arc<dyn Backend>>) -> Self {
         Backends { engines }

@@ -100,6 +100,24 @@ pub enum ValidationError {
         /// What is wrong.
         message: String,
     },
+    /// An encoded image could not become the input's tensor.
+    #[error("Image parsing failed - input {name}, image {index}: {message}")]
+    Image {
+        /// Input name.
+        name: String,
+        /// Position of the image in the batch, from 0.
+        index: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Encoded images sent to an input that cannot take them, or sent wrongly.
+    #[error("Invalid binary input {name}: {message}")]
+    BinaryInput {
+        /// Input name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// An output was asked for that the model does not have.
     #[error("Invalid output name - Requested output: {0} is not an output of the model")]
     UnknownOutput(String),

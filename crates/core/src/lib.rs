@@ -9,6 +9,7 @@ pub mod executor;
 mod manager;
 mod options;
 mod parameters;
+mod prepare;
 mod release;
 mod request;
 mod servable;
@@ -27,6 +28,7 @@ pub use manager::{
 };
 pub use options::model_options;
 pub use parameters::{ParamValue, Parameters, RequestOptions, SequenceControl, SequenceId};
+pub use prepare::InputPlan;
 pub use request::{ContentEncoding, InferInput, InferRequest, InferResponse, VersionRequest};
 pub use servable::Servable;
 pub use state::{ServableState, VersionStatus};

@@ -1,5 +1,7 @@
-use inferd_backend::{InputShapes, ModelOptions};
-use inferd_repository::{BatchSize, LayoutSetting, ModelConfig, ShapeSetting};
+use std::collections::BTreeMap;
+
+use inferd_backend::{InputPreprocessing, InputShapes, ModelOptions};
+use inferd_repository::{BatchSize, InputSetting, LayoutSetting, ModelConfig, ShapeSetting};
 
 /// Backend load options from a model's config entry.
 pub fn model_options(config: &ModelConfig) -> ModelOptions {
@@ -32,11 +34,27 @@ pub fn model_options(config: &ModelConfig) -> ModelOptions {
         shapes,
         batch_size,
         layouts,
+        preprocessing: preprocessing(config),
         target_device: config.target_device.clone(),
         plugin_config,
         nireq: config.nireq,
         cache_dir: None,
     }
+}
+
+/// `mean`, `scale` and `color_format` by input (`""`: the only input).
+fn preprocessing(config: &ModelConfig) -> BTreeMap<String, InputPreprocessing> {
+    let mut by_input: BTreeMap<String, InputPreprocessing> = BTreeMap::new();
+    for (input, values) in config.mean.iter().flat_map(InputSetting::by_input) {
+        by_input.entry(input).or_default().mean = Some(values.0);
+    }
+    for (input, values) in config.scale.iter().flat_map(InputSetting::by_input) {
+        by_input.entry(input).or_default().scale = Some(values.0);
+    }
+    for (input, format) in config.color_format.iter().flat_map(InputSetting::by_input) {
+        by_input.entry(input).or_default().reverse_channels = format.reverses_channels();
+    }
+    by_input
 }
 
 #[cfg(test)]
@@ -62,5 +80,11 @@ mod tests {
         assert_eq!(options.layouts[""], "NCHW");
         assert_eq!(options.plugin_config["INFERENCE_NUM_THREADS"], "2");
         assert_eq!(options.plugin_config["PERFORMANCE_HINT"], "LATENCY");
+        assert!(options.preprocessing.is_empty());
+        config.mean = Some(serde_json::from_str("[1, 2, 3]").unwrap());
+        config.color_format = Some(serde_json::from_str(r#"{"x": "BGR:RGB"}"#).unwrap());
+        let options = model_options(&config);
+        assert_eq!(options.preprocessing[""].mean, Some(vec![1.0, 2.0, 3.0]));
+        assert!(options.preprocessing["x"].reverse_channels);
     }
 }

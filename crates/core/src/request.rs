@@ -34,6 +34,9 @@ pub enum ContentEncoding {
     Raw,
     /// A list of values (typed contents, JSON data).
     Values,
+    /// `BYTES` elements as JSON strings (KServe REST): an input that takes
+    /// encoded images reads them as base64, as OVMS does.
+    JsonStrings,
 }
 
 /// One input as a frontend decoded it, not yet checked against the model.

@@ -7,7 +7,7 @@ use inferd_backend::LoadedModel;
 
 use crate::executor::{Answer, DirectExecutor, Executor, ExecutorFuture, Job, SchedulerOptions};
 use crate::telemetry::{Api, Interface, RequestTracker, StatsSnapshot, VersionTelemetry};
-use crate::{CoreError, InferRequest, InferResponse, RequestOptions, validate};
+use crate::{CoreError, InferRequest, InferResponse, InputPlan, RequestOptions, validate};
 
 /// What is left of a servable once its last handle is gone: its executor,
 /// which owns the engine's model, to be freed off the async threads.
@@ -23,19 +23,23 @@ pub struct Servable {
     version: u64,
     platform: &'static str,
     signature: Signature,
+    /// Images, pre-processing and layouts between the wire and the engine;
+    /// `None` when inputs go to the engine as they arrive.
+    plan: Option<Arc<InputPlan>>,
     executor: Box<dyn Executor>,
     telemetry: Arc<VersionTelemetry>,
     on_release: Mutex<Option<ReleaseHook>>,
 }
 
 impl Servable {
-    /// Wraps a loaded model (with this signature) run by `executor`, which
-    /// owns it; its statistics and metrics go to `telemetry`.
+    /// Wraps a loaded model run by `executor`, which owns it, with its inputs
+    /// prepared by `plan` (whose signature clients see); its statistics and
+    /// metrics go to `telemetry`.
     pub fn new(
         name: &str,
         version: u64,
         platform: &'static str,
-        signature: Signature,
+        plan: InputPlan,
         executor: Box<dyn Executor>,
         telemetry: Arc<VersionTelemetry>,
     ) -> Self {
@@ -44,7 +48,8 @@ impl Servable {
             name: name.to_string(),
             version,
             platform,
-            signature,
+            signature: plan.signature().clone(),
+            plan: Some(Arc::new(plan)),
             executor,
             telemetry,
             on_release: Mutex::new(None),
@@ -63,14 +68,16 @@ impl Servable {
     ) -> Self {
         let signature = model.signature().clone();
         let executor = DirectExecutor::new(name, version, model, options, telemetry.clone());
-        Servable::new(
+        let mut servable = Servable::new(
             name,
             version,
             platform,
-            signature,
+            InputPlan::identity(signature),
             Box::new(executor),
             telemetry,
-        )
+        );
+        servable.plan = None;
+        servable
     }
 
     /// Starts timing one request from a frontend; see [`RequestTracker`].
@@ -109,7 +116,16 @@ impl Servable {
         let started = Instant::now();
         let parameters = std::mem::take(&mut request.parameters);
         let options = RequestOptions::from_parameters(&parameters)?;
-        let valid = validate(&self.signature, request)?;
+        let valid = match &self.plan {
+            Some(plan) if plan.has_images(&request) || plan.transforms() => {
+                let plan = plan.clone();
+                // Decoding and transposing take milliseconds: off the async threads.
+                tokio::task::spawn_blocking(move || plan.prepare(request))
+                    .await
+                    .map_err(|_| CoreError::Internal)??
+            }
+            _ => validate(&self.signature, request)?,
+        };
         self.telemetry.stats().input_prepared(started.elapsed());
         let rows = valid.batch.unwrap_or(1);
         let job = Job {

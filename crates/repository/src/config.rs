@@ -3,7 +3,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::{DynamicBatching, ShapeSetting, VersionPolicy, parse_layout};
+use crate::{
+    ChannelValues, ColorFormat, DynamicBatching, InputSetting, ShapeSetting, VersionPolicy,
+    parse_layout,
+};
 
 /// Base-path prefixes of object stores (refused until a source reads them).
 pub(crate) const REMOTE_SCHEMES: [&str; 4] = ["s3://", "gs://", "az://", "azfs://"];
@@ -169,6 +172,15 @@ pub struct ModelConfig {
     /// Input layouts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<LayoutSetting>,
+    /// Pre-processing: value(s) subtracted from each channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<InputSetting<ChannelValues>>,
+    /// Pre-processing: value(s) each channel is divided by (after `mean`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<InputSetting<ChannelValues>>,
+    /// Pre-processing: colour order of requests and of the model, e.g. `BGR:RGB`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_format: Option<InputSetting<ColorFormat>>,
     /// How many inferences of this model may run at once (0 or absent: one per core).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nireq: Option<u32>,
@@ -217,6 +229,9 @@ impl ModelConfig {
             batch_size: None,
             shape: None,
             layout: None,
+            mean: None,
+            scale: None,
+            color_format: None,
             nireq: None,
             target_device: None,
             plugin_config: None,
@@ -280,6 +295,21 @@ impl ModelConfig {
                 }
             }
             None => {}
+        }
+        for (key, setting) in [("mean", &self.mean), ("scale", &self.scale)] {
+            for (input, values) in setting.iter().flat_map(InputSetting::by_input) {
+                let of = if input.is_empty() {
+                    String::new()
+                } else {
+                    format!(" of input {input:?}")
+                };
+                if values.0.is_empty() {
+                    return invalid(format!("{key}{of} has no values"));
+                }
+                if key == "scale" && values.0.contains(&0.0) {
+                    return invalid(format!("scale{of} must not be 0"));
+                }
+            }
         }
         for (key, value) in self.plugin_config.iter().flatten() {
             if !(value.is_string() || value.is_number() || value.is_boolean()) {

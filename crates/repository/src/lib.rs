@@ -5,6 +5,7 @@ mod batching;
 mod config;
 mod local;
 mod policy;
+mod preprocess;
 mod shape;
 mod source;
 
@@ -15,5 +16,6 @@ pub use config::{
 };
 pub use local::{LocalSource, list_files, list_versions};
 pub use policy::VersionPolicy;
+pub use preprocess::{ChannelValues, Color, ColorFormat, InputSetting};
 pub use shape::{ShapeSetting, parse_dims, parse_layout};
 pub use source::{Fingerprint, LocalVersion, Source, SourceError, open_source};

@@ -72,6 +72,22 @@ pub struct Cli {
     #[arg(long = "backend")]
     pub backend: Option<String>,
 
+    /// Library of custom OpenVINO operations, added before any model loads (OVMS's flag).
+    #[arg(long = "cpu_extension")]
+    pub cpu_extension: Option<PathBuf>,
+
+    /// Single-model mode: value(s) subtracted from each input channel, e.g. "[123.675,116.28,103.53]".
+    #[arg(long = "mean")]
+    pub mean: Option<String>,
+
+    /// Single-model mode: value(s) each input channel is divided by (after --mean).
+    #[arg(long = "scale")]
+    pub scale: Option<String>,
+
+    /// Single-model mode: colour order of requests and of the model, e.g. "BGR:RGB".
+    #[arg(long = "color_format")]
+    pub color_format: Option<String>,
+
     /// Path of OpenVINO's libopenvino_c.so (also: env INFERD_OPENVINO_LIB) [default: searched in the runtimes folders].
     #[arg(long = "openvino_lib")]
     pub openvino_lib: Option<PathBuf>,

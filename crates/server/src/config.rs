@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use inferd_backend::RuntimeSearch;
 use inferd_repository::{
-    BatchSize, ConfigError, LayoutSetting, ModelConfig, ServerModelsConfig, ShapeSetting,
-    VersionPolicy,
+    BatchSize, ChannelValues, ColorFormat, ConfigError, InputSetting, LayoutSetting, ModelConfig,
+    ServerModelsConfig, ShapeSetting, VersionPolicy,
 };
 
 use crate::cli::Cli;
@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub runtimes: RuntimeSearch,
     /// Compiled-model cache folder.
     pub cache_dir: Option<PathBuf>,
+    /// `--cpu_extension`: custom OpenVINO operations to add before loading.
+    pub cpu_extension: Option<PathBuf>,
     /// Version loads that may run at once (0: the default).
     pub num_load_threads: usize,
     /// TensorFlow Serving's batching flags.
@@ -115,7 +117,7 @@ impl ModelSource {
     }
 }
 
-const SINGLE_MODEL_FLAGS: &str = "--model_version_policy, --batch_size, --shape, --layout, --nireq, --target_device, --plugin_config";
+const SINGLE_MODEL_FLAGS: &str = "--model_version_policy, --batch_size, --shape, --layout, --mean, --scale, --color_format, --nireq, --target_device, --plugin_config";
 
 impl ServerConfig {
     /// Checks the flags against each other and builds the configuration.
@@ -197,6 +199,7 @@ impl ServerConfig {
                 },
             },
             cache_dir: cli.cache_dir.clone(),
+            cpu_extension: cli.cpu_extension.clone(),
             num_load_threads: cli.num_load_threads,
             batching: crate::batching::BatchingFlags::from_cli(cli).map_err(StartupError::Flags)?,
             models,
@@ -223,10 +226,28 @@ fn has_single_model_settings(cli: &Cli) -> bool {
         || cli.batch_size.is_some()
         || cli.shape.is_some()
         || cli.layout.is_some()
+        || cli.mean.is_some()
+        || cli.scale.is_some()
+        || cli.color_format.is_some()
         || cli.nireq.is_some()
         || cli.target_device.is_some()
         || cli.plugin_config.is_some()
         || cli.backend.is_some()
+}
+
+/// A pre-processing flag: one value, or a JSON object of values per input.
+fn input_setting<T: serde::de::DeserializeOwned>(
+    flag: &str,
+    text: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<InputSetting<T>, StartupError> {
+    let bad = |e: String| StartupError::Flags(format!("{flag}: {e}"));
+    if text.trim_start().starts_with('{') {
+        let map = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        Ok(InputSetting::PerInput(map))
+    } else {
+        parse(text).map(InputSetting::All).map_err(bad)
+    }
 }
 
 fn single_model(cli: &Cli) -> Result<ModelConfig, StartupError> {
@@ -257,6 +278,15 @@ fn single_model(cli: &Cli) -> Result<ModelConfig, StartupError> {
             LayoutSetting::All(text.clone())
         };
         model.layout = Some(layout);
+    }
+    if let Some(text) = &cli.mean {
+        model.mean = Some(input_setting("--mean", text, ChannelValues::parse)?);
+    }
+    if let Some(text) = &cli.scale {
+        model.scale = Some(input_setting("--scale", text, ChannelValues::parse)?);
+    }
+    if let Some(text) = &cli.color_format {
+        model.color_format = Some(input_setting("--color_format", text, ColorFormat::parse)?);
     }
     model.nireq = cli.nireq;
     model.backend = cli.backend.clone();

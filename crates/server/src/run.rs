@@ -135,6 +135,12 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             );
         }
     }
+    if let Some(path) = &config.cpu_extension {
+        backends
+            .add_cpu_extension(path)
+            .map_err(|e| anyhow::anyhow!("cannot start: {e}"))?;
+        tracing::info!(path = %path.display(), "OpenVINO extension added");
+    }
     let options = ManagerOptions {
         cache_dir: config.cache_dir.clone(),
         num_load_threads: config.num_load_threads,

@@ -180,7 +180,7 @@ impl Backend for OrtBackend {
 }
 
 fn check_options(options: &ModelOptions) -> Result<(), BackendError> {
-    options.require_cpu_and_model_layout("ONNX Runtime")?;
+    options.require_cpu("ONNX Runtime")?;
     if options.cache_dir.is_some() {
         tracing::debug!("cache_dir is not used by the ONNX Runtime backend");
     }

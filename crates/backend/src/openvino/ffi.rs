@@ -43,6 +43,7 @@ opaque!(
     InputInfo,
     InputTensorInfo,
     InputModelInfo,
+    PreprocessSteps,
 );
 
 /// `ov_dimension_t` (also `ov_rank_t`): an inclusive interval; -1 as `max` is unbounded.
@@ -170,6 +171,7 @@ api! {
 
     fn ov_core_create(core: *mut *mut Core) -> Status;
     fn ov_core_free(core: *mut Core);
+    fn ov_core_add_extension(core: *const Core, path: *const c_char) -> Status;
     fn ov_core_read_model(core: *const Core, model_path: *const c_char, bin_path: *const c_char, model: *mut *mut Model) -> Status;
 
     fn ov_model_free(model: *mut Model);
@@ -198,6 +200,13 @@ api! {
     fn ov_preprocess_input_info_get_model_info(info: *const InputInfo, model: *mut *mut InputModelInfo) -> Status;
     fn ov_preprocess_input_tensor_info_free(info: *mut InputTensorInfo);
     fn ov_preprocess_input_tensor_info_set_layout(info: *mut InputTensorInfo, layout: *mut Layout) -> Status;
+    fn ov_preprocess_input_info_get_preprocess_steps(info: *const InputInfo, steps: *mut *mut PreprocessSteps) -> Status;
+    fn ov_preprocess_preprocess_steps_free(steps: *mut PreprocessSteps);
+    fn ov_preprocess_preprocess_steps_reverse_channels(steps: *mut PreprocessSteps) -> Status;
+    fn ov_preprocess_preprocess_steps_mean_multi_channels(steps: *mut PreprocessSteps, values: *const f32, size: i32) -> Status;
+    fn ov_preprocess_preprocess_steps_scale_multi_channels(steps: *mut PreprocessSteps, values: *const f32, size: i32) -> Status;
+    fn ov_preprocess_preprocess_steps_mean(steps: *mut PreprocessSteps, value: f32) -> Status;
+    fn ov_preprocess_preprocess_steps_scale(steps: *mut PreprocessSteps, value: f32) -> Status;
     fn ov_preprocess_input_model_info_free(info: *mut InputModelInfo);
     fn ov_preprocess_input_model_info_set_layout(info: *mut InputModelInfo, layout: *mut Layout) -> Status;
 

@@ -114,13 +114,11 @@ impl Model {
         check(api, status, "cannot reshape the model")
     }
 
-    /// Applies layouts with the pre/post-processor: for each input index, the
-    /// layout clients send (if it differs) and the model's layout. Returns the
-    /// rebuilt model, which transposes where the two differ.
-    pub fn with_layouts(
-        &self,
-        layouts: &[(usize, Option<String>, String)],
-    ) -> Result<Model, String> {
+    /// Applies each input's layouts and pre-processing with the
+    /// pre/post-processor. Returns the rebuilt model, which transposes where
+    /// the two layouts differ and runs the steps in order: reverse the
+    /// channels, subtract the mean, divide by the scale.
+    pub fn with_preprocessing(&self, inputs: &[InputSteps]) -> Result<Model, String> {
         let api = self.api;
         // SAFETY: live model, valid out-pointer; freed by the matching free.
         let ppp = unsafe {
@@ -131,17 +129,19 @@ impl Model {
                 |out| (api.ov_preprocess_prepostprocessor_create)(self.ptr, out),
             )
         }?;
-        for (index, tensor_layout, model_layout) in layouts {
-            let what = format!("cannot set the layout of input {index}");
+        for steps in inputs {
+            let what = format!("cannot set up pre-processing of input {}", steps.index);
             // SAFETY: live pre-processor, valid out-pointer; freed by the matching free.
             let info = unsafe {
                 Owned::create(api, &what, api.ov_preprocess_input_info_free, |out| {
                     (api.ov_preprocess_prepostprocessor_get_input_info_by_index)(
-                        ppp.ptr, *index, out,
+                        ppp.ptr,
+                        steps.index,
+                        out,
                     )
                 })
             }?;
-            if let Some(tensor_layout) = tensor_layout {
+            if let Some(tensor_layout) = &steps.tensor_layout {
                 let layout = new_layout(api, tensor_layout)?;
                 // SAFETY: live input info, valid out-pointer; freed by the matching free.
                 let tensor = unsafe {
@@ -158,24 +158,92 @@ impl Model {
                 };
                 check(api, status, &what)?;
             }
-            let layout = new_layout(api, model_layout)?;
-            // SAFETY: live input info, valid out-pointer; freed by the matching free.
-            let model = unsafe {
-                Owned::create(api, &what, api.ov_preprocess_input_model_info_free, |out| {
-                    (api.ov_preprocess_input_info_get_model_info)(info.ptr, out)
-                })
-            }?;
-            // SAFETY: live model-info and layout handles.
-            let status =
-                unsafe { (api.ov_preprocess_input_model_info_set_layout)(model.ptr, layout.ptr) };
-            check(api, status, &what)?;
+            if let Some(model_layout) = &steps.model_layout {
+                let layout = new_layout(api, model_layout)?;
+                // SAFETY: live input info, valid out-pointer; freed by the matching free.
+                let model = unsafe {
+                    Owned::create(api, &what, api.ov_preprocess_input_model_info_free, |out| {
+                        (api.ov_preprocess_input_info_get_model_info)(info.ptr, out)
+                    })
+                }?;
+                // SAFETY: live model-info and layout handles.
+                let status = unsafe {
+                    (api.ov_preprocess_input_model_info_set_layout)(model.ptr, layout.ptr)
+                };
+                check(api, status, &what)?;
+            }
+            if steps.reverse_channels || steps.mean.is_some() || steps.scale.is_some() {
+                add_steps(api, &info, steps, &what)?;
+            }
         }
         let mut ptr = std::ptr::null_mut();
         // SAFETY: live pre-processor, valid out-pointer.
         let status = unsafe { (api.ov_preprocess_prepostprocessor_build)(ppp.ptr, &mut ptr) };
-        check(api, status, "cannot apply the layouts")?;
+        check(api, status, "cannot apply the pre-processing")?;
         Ok(Model { api, ptr })
     }
+}
+
+/// One input's layouts and pre-processing steps.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InputSteps {
+    /// Input index.
+    pub index: usize,
+    /// Layout of the tensors clients send, where it differs from the model's.
+    pub tensor_layout: Option<String>,
+    /// The model's layout.
+    pub model_layout: Option<String>,
+    /// Reverse the channel order (RGB ⇄ BGR).
+    pub reverse_channels: bool,
+    /// Subtracted from each channel (one value: from all).
+    pub mean: Option<Vec<f32>>,
+    /// Each channel divided by it (one value: all).
+    pub scale: Option<Vec<f32>>,
+}
+
+fn add_steps(
+    api: &Api,
+    info: &Owned<ffi::InputInfo>,
+    steps: &InputSteps,
+    what: &str,
+) -> Result<(), String> {
+    // SAFETY: live input info, valid out-pointer; freed by the matching free.
+    let pre = unsafe {
+        Owned::create(api, what, api.ov_preprocess_preprocess_steps_free, |out| {
+            (api.ov_preprocess_input_info_get_preprocess_steps)(info.ptr, out)
+        })
+    }?;
+    if steps.reverse_channels {
+        // SAFETY: live steps handle.
+        let status = unsafe { (api.ov_preprocess_preprocess_steps_reverse_channels)(pre.ptr) };
+        check(api, status, &format!("{what}: reverse channels"))?;
+    }
+    let per_channel = [
+        (
+            &steps.mean,
+            "mean",
+            api.ov_preprocess_preprocess_steps_mean,
+            api.ov_preprocess_preprocess_steps_mean_multi_channels,
+        ),
+        (
+            &steps.scale,
+            "scale",
+            api.ov_preprocess_preprocess_steps_scale,
+            api.ov_preprocess_preprocess_steps_scale_multi_channels,
+        ),
+    ];
+    for (values, name, single, multi) in per_channel {
+        let status = match values.as_deref() {
+            None => continue,
+            // SAFETY: live steps handle.
+            Some([value]) => unsafe { single(pre.ptr, *value) },
+            // SAFETY: live steps handle; the slice outlives the call, which
+            // copies the values.
+            Some(values) => unsafe { multi(pre.ptr, values.as_ptr(), values.len() as i32) },
+        };
+        check(api, status, &format!("{what}: {name}"))?;
+    }
+    Ok(())
 }
 
 impl Drop for Model {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use inferd_tensor::{Dim, Signature, TensorSpec};
 
-use super::graph::{Model, PortInfo};
+use super::graph::{InputSteps, Model, PortInfo};
 use super::ov::CompiledModel;
 use super::runtime::Runtime;
 use super::types::{STRING, data_type, dim, dimension, type_name};
@@ -132,9 +132,9 @@ pub fn compile(
         .map_err(load_err)?;
     let output_names = names(&model.outputs().map_err(load_err)?, "output");
     let input_names = names(&model.inputs().map_err(load_err)?, "input");
-    let layouts = layouts(options, &input_names, &output_names)?;
-    if !layouts.is_empty() {
-        model = model.with_layouts(&layouts).map_err(load_err)?;
+    let steps = input_steps(options, &input_names, &output_names)?;
+    if !steps.is_empty() {
+        model = model.with_preprocessing(&steps).map_err(load_err)?;
     }
     reshape(&mut model, &input_names, options)?;
     let signature = Signature {
@@ -190,30 +190,58 @@ fn input_index(names: &[String], key: &str, option: &str) -> Result<usize, Backe
     })
 }
 
-/// `layouts`: `"NHWC:NCHW"` (clients send NHWC, the model takes NCHW) or a
-/// plain model layout such as `"NCHW"`; key `""` is the only input.
-fn layouts(
+/// Each input's layouts and pre-processing: `layouts` holds `"NHWC:NCHW"`
+/// (clients send NHWC, the model takes NCHW) or a plain model layout such as
+/// `"NCHW"`; key `""` is the only input.
+fn input_steps(
     options: &ModelOptions,
     inputs: &[String],
     outputs: &[String],
-) -> Result<Vec<(usize, Option<String>, String)>, BackendError> {
-    options
-        .layouts
-        .iter()
-        .map(|(key, value)| {
-            if !key.is_empty() && !inputs.contains(key) && outputs.contains(key) {
-                return Err(BackendError::Unsupported(format!(
-                    "layout for output {key:?}: OpenVINO's C API sets layouts on inputs only"
-                )));
+) -> Result<Vec<InputSteps>, BackendError> {
+    let mut steps: Vec<InputSteps> = Vec::new();
+    let mut entry = |key: &str, option: &str| -> Result<usize, BackendError> {
+        if !key.is_empty() && !inputs.iter().any(|n| n == key) && outputs.iter().any(|n| n == key)
+        {
+            return Err(BackendError::Unsupported(format!(
+                "{option} for output {key:?}: OpenVINO's C API sets it on inputs only"
+            )));
+        }
+        let index = input_index(inputs, key, option)?;
+        Ok(match steps.iter().position(|s| s.index == index) {
+            Some(at) => at,
+            None => {
+                steps.push(InputSteps {
+                    index,
+                    ..InputSteps::default()
+                });
+                steps.len() - 1
             }
-            let index = input_index(inputs, key, "layout")?;
-            let (tensor, model) = match value.split_once(':') {
-                Some((tensor, model)) => (Some(tensor.to_string()), model.to_string()),
-                None => (None, value.clone()),
-            };
-            Ok((index, tensor, model))
         })
-        .collect()
+    };
+    let mut placed = Vec::new();
+    for (key, value) in &options.layouts {
+        let (tensor, model) = match value.split_once(':') {
+            Some((tensor, model)) => (Some(tensor.to_string()), model.to_string()),
+            None => (None, value.clone()),
+        };
+        placed.push((entry(key, "layout")?, Some((tensor, model)), None));
+    }
+    for (key, pre) in &options.preprocessing {
+        placed.push((entry(key, "pre-processing")?, None, Some(pre.clone())));
+    }
+    for (at, layouts, pre) in placed {
+        let step = &mut steps[at];
+        if let Some((tensor, model)) = layouts {
+            step.tensor_layout = tensor;
+            step.model_layout = Some(model);
+        }
+        if let Some(pre) = pre {
+            step.reverse_channels = pre.reverse_channels;
+            step.mean = pre.mean;
+            step.scale = pre.scale;
+        }
+    }
+    Ok(steps)
 }
 
 /// Applies `shapes` and `batch_size` (the first dimension of every input

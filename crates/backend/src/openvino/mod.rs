@@ -106,6 +106,13 @@ impl Backend for OpenVinoBackend {
         "openvino"
     }
 
+    fn add_extension(&self, path: &Path) -> Result<(), BackendError> {
+        self.runtime()?
+            .core()
+            .add_extension(path)
+            .map_err(BackendError::Load)
+    }
+
     fn platform(&self) -> &'static str {
         "OpenVINO"
     }

@@ -47,6 +47,10 @@ impl LoadedModel for OvModel {
         &self.signature
     }
 
+    fn applies_preprocessing(&self) -> bool {
+        true
+    }
+
     fn execute(&self, inputs: Vec<InferdTensor>) -> Result<Vec<InferdTensor>, BackendError> {
         if inputs.len() != self.signature.inputs.len() {
             return Err(BackendError::InvalidInput(format!(

@@ -150,6 +150,19 @@ impl Core {
         }
     }
 
+    /// Adds a library of custom operations (`--cpu_extension`) to the core;
+    /// models read afterwards may use them.
+    pub fn add_extension(&self, path: &Path) -> Result<(), String> {
+        let text = path_c_string(path)?;
+        // SAFETY: live core, C string outliving the call.
+        let status = unsafe { (self.api.ov_core_add_extension)(self.ptr, text.as_ptr()) };
+        check(
+            self.api,
+            status,
+            &format!("cannot add the extension {}", path.display()),
+        )
+    }
+
     /// Reads a model file (IR with its weights, ONNX, TF, TFLite, Paddle).
     pub fn read_model(&self, path: &Path, weights: Option<&Path>) -> Result<Model, String> {
         let what = format!("cannot read {}", path.display());

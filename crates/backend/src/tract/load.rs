@@ -18,7 +18,7 @@ fn load_err(context: &str) -> impl Fn(TractError) -> BackendError + '_ {
 }
 
 fn check_options(options: &ModelOptions) -> Result<(), BackendError> {
-    options.require_cpu_and_model_layout("tract")?;
+    options.require_cpu("tract")?;
     let ignored: Vec<&str> = options
         .plugin_config
         .keys()

@@ -19,7 +19,7 @@ use crate::executor::{
 };
 use crate::release::release;
 use crate::telemetry::VersionTelemetry;
-use crate::{Servable, ServableState, VersionStatus, model_options};
+use crate::{InputPlan, Servable, ServableState, VersionStatus, model_options};
 
 /// A change wanted for one model.
 #[derive(Debug, Clone)]
@@ -398,6 +398,7 @@ impl Manager {
             .filter(|n| *n > 0)
             .or_else(|| loaded.max_concurrency().map(|n| n as u32));
         let scheduler = SchedulerOptions::with_nireq(nireq);
+        let plan = InputPlan::new(loaded.signature(), &options, loaded.applies_preprocessing())?;
         let signature = loaded.signature().clone();
         let batching = match batching_for(&self.options, model, &files.dir)? {
             BatchingChoice::Off => None,
@@ -436,7 +437,7 @@ impl Manager {
             &model.name,
             version,
             backend.platform(),
-            signature,
+            plan,
             executor,
             telemetry,
         );

@@ -186,8 +186,9 @@ pub(crate) fn parse_request(json: &[u8], mut binary: Bytes) -> Result<ParsedRequ
         }
     };
     let mut inputs = Vec::with_capacity(parsed.inputs.len());
+    let sole_input = parsed.inputs.len() == 1;
     for input in parsed.inputs {
-        inputs.push(decode_input(input, &mut binary)?);
+        inputs.push(decode_input(input, &mut binary, sole_input)?);
     }
     if !binary.is_empty() {
         return Err(ApiError::bad_request(format!(
@@ -237,7 +238,11 @@ fn take_bool(parameters: &mut Parameters, key: &str) -> Option<bool> {
     }
 }
 
-fn decode_input(input: InputBody<'_>, binary: &mut Bytes) -> Result<InferInput, ApiError> {
+fn decode_input(
+    input: InputBody<'_>,
+    binary: &mut Bytes,
+    sole_input: bool,
+) -> Result<InferInput, ApiError> {
     let dtype = DataType::from_name(&input.datatype).ok_or_else(|| {
         ApiError::bad_request(format!(
             "Invalid input precision - unknown datatype {}; input name: {}",
@@ -283,7 +288,17 @@ fn decode_input(input: InputBody<'_>, binary: &mut Bytes) -> Result<InferInput, 
                     input.name
                 ))
             })?;
-            (data, ContentEncoding::Values)
+            let encoding = match dtype {
+                DataType::Bytes => ContentEncoding::JsonStrings,
+                _ => ContentEncoding::Values,
+            };
+            (data, encoding)
+        }
+        (None, None) if dtype == DataType::Bytes && sole_input && !binary.is_empty() => {
+            // OVMS: the request's only input may take the whole binary part
+            // as one encoded image, without binary_data_size.
+            let image = std::mem::take(binary);
+            (TensorData::Strings(vec![image]), ContentEncoding::Raw)
         }
         (None, None) => {
             return Err(ApiError::bad_request(format!(

@@ -32,6 +32,17 @@ pub fn raw_input(model: &str, signature: &Signature, body: Bytes) -> Result<Infe
             parameters: Default::default(),
         });
     }
+    if spec.shape.len() == 4 && is_encoded_image(&body) {
+        // One JPEG or PNG for an image input: the core decodes it.
+        return Ok(InferInput {
+            name,
+            dtype: DataType::Bytes,
+            shape: vec![1],
+            data: TensorData::Strings(vec![body]),
+            encoding: ContentEncoding::Raw,
+            parameters: Default::default(),
+        });
+    }
     let shape = deduce_shape(&name, &spec.shape, spec.dtype, body.len())?;
     Ok(InferInput {
         name,
@@ -41,6 +52,11 @@ pub fn raw_input(model: &str, signature: &Signature, body: Bytes) -> Result<Infe
         encoding: ContentEncoding::Raw,
         parameters: Default::default(),
     })
+}
+
+/// Whether a body starts like a JPEG or a PNG file.
+fn is_encoded_image(body: &[u8]) -> bool {
+    body.starts_with(&[0xFF, 0xD8, 0xFF]) || body.starts_with(b"\x89PNG\r\n\x1a\n")
 }
 
 /// The model's shape with its one variable dimension (if any) sized so that

@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 use crate::transport::json_data::{quote_non_finite, write_json_nested};
 use crate::values::{Element, pack};
 
-fn is_b64(v: &Value) -> bool {
+/// Whether `v` is `{"b64": ...}`.
+pub fn is_b64(v: &Value) -> bool {
     v.as_object()
         .is_some_and(|o| o.len() == 1 && o.contains_key("b64"))
 }

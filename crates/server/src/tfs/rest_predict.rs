@@ -9,11 +9,11 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use inferd_core::telemetry::{Api, Interface};
 use inferd_core::{ContentEncoding, InferInput, InferRequest, InferResponse, VersionRequest};
-use inferd_tensor::{Signature, TensorSpec};
+use inferd_tensor::{DataType, Signature, TensorSpec};
 use serde_json::Value;
 
 use super::rest_json::{
-    leaves_to_data, parse_body, row_count, shape_and_leaves, write_row, write_tensor,
+    is_b64, leaves_to_data, parse_body, row_count, shape_and_leaves, write_row, write_tensor,
 };
 use crate::transport::json_depth::check_json_depth;
 use crate::transport::{ApiError, RestState};
@@ -108,11 +108,17 @@ fn input(spec: &TensorSpec, value: &Value, batch: Option<usize>) -> Result<Infer
         // Row format: `value` is the list of per-instance values.
         shape[0] = rows as i64;
     }
-    let data = leaves_to_data(spec.dtype, &leaves)
+    // `{"b64": ...}` values for a numeric input are encoded images.
+    let dtype = if !leaves.is_empty() && leaves.iter().all(|v| is_b64(v)) {
+        DataType::Bytes
+    } else {
+        spec.dtype
+    };
+    let data = leaves_to_data(dtype, &leaves)
         .map_err(|e| ApiError::bad_request(format!("input {}: {e}", spec.name)))?;
     Ok(InferInput {
         name: spec.name.clone(),
-        dtype: spec.dtype,
+        dtype,
         shape,
         data,
         encoding: ContentEncoding::Values,

@@ -1,0 +1,199 @@
+//! What happens to a request's inputs between the wire and the engine:
+//! encoded images decoded ([`images`]), then validation against the inputs
+//! as clients see them, then — for engines that do not do it themselves —
+//! `color_format`/`mean`/`scale` ([`normalize`]) and the layout conversion
+//! ([`layout`]), each input transposed once into the buffer the engine gets.
+
+mod images;
+mod layout;
+mod normalize;
+
+use std::collections::BTreeMap;
+
+use inferd_backend::{InputPreprocessing, ModelOptions};
+use inferd_tensor::{DataType, Signature, Tensor, TensorData};
+
+use crate::{InferRequest, ValidRequest, ValidationError, validate};
+use images::{ImageInput, decode_images, image_input};
+use layout::{InputLayout, inverse, permutation, permute, transpose};
+use normalize::Normalize;
+
+/// One input's steps.
+#[derive(Debug, Clone, Default)]
+struct InputSteps {
+    images: Option<ImageInput>,
+    normalize: Option<Normalize>,
+    /// Client axes in the model's order (see [`layout::permutation`]).
+    transpose: Option<Vec<usize>>,
+}
+
+/// A version's input preparation, fixed when it is loaded.
+#[derive(Debug, Clone)]
+pub struct InputPlan {
+    client: Signature,
+    inputs: Vec<InputSteps>,
+    threads: usize,
+}
+
+/// The value of `map` for input `name` (key `""` stands for the only input).
+fn setting_for<'m, T>(
+    map: &'m BTreeMap<String, T>,
+    option: &str,
+    signature: &Signature,
+) -> Result<Vec<Option<&'m T>>, String> {
+    let mut found = vec![None; signature.inputs.len()];
+    for (key, value) in map {
+        let index = if key.is_empty() {
+            if signature.inputs.len() != 1 {
+                return Err(format!(
+                    "{option} without an input name needs a model with one input; this one has {}",
+                    signature.inputs.len()
+                ));
+            }
+            0
+        } else {
+            signature.input_index(key).ok_or_else(|| {
+                format!("{option} names input {key:?}, which the model does not have")
+            })?
+        };
+        found[index] = Some(value);
+    }
+    Ok(found)
+}
+
+impl InputPlan {
+    /// Inputs passed to the engine as they arrive (no images, no steps).
+    pub fn identity(signature: Signature) -> Self {
+        let inputs = vec![InputSteps::default(); signature.inputs.len()];
+        InputPlan {
+            client: signature,
+            inputs,
+            threads: 1,
+        }
+    }
+
+    /// The plan for a model loaded with `options` whose engine has
+    /// `engine` as its signature; `engine_applies` when the engine did the
+    /// layout conversions and pre-processing itself (OpenVINO).
+    pub fn new(
+        engine: &Signature,
+        options: &ModelOptions,
+        engine_applies: bool,
+    ) -> Result<Self, String> {
+        let layouts = setting_for(&options.layouts, "layout", engine)?;
+        let preprocessing = setting_for(&options.preprocessing, "pre-processing", engine)?;
+        let none = InputPreprocessing::default();
+        let mut client = engine.clone();
+        let mut inputs = Vec::with_capacity(engine.inputs.len());
+        for (index, spec) in client.inputs.iter_mut().enumerate() {
+            let layout = layouts[index].map_or_else(InputLayout::default, |l| InputLayout::parse(l));
+            let mut steps = InputSteps::default();
+            if !engine_applies {
+                if let Some((from, to)) = layout.conversion() {
+                    let perm = permutation(from, to, spec.shape.len())
+                        .map_err(|e| format!("input {}: {e}", spec.name))?;
+                    spec.shape = permute(&spec.shape, &inverse(&perm));
+                    steps.transpose = Some(perm);
+                }
+                let pre = preprocessing[index].unwrap_or(&none);
+                steps.normalize = Normalize::new(pre, spec, &layout)?;
+            }
+            steps.images = image_input(spec, &layout);
+            inputs.push(steps);
+        }
+        Ok(InputPlan {
+            client,
+            inputs,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        })
+    }
+
+    /// The inputs and outputs as clients see them (the effective shapes).
+    pub fn signature(&self) -> &Signature {
+        &self.client
+    }
+
+    /// Whether tensors are changed on their way to the engine.
+    pub fn transforms(&self) -> bool {
+        self.inputs
+            .iter()
+            .any(|s| s.normalize.is_some() || s.transpose.is_some())
+    }
+
+    /// Whether `request` sends encoded images (`BYTES` to a numeric input).
+    pub fn has_images(&self, request: &InferRequest) -> bool {
+        request.inputs.iter().any(|input| {
+            input.dtype == DataType::Bytes
+                && self
+                    .client
+                    .input_index(&input.name)
+                    .is_some_and(|i| self.inputs[i].images.is_some())
+        })
+    }
+
+    /// Decodes the request's images, validates it against the client-side
+    /// signature and turns its tensors into what the engine takes.
+    pub fn prepare(&self, mut request: InferRequest) -> Result<ValidRequest, ValidationError> {
+        for input in &mut request.inputs {
+            if input.dtype != DataType::Bytes {
+                continue;
+            }
+            let Some(index) = self.client.input_index(&input.name) else {
+                continue;
+            };
+            match &self.inputs[index].images {
+                None => {}
+                Some(ImageInput::Refuses(why)) => {
+                    return Err(ValidationError::BinaryInput {
+                        name: input.name.clone(),
+                        message: why.clone(),
+                    });
+                }
+                Some(ImageInput::Takes(target)) => {
+                    let taken = std::mem::replace(input, empty_input());
+                    *input = decode_images(taken, target, self.threads)?;
+                }
+            }
+        }
+        let mut valid = validate(&self.client, request)?;
+        for (tensor, steps) in valid.inputs.iter_mut().zip(&self.inputs) {
+            if let Some(normalize) = &steps.normalize {
+                *tensor = normalize.apply(std::mem::replace(tensor, empty_tensor()));
+            }
+            if let Some(perm) = &steps.transpose {
+                *tensor = transposed(tensor, perm);
+            }
+        }
+        Ok(valid)
+    }
+}
+
+fn empty_input() -> crate::InferInput {
+    crate::InferInput {
+        name: String::new(),
+        dtype: DataType::U8,
+        shape: Vec::new(),
+        data: TensorData::Raw(bytes::Bytes::new()),
+        encoding: crate::ContentEncoding::Raw,
+        parameters: Default::default(),
+    }
+}
+
+fn empty_tensor() -> Tensor {
+    Tensor::new(DataType::U8, vec![0], TensorData::Raw(bytes::Bytes::new()))
+        .unwrap_or_else(|_| unreachable!("an empty tensor is valid"))
+}
+
+fn transposed(tensor: &Tensor, perm: &[usize]) -> Tensor {
+    let TensorData::Raw(bytes) = tensor.data() else {
+        return tensor.clone();
+    };
+    let element = tensor.dtype().size_bytes().unwrap_or(1);
+    let data = transpose(bytes, tensor.shape(), element, perm);
+    Tensor::new(
+        tensor.dtype(),
+        permute(tensor.shape(), perm),
+        TensorData::Raw(data.into()),
+    )
+    .unwrap_or_else(|_| tensor.clone())
+}
