@@ -112,6 +112,48 @@ def echo_bytes_model():
     save(graph, "echo_bytes", 1)
 
 
+def image_models():
+    """Identities for encoded-image inputs: image_nhwc FP32 [N, H, W, 3]
+    (H, W dynamic), image_fixed FP32 [N, 8, 8, 3], image_grey FP32
+    [N, H, W, 1], and image_nchw FP32 [N, 3, H, W] (served with a layout
+    conversion and pre-processing by models/image_config.json)."""
+    shapes = {
+        "image_nhwc": ["n", "h", "w", 3],
+        "image_fixed": ["n", 8, 8, 3],
+        "image_grey": ["n", "h", "w", 1],
+        "image_nchw": ["n", 3, "h", "w"],
+    }
+    for name, shape in shapes.items():
+        graph = helper.make_graph(
+            [helper.make_node("Identity", ["image"], ["pixels"])],
+            name,
+            [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
+            [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, shape)],
+        )
+        save(graph, name, 1)
+
+
+def image_config():
+    """models/image_config.json: the image models; image_nchw once per engine,
+    each with the same layout conversion and pre-processing."""
+    entries = [
+        {"config": {"name": n, "base_path": n}} for n in ("image_nhwc", "image_fixed", "image_grey")
+    ]
+    for engine in ("openvino", "onnxruntime", "tract"):
+        entries.append({"config": {
+            "name": f"image_nchw_{engine}",
+            "base_path": "image_nchw",
+            "backend": engine,
+            "layout": "NHWC:NCHW",
+            "color_format": "BGR:RGB",
+            "mean": [10.0, 20.0, 30.0],
+            "scale": "[2, 4, 8]",
+        }})
+    (ROOT / "image_config.json").write_text(
+        json.dumps({"model_config_list": entries}, indent=2) + "\n"
+    )
+
+
 def config():
     """models/config.json serving every model above (relative base paths)."""
     names = ["add", "versioned"] + [f"identity_{s}" for s in IDENTITY_TYPES]
@@ -137,5 +179,7 @@ if __name__ == "__main__":
     identity_models()
     unnamed_dims_models()
     echo_bytes_model()
+    image_models()
     config()
+    image_config()
     print(f"models written under {ROOT}")

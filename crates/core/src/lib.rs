@@ -12,6 +12,7 @@ mod parameters;
 mod prepare;
 mod release;
 mod request;
+mod reshaping;
 mod servable;
 mod state;
 pub mod telemetry;

@@ -1,14 +1,23 @@
 use std::collections::BTreeMap;
 
 use inferd_backend::{InputPreprocessing, InputShapes, ModelOptions};
-use inferd_repository::{BatchSize, InputSetting, LayoutSetting, ModelConfig, ShapeSetting};
+use inferd_repository::{
+    BatchSize, InputSetting, InputShape, LayoutSetting, ModelConfig, ShapeSetting,
+};
 
 /// Backend load options from a model's config entry.
 pub fn model_options(config: &ModelConfig) -> ModelOptions {
     let shapes = match &config.shape {
         None | Some(ShapeSetting::Auto) => InputShapes::Model,
         Some(ShapeSetting::All(dims)) => InputShapes::Single(dims.clone()),
-        Some(ShapeSetting::PerInput(map)) => InputShapes::PerInput(map.clone()),
+        Some(ShapeSetting::PerInput(map)) => InputShapes::PerInput(
+            map.iter()
+                .filter_map(|(name, shape)| match shape {
+                    InputShape::Dims(dims) => Some((name.clone(), dims.clone())),
+                    InputShape::Auto => None,
+                })
+                .collect(),
+        ),
     };
     let batch_size = match config.batch_size {
         Some(BatchSize::Fixed(n)) => Some(n),

@@ -87,7 +87,8 @@ pub fn decode_batch<B: AsRef<[u8]> + Sync>(
             one(index, out)?;
         }
     } else {
-        let chunks: Vec<(usize, &mut [u8])> = data.chunks_exact_mut(per_image).enumerate().collect();
+        let chunks: Vec<(usize, &mut [u8])> =
+            data.chunks_exact_mut(per_image).enumerate().collect();
         let per_thread = chunks.len().div_ceil(threads);
         let mut groups: Vec<Vec<(usize, &mut [u8])>> = Vec::new();
         let mut rest = chunks.into_iter();

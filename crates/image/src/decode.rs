@@ -3,9 +3,9 @@
 use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
+use zune_core::result::DecodingResult;
 use zune_jpeg::JpegDecoder;
 use zune_png::PngDecoder;
-use zune_core::result::DecodingResult;
 
 use crate::{ImageError, MAX_PIXELS};
 
@@ -63,8 +63,8 @@ fn options() -> DecoderOptions {
     // The pixel limit is checked on the header; the decoders' own
     // per-side limits are only a backstop.
     DecoderOptions::default()
-        .set_max_width(1 << 16)
-        .set_max_height(1 << 16)
+        .set_max_width(1 << 24)
+        .set_max_height(1 << 24)
         .set_strict_mode(false)
 }
 
@@ -140,6 +140,10 @@ fn decode_jpeg(bytes: &[u8], channels: Channels) -> Result<Pixels, ImageError> {
         .input_colorspace()
         .ok_or_else(|| jpeg_error("no frame header"))?;
     refuse_colour_for_grey(source, channels)?;
+    if source == ColorSpace::Luma {
+        // Grey files decode as luma only; it is repeated into BGR below.
+        decoder.set_options(options.jpeg_set_out_colorspace(ColorSpace::Luma));
+    }
     let data = decoder.decode().map_err(jpeg_error)?;
     let (width, height) = decoder
         .dimensions()
@@ -255,7 +259,10 @@ mod tests {
 
     #[test]
     fn unknown_and_broken_data_are_errors() {
-        assert_eq!(decode(b"hello", Channels::Bgr), Err(ImageError::UnknownFormat));
+        assert_eq!(
+            decode(b"hello", Channels::Bgr),
+            Err(ImageError::UnknownFormat)
+        );
         let truncated = [0xFF, 0xD8, 0xFF, 0xE0, 0x00];
         assert!(matches!(
             decode(&truncated, Channels::Bgr),

@@ -98,7 +98,8 @@ pub struct MetricsConfig {
 /// `batch_size`: a positive number, or `"auto"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchSize {
-    /// Reshape to the batch of each request (not supported yet).
+    /// The first dimension of every input takes each request's batch (the
+    /// model is reshaped to it).
     Auto,
     /// Fix the first dimension of every input to this size.
     Fixed(u64),
@@ -277,12 +278,6 @@ impl ModelConfig {
         }
         if let Err(e) = self.version_policy().check() {
             return invalid(e);
-        }
-        if self.batch_size == Some(BatchSize::Auto) {
-            return invalid("batch_size \"auto\" is not supported yet".into());
-        }
-        if self.shape == Some(ShapeSetting::Auto) {
-            return invalid("shape \"auto\" is not supported yet".into());
         }
         if self.batch_size.is_some() && self.shape.is_some() {
             return invalid("set either batch_size or shape, not both".into());

@@ -17,5 +17,5 @@ pub use config::{
 pub use local::{LocalSource, list_files, list_versions};
 pub use policy::VersionPolicy;
 pub use preprocess::{ChannelValues, Color, ColorFormat, InputSetting};
-pub use shape::{ShapeSetting, parse_dims, parse_layout};
+pub use shape::{InputShape, ShapeSetting, parse_dims, parse_layout};
 pub use source::{Fingerprint, LocalVersion, Source, SourceError, open_source};

@@ -40,9 +40,11 @@ impl ChannelValues {
         };
         match value {
             serde_json::Value::String(s) => Self::parse(s),
-            serde_json::Value::Array(items) => {
-                items.iter().map(number).collect::<Result<_, _>>().map(ChannelValues)
-            }
+            serde_json::Value::Array(items) => items
+                .iter()
+                .map(number)
+                .collect::<Result<_, _>>()
+                .map(ChannelValues),
             other => number(other).map(|f| ChannelValues(vec![f])),
         }
     }
@@ -168,7 +170,10 @@ mod tests {
         let parse = |json: &str| serde_json::from_str::<ChannelValues>(json).map(|v| v.0);
         assert_eq!(parse("2").unwrap(), [2.0]);
         assert_eq!(parse("[1, 2.5, 3]").unwrap(), [1.0, 2.5, 3.0]);
-        assert_eq!(parse("\"[123.675,116.28,103.53]\"").unwrap(), [123.675, 116.28, 103.53]);
+        assert_eq!(
+            parse("\"[123.675,116.28,103.53]\"").unwrap(),
+            [123.675, 116.28, 103.53]
+        );
         assert!(parse("\"[1,x]\"").is_err());
         assert!(parse("true").is_err());
     }
@@ -186,7 +191,7 @@ mod tests {
     fn color_formats() {
         let f = ColorFormat::parse("BGR:RGB").unwrap();
         assert!(f.reverses_channels());
-        assert_eq!(ColorFormat::parse("bgr").unwrap().reverses_channels(), false);
+        assert!(!ColorFormat::parse("bgr").unwrap().reverses_channels());
         assert_eq!(ColorFormat::parse("RGB").unwrap(), f);
         assert!(ColorFormat::parse("GRAY:RGB").is_err());
         assert!(ColorFormat::parse("NV12").is_err());

@@ -6,12 +6,33 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// The `shape` setting: one shape for the model's only input, or one per input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShapeSetting {
-    /// `"auto"`: reshape to whatever requests send (not supported yet).
+    /// `"auto"`: every input takes the shape of each request (the model is
+    /// reshaped to it).
     Auto,
     /// `"(1,3,224,224)"`: applies to the model's single input.
     All(Vec<Dim>),
-    /// `{"input": "(1,3,-1,-1)"}`.
-    PerInput(BTreeMap<String, Vec<Dim>>),
+    /// `{"input": "(1,3,-1,-1)", "other": "auto"}`.
+    PerInput(BTreeMap<String, InputShape>),
+}
+
+/// One input's entry of a per-input `shape`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputShape {
+    /// `"auto"`: the shape of each request.
+    Auto,
+    /// Fixed, dynamic (`-1`) or ranged dimensions.
+    Dims(Vec<Dim>),
+}
+
+impl ShapeSetting {
+    /// Whether `input` takes the shape of each request.
+    pub fn is_auto(&self, input: &str) -> bool {
+        match self {
+            ShapeSetting::Auto => true,
+            ShapeSetting::All(_) => false,
+            ShapeSetting::PerInput(map) => map.get(input) == Some(&InputShape::Auto),
+        }
+    }
 }
 
 /// Parses `(1,3,-1,2:8)` (brackets or parentheses optional) into dimensions.
@@ -96,12 +117,11 @@ impl ShapeSetting {
                     let dims = dims.as_str().ok_or_else(|| {
                         format!("shape of input {name:?} must be a string like \"(1,3,224,224)\"")
                     })?;
-                    if dims == "auto" {
-                        return Err(format!(
-                            "shape \"auto\" for input {name:?} is not supported yet"
-                        ));
-                    }
-                    per_input.insert(name.clone(), parse_dims(dims)?);
+                    let shape = match dims.trim() {
+                        "auto" => InputShape::Auto,
+                        dims => InputShape::Dims(parse_dims(dims)?),
+                    };
+                    per_input.insert(name.clone(), shape);
                 }
                 Ok(ShapeSetting::PerInput(per_input))
             }
@@ -125,8 +145,16 @@ impl Serialize for ShapeSetting {
             ShapeSetting::Auto => serializer.serialize_str("auto"),
             ShapeSetting::All(dims) => serializer.serialize_str(&dims_to_string(dims)),
             ShapeSetting::PerInput(map) => {
-                let text: BTreeMap<&String, String> =
-                    map.iter().map(|(k, v)| (k, dims_to_string(v))).collect();
+                let text: BTreeMap<&String, String> = map
+                    .iter()
+                    .map(|(k, v)| {
+                        let shape = match v {
+                            InputShape::Auto => "auto".to_string(),
+                            InputShape::Dims(dims) => dims_to_string(dims),
+                        };
+                        (k, shape)
+                    })
+                    .collect();
                 text.serialize(serializer)
             }
         }
@@ -172,8 +200,11 @@ mod tests {
         let ShapeSetting::PerInput(map) = per else {
             panic!("per-input expected")
         };
-        assert_eq!(map["a"], vec![Dim::Any, Dim::Fixed(16)]);
+        assert_eq!(map["a"], InputShape::Dims(vec![Dim::Any, Dim::Fixed(16)]));
         assert!(ShapeSetting::parse(r#"{"a": 3}"#).is_err());
+        let mixed = ShapeSetting::parse(r#"{"a": "auto", "b": "(1,2)"}"#).unwrap();
+        assert!(mixed.is_auto("a") && !mixed.is_auto("b"));
+        assert!(ShapeSetting::Auto.is_auto("anything"));
     }
 
     #[test]

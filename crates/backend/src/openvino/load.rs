@@ -200,8 +200,7 @@ fn input_steps(
 ) -> Result<Vec<InputSteps>, BackendError> {
     let mut steps: Vec<InputSteps> = Vec::new();
     let mut entry = |key: &str, option: &str| -> Result<usize, BackendError> {
-        if !key.is_empty() && !inputs.iter().any(|n| n == key) && outputs.iter().any(|n| n == key)
-        {
+        if !key.is_empty() && !inputs.iter().any(|n| n == key) && outputs.iter().any(|n| n == key) {
             return Err(BackendError::Unsupported(format!(
                 "{option} for output {key:?}: OpenVINO's C API sets it on inputs only"
             )));

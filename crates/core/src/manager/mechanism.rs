@@ -18,6 +18,7 @@ use crate::executor::{
     BatchingExecutor, BatchingOptions, DirectExecutor, Executor, SchedulerOptions,
 };
 use crate::release::release;
+use crate::reshaping::follow_request_shapes;
 use crate::telemetry::VersionTelemetry;
 use crate::{InputPlan, Servable, ServableState, VersionStatus, model_options};
 
@@ -398,6 +399,7 @@ impl Manager {
             .filter(|n| *n > 0)
             .or_else(|| loaded.max_concurrency().map(|n| n as u32));
         let scheduler = SchedulerOptions::with_nireq(nireq);
+        let loaded = follow_request_shapes(model, loaded, backend.clone(), &files, &options)?;
         let plan = InputPlan::new(loaded.signature(), &options, loaded.applies_preprocessing())?;
         let signature = loaded.signature().clone();
         let batching = match batching_for(&self.options, model, &files.dir)? {

@@ -131,7 +131,12 @@ mod tests {
 
     #[test]
     fn nhwc_inputs_take_images() {
-        let nhwc = spec(vec![Dim::Any, Dim::Fixed(224), Dim::Fixed(224), Dim::Fixed(3)]);
+        let nhwc = spec(vec![
+            Dim::Any,
+            Dim::Fixed(224),
+            Dim::Fixed(224),
+            Dim::Fixed(3),
+        ]);
         let Some(ImageInput::Takes(target)) = image_input(&nhwc, &InputLayout::default()) else {
             panic!("takes images")
         };
@@ -140,15 +145,17 @@ mod tests {
         let grey = spec(vec![Dim::Any, Dim::Any, Dim::Any, Dim::Fixed(1)]);
         assert!(matches!(
             image_input(&grey, &InputLayout::parse("NHWC")),
-            Some(ImageInput::Takes(ImageTarget { channels: Channels::Grey, .. }))
+            Some(ImageInput::Takes(ImageTarget {
+                channels: Channels::Grey,
+                ..
+            }))
         ));
     }
 
     #[test]
     fn other_inputs_refuse_with_a_reason() {
         let nchw = spec(vec![Dim::Any, Dim::Fixed(3), Dim::Fixed(8), Dim::Fixed(8)]);
-        let Some(ImageInput::Refuses(why)) = image_input(&nchw, &InputLayout::parse("NCHW"))
-        else {
+        let Some(ImageInput::Refuses(why)) = image_input(&nchw, &InputLayout::parse("NCHW")) else {
             panic!("refuses")
         };
         assert!(why.contains("NHWC:NCHW"), "{why}");

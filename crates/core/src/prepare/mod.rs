@@ -86,7 +86,8 @@ impl InputPlan {
         let mut client = engine.clone();
         let mut inputs = Vec::with_capacity(engine.inputs.len());
         for (index, spec) in client.inputs.iter_mut().enumerate() {
-            let layout = layouts[index].map_or_else(InputLayout::default, |l| InputLayout::parse(l));
+            let layout =
+                layouts[index].map_or_else(InputLayout::default, |l| InputLayout::parse(l));
             let mut steps = InputSteps::default();
             if !engine_applies {
                 if let Some((from, to)) = layout.conversion() {

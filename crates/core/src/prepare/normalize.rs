@@ -134,7 +134,12 @@ mod tests {
 
     fn nhwc(values: &[f32], h: usize, w: usize) -> Tensor {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        Tensor::new(DataType::F32, vec![1, h, w, 3], TensorData::Raw(bytes.into())).unwrap()
+        Tensor::new(
+            DataType::F32,
+            vec![1, h, w, 3],
+            TensorData::Raw(bytes.into()),
+        )
+        .unwrap()
     }
 
     #[test]
