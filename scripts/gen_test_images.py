@@ -53,8 +53,8 @@ def main():
     Image.fromarray(rgb[:, :, 0]).save(OUT / "grey.png")
     alpha = np.full(rgb.shape[:2] + (1,), 128, np.uint8)
     Image.fromarray(np.concatenate([rgb, alpha], axis=2)).save(OUT / "rgba.png")
-    # 16-bit RGB: each value v16 = v8 * 257 + 3, so the high byte is v8.
-    wide = rgb.astype(">u2") * 257 + 3
+    # 16-bit RGB: each value v16 = v8 * 256 + 7, so the high byte is v8.
+    wide = (rgb.astype(np.uint16) * 256 + 7).astype(">u2")
     rows = [wide[y].tobytes() for y in range(wide.shape[0])]
     (OUT / "rgb16.png").write_bytes(raw_png(40, 30, 16, 2, rows))
     # A real file cut short.

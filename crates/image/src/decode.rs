@@ -1,5 +1,6 @@
 //! One encoded image to 8-bit BGR or grey pixels.
 
+use zune_core::bit_depth::ByteEndian;
 use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
@@ -105,7 +106,12 @@ pub fn probe(bytes: &[u8]) -> Result<(usize, usize), ImageError> {
                 .ok_or_else(|| jpeg_error("no frame header"))?
         }
         Format::Png => {
-            let mut decoder = PngDecoder::new_with_options(ZCursor::new(bytes), options());
+            // 16-bit samples keep their high byte (as OpenCV's 8-bit conversion):
+    // big-endian order puts it first, and stripping keeps the first.
+    let options = options()
+        .png_set_strip_to_8bit(true)
+        .set_byte_endian(ByteEndian::BE);
+    let mut decoder = PngDecoder::new_with_options(ZCursor::new(bytes), options);
             decoder.decode_headers().map_err(png_error)?;
             decoder
                 .dimensions()
@@ -155,7 +161,12 @@ fn decode_jpeg(bytes: &[u8], channels: Channels) -> Result<Pixels, ImageError> {
 }
 
 fn decode_png(bytes: &[u8], channels: Channels) -> Result<Pixels, ImageError> {
-    let mut decoder = PngDecoder::new_with_options(ZCursor::new(bytes), options());
+    // 16-bit samples keep their high byte (as OpenCV's 8-bit conversion):
+    // big-endian order puts it first, and stripping keeps the first.
+    let options = options()
+        .png_set_strip_to_8bit(true)
+        .set_byte_endian(ByteEndian::BE);
+    let mut decoder = PngDecoder::new_with_options(ZCursor::new(bytes), options);
     let decoded = decoder.decode().map_err(png_error)?;
     let (width, height) = decoder
         .dimensions()
@@ -166,9 +177,7 @@ fn decode_png(bytes: &[u8], channels: Channels) -> Result<Pixels, ImageError> {
     refuse_colour_for_grey(got, channels)?;
     let data = match decoded {
         DecodingResult::U8(data) => data,
-        // 16-bit samples keep their high byte (as OpenCV's 8-bit conversion).
-        DecodingResult::U16(data) => data.iter().map(|v| (v >> 8) as u8).collect(),
-        _ => return Err(png_error("unexpected sample format")),
+        _ => return Err(png_error("samples were not reduced to 8 bits")),
     };
     to_channels(width, height, got, data, channels)
 }
