@@ -130,7 +130,15 @@ def path_segments():
         write("path_segments", name, text)
 
 
+def images():
+    """The committed test images (scripts/gen_test_images.py), each a seed."""
+    folder = ROOT.parent.parent / "tests" / "data" / "images"
+    for path in sorted(folder.iterdir()):
+        write("images", path.name, path.read_bytes())
+
+
 if __name__ == "__main__":
+    images()
     kserve_rest()
     tfs_rest()
     kserve_grpc()

@@ -49,6 +49,12 @@ pub struct Args {
     #[arg(long = "shape", value_parser = parse_shape_override)]
     pub shapes: Vec<ShapeOverride>,
 
+    /// Send an encoded image (JPEG, PNG) to an image input, NAME:FILE
+    /// (repeatable): BYTES of shape [batch size], one copy of the file per
+    /// row, for the server to decode. Binary protocols only.
+    #[arg(long = "image", value_parser = parse_image_file)]
+    pub images: Vec<ImageFile>,
+
     /// Size of a dynamic first dimension (other dynamic dimensions become 1).
     #[arg(short = 'b', long, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: Option<u64>,
@@ -158,6 +164,27 @@ pub struct ShapeOverride {
     pub name: String,
     /// Every dimension; empty for a scalar.
     pub dims: Vec<u64>,
+}
+
+/// `--image NAME:FILE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFile {
+    /// Input name.
+    pub name: String,
+    /// The encoded image.
+    pub path: PathBuf,
+}
+
+fn parse_image_file(text: &str) -> Result<ImageFile, String> {
+    match text.split_once(':') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok(ImageFile {
+            name: name.to_string(),
+            path: PathBuf::from(path),
+        }),
+        _ => Err(format!(
+            "image '{text}' is not NAME:FILE (e.g. image:cat.jpg)"
+        )),
+    }
 }
 
 /// Splits a comma-separated list, refusing empty items.

@@ -22,6 +22,57 @@ pub struct InputTensor {
     pub raw: Bytes,
 }
 
+/// An `--image` input: BYTES `[rows]`, the file's bytes once per row, each
+/// preceded by its 4-byte little-endian length (the binary protocols'
+/// framing of BYTES).
+pub fn image_tensor(
+    image: &crate::args::ImageFile,
+    inputs: &[crate::model::ModelInput],
+    rows: Option<u64>,
+    protocol: crate::args::Protocol,
+) -> Result<InputTensor, BenchError> {
+    let error = |message: String| BenchError::InputData {
+        path: image.path.clone(),
+        message,
+    };
+    if protocol == crate::args::Protocol::KserveRest {
+        return Err(error(
+            "--image needs a binary protocol (kserve-grpc, kserve-rest-binary, tfs-grpc)".into(),
+        ));
+    }
+    if !inputs.iter().any(|i| i.name == image.name) {
+        return Err(error(format!("the model has no input {}", image.name)));
+    }
+    let file = std::fs::read(&image.path).map_err(|e| error(e.to_string()))?;
+    let length = u32::try_from(file.len()).map_err(|_| error("file over 4 GiB".into()))?;
+    let rows = rows.unwrap_or(1);
+    let mut raw = Vec::with_capacity((file.len() + 4) * rows as usize);
+    for _ in 0..rows {
+        raw.extend_from_slice(&length.to_le_bytes());
+        raw.extend_from_slice(&file);
+    }
+    Ok(InputTensor {
+        spec: InputSpec {
+            name: image.name.clone(),
+            datatype: DataType::Bytes,
+            shape: vec![rows],
+        },
+        raw: Bytes::from(raw),
+    })
+}
+
+/// The items of a length-prefixed BYTES buffer (as [`image_tensor`] makes).
+pub fn split_length_prefixed(mut raw: &[u8]) -> Vec<Bytes> {
+    let mut items = Vec::new();
+    while raw.len() >= 4 {
+        let length = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize;
+        let end = (4 + length).min(raw.len());
+        items.push(Bytes::copy_from_slice(&raw[4..end]));
+        raw = &raw[end..];
+    }
+    items
+}
+
 /// Where input values come from (`--input-data`).
 #[derive(Debug, Clone)]
 pub enum InputSource {

@@ -64,12 +64,23 @@ pub async fn bench(args: Args) -> Result<Report, BenchError> {
     };
 
     let info = client::fetch_model_info(&clients, &model).await?;
-    let specs = model::fix_shapes(
-        &info.inputs,
+    let numeric: Vec<_> = info
+        .inputs
+        .iter()
+        .filter(|i| !args.images.iter().any(|image| image.name == i.name))
+        .cloned()
+        .collect();
+    let mut specs = model::fix_shapes(
+        &numeric,
         &source.shape_overrides(&args.shapes),
         args.batch_size,
     )?;
-    let tensors = source.build(&specs)?;
+    let mut tensors = source.build(&specs)?;
+    for image in &args.images {
+        let tensor = data::image_tensor(image, &info.inputs, args.batch_size, args.protocol)?;
+        specs.push(tensor.spec.clone());
+        tensors.push(tensor);
+    }
     let payload = Payload::build(&clients, &model, &info, &tensors)?;
     probe(&clients, &payload).await?;
 

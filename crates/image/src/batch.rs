@@ -3,7 +3,7 @@
 use inferd_tensor::{DataType, Dim};
 
 use crate::convert::write_pixels;
-use crate::{Channels, ImageError, decode, probe, resize_bilinear};
+use crate::{Channels, ImageError, MAX_PIXELS, decode, probe, resize_bilinear};
 
 /// What a model input takes: its height and width as declared, its
 /// channels and its element type.
@@ -65,6 +65,20 @@ pub fn decode_batch<B: AsRef<[u8]> + Sync>(
             None => (fit(h, 0), fit(w, 0)),
         },
     };
+    // The whole batch is held at once: bound its pixels as one image's.
+    let per_image_pixels = (height as u64).saturating_mul(width as u64).max(1);
+    let fitting = MAX_PIXELS / per_image_pixels;
+    if images.len() as u64 > fitting {
+        return Err(BatchError {
+            index: fitting as usize,
+            error: ImageError::BatchTooLarge {
+                images: fitting + 1,
+                width: width as u64,
+                height: height as u64,
+                limit: MAX_PIXELS,
+            },
+        });
+    }
     let channels = target.channels.count();
     let element = target.dtype.size_bytes().unwrap_or(1);
     let per_image = height * width * channels * element;
@@ -72,13 +86,18 @@ pub fn decode_batch<B: AsRef<[u8]> + Sync>(
     let one = |index: usize, out: &mut [u8]| -> Result<(), BatchError> {
         let pixels = decode(images[index].as_ref(), target.channels)
             .map_err(|error| BatchError { index, error })?;
-        let resized = resize_bilinear(
-            &pixels.data,
-            (pixels.height, pixels.width),
-            channels,
-            (height, width),
-        );
-        write_pixels(&resized, target.dtype, out);
+        if (pixels.height, pixels.width) == (height, width) {
+            write_pixels(&pixels.data, target.dtype, out, pixels.rgb);
+        } else {
+            let resized = resize_bilinear(
+                &pixels.data,
+                (pixels.height, pixels.width),
+                channels,
+                (height, width),
+                pixels.rgb,
+            );
+            write_pixels(&resized, target.dtype, out, false);
+        }
         Ok(())
     };
     let threads = threads.clamp(1, images.len().max(1));
@@ -133,6 +152,23 @@ mod tests {
         assert_eq!(fit(Dim::Range(100, 200), 90), 100);
         assert_eq!(fit(Dim::Range(100, 200), 220), 200);
         assert_eq!(fit(Dim::Any, 37), 37);
+    }
+
+    #[test]
+    fn a_batch_over_the_pixel_limit_is_refused_at_the_first_image_past_it() {
+        let target = ImageTarget {
+            height: Dim::Fixed(5000),
+            width: Dim::Fixed(5000),
+            channels: Channels::Bgr,
+            dtype: DataType::F32,
+        };
+        let images: Vec<&[u8]> = vec![b"x"; 3];
+        let error = decode_batch(&images, &target, 1).unwrap_err();
+        assert_eq!(error.index, 2);
+        assert!(matches!(
+            error.error,
+            ImageError::BatchTooLarge { images: 3, .. }
+        ));
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub struct Pixels {
     pub channels: Channels,
     /// `height × width × channels` values.
     pub data: Vec<u8>,
+    /// Three channels stored red first: reverse them for BGR. Left so
+    /// because the JPEG decoder's vectorised colour conversion writes RGB;
+    /// the resize or the type conversion reverses them on the way.
+    pub rgb: bool,
 }
 
 const JPEG_MAGIC: &[u8] = &[0xFF, 0xD8, 0xFF];
@@ -107,11 +111,11 @@ pub fn probe(bytes: &[u8]) -> Result<(usize, usize), ImageError> {
         }
         Format::Png => {
             // 16-bit samples keep their high byte (as OpenCV's 8-bit conversion):
-    // big-endian order puts it first, and stripping keeps the first.
-    let options = options()
-        .png_set_strip_to_8bit(true)
-        .set_byte_endian(ByteEndian::BE);
-    let mut decoder = PngDecoder::new_with_options(ZCursor::new(bytes), options);
+            // big-endian order puts it first, and stripping keeps the first.
+            let options = options()
+                .png_set_strip_to_8bit(true)
+                .set_byte_endian(ByteEndian::BE);
+            let mut decoder = PngDecoder::new_with_options(ZCursor::new(bytes), options);
             decoder.decode_headers().map_err(png_error)?;
             decoder
                 .dimensions()
@@ -137,7 +141,7 @@ pub fn decode(bytes: &[u8], channels: Channels) -> Result<Pixels, ImageError> {
 fn decode_jpeg(bytes: &[u8], channels: Channels) -> Result<Pixels, ImageError> {
     let wanted = match channels {
         Channels::Grey => ColorSpace::Luma,
-        Channels::Bgr => ColorSpace::BGR,
+        Channels::Bgr => ColorSpace::RGB,
     };
     let options = options().jpeg_set_out_colorspace(wanted);
     let mut decoder = JpegDecoder::new_with_options(ZCursor::new(bytes), options);
@@ -228,9 +232,11 @@ fn to_channels(
             )));
         }
     };
+    let rgb = wanted == Channels::Bgr && bgr == Some((2, 1, 0)) && components == 3;
     let data = match (wanted, bgr) {
         (Channels::Grey, None) if components == 1 => data,
         (Channels::Bgr, Some((0, 1, 2))) if components == 3 => data,
+        _ if rgb => data,
         (Channels::Grey, None) => data.chunks_exact(components).map(|p| p[0]).collect(),
         (Channels::Grey, Some((b, g, r))) => data
             .chunks_exact(components)
@@ -250,6 +256,7 @@ fn to_channels(
         height,
         channels: wanted,
         data,
+        rgb,
     })
 }
 
@@ -290,7 +297,9 @@ mod tests {
         let grey = to_channels(2, 1, ColorSpace::Luma, vec![10, 20], Channels::Bgr).unwrap();
         assert_eq!(grey.data, [10, 10, 10, 20, 20, 20]);
         let rgba = to_channels(1, 1, ColorSpace::RGBA, vec![1, 2, 3, 255], Channels::Bgr).unwrap();
-        assert_eq!(rgba.data, [3, 2, 1]);
+        assert_eq!((rgba.data, rgba.rgb), (vec![3, 2, 1], false));
+        let rgb = to_channels(1, 1, ColorSpace::RGB, vec![1, 2, 3], Channels::Bgr).unwrap();
+        assert_eq!((rgb.data, rgb.rgb), (vec![1, 2, 3], true));
         let rgb = to_channels(1, 1, ColorSpace::RGB, vec![255, 0, 0], Channels::Grey).unwrap();
         assert_eq!(rgb.data, [76]);
     }

@@ -15,8 +15,9 @@ pub use convert::can_hold_pixels;
 pub use decode::{Channels, Pixels, decode, probe};
 pub use resize::resize_bilinear;
 
-/// The most pixels one image may have (about 8K × 6K); a larger header is
-/// refused before anything is decoded.
+/// The most pixels one image, or the images of one request together, may
+/// have (about 8K × 6K): a larger header is refused before anything is
+/// decoded.
 pub const MAX_PIXELS: u64 = 50_000_000;
 
 /// Why an image could not be turned into a tensor.
@@ -39,6 +40,20 @@ pub enum ImageError {
         /// Width in the header.
         width: u64,
         /// Height in the header.
+        height: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The batch, at its images' size, would hold more than [`MAX_PIXELS`].
+    #[error(
+        "{images} images of {width}x{height} pixels are over the limit of {limit} pixels for one request"
+    )]
+    BatchTooLarge {
+        /// Images up to and including this one.
+        images: u64,
+        /// Width of each.
+        width: u64,
+        /// Height of each.
         height: u64,
         /// The limit.
         limit: u64,

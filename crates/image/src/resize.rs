@@ -43,16 +43,20 @@ fn taps(source: usize, target: usize) -> Vec<Tap> {
 }
 
 /// Resizes `source` (`height × width × channels` bytes) to
-/// `target_height × target_width`; the same size is returned as is.
+/// `target_height × target_width`, reversing the channel order on the way
+/// when `reverse`.
 pub fn resize_bilinear(
     source: &[u8],
     (height, width): (usize, usize),
     channels: usize,
     (target_height, target_width): (usize, usize),
+    reverse: bool,
 ) -> Vec<u8> {
-    if (height, width) == (target_height, target_width) {
-        return source.to_vec();
-    }
+    let order: Vec<usize> = if reverse {
+        (0..channels).rev().collect()
+    } else {
+        (0..channels).collect()
+    };
     let columns = taps(width, target_width);
     let rows = taps(height, target_height);
     let row_len = target_width * channels;
@@ -64,12 +68,23 @@ pub fn resize_bilinear(
     ];
     let horizontal = |y: usize, out: &mut Vec<i32>| {
         let line = &source[y * width * channels..(y + 1) * width * channels];
+        if let [c0, c1, c2] = order[..] {
+            // Three channels, the common case, unrolled.
+            for (tap, out) in columns.iter().zip(out.chunks_exact_mut(3)) {
+                let (a, b) = (tap.first * 3, tap.second * 3);
+                let (wa, wb) = (tap.first_weight, tap.second_weight);
+                out[0] = i32::from(line[a + c0]) * wa + i32::from(line[b + c0]) * wb;
+                out[1] = i32::from(line[a + c1]) * wa + i32::from(line[b + c1]) * wb;
+                out[2] = i32::from(line[a + c2]) * wa + i32::from(line[b + c2]) * wb;
+            }
+            return;
+        }
         for (x, tap) in columns.iter().enumerate() {
             let a = &line[tap.first * channels..(tap.first + 1) * channels];
             let b = &line[tap.second * channels..(tap.second + 1) * channels];
-            for c in 0..channels {
+            for (c, &from) in order.iter().enumerate() {
                 out[x * channels + c] =
-                    i32::from(a[c]) * tap.first_weight + i32::from(b[c]) * tap.second_weight;
+                    i32::from(a[from]) * tap.first_weight + i32::from(b[from]) * tap.second_weight;
             }
         }
     };
@@ -93,13 +108,15 @@ pub fn resize_bilinear(
             bottom.0 = tap.second;
         }
         let (top, bottom) = (&cached[0].1, &cached[1].1);
-        let round = 1i64 << (2 * COEF_BITS - 1);
-        output.extend(top.iter().zip(bottom).map(|(&t, &b)| {
-            let value = i64::from(t) * i64::from(tap.first_weight)
-                + i64::from(b) * i64::from(tap.second_weight)
-                + round;
-            (value >> (2 * COEF_BITS)).clamp(0, 255) as u8
-        }));
+        // Both weights are at most 2^11 and the rows at most 255 × 2^11:
+        // the sum stays below 2^31.
+        let round = 1i32 << (2 * COEF_BITS - 1);
+        let (wt, wb) = (tap.first_weight, tap.second_weight);
+        output.extend(
+            top.iter()
+                .zip(bottom)
+                .map(|(&t, &b)| ((t * wt + b * wb + round) >> (2 * COEF_BITS)).clamp(0, 255) as u8),
+        );
     }
     output
 }
@@ -111,13 +128,18 @@ mod tests {
     #[test]
     fn same_size_is_a_copy() {
         let pixels = [1, 2, 3, 4];
-        assert_eq!(resize_bilinear(&pixels, (2, 2), 1, (2, 2)), pixels);
+        assert_eq!(resize_bilinear(&pixels, (2, 2), 1, (2, 2), false), pixels);
+        let rgb = [1, 2, 3, 4, 5, 6];
+        assert_eq!(
+            resize_bilinear(&rgb, (1, 2), 3, (1, 2), true),
+            [3, 2, 1, 6, 5, 4]
+        );
     }
 
     #[test]
     fn upscaling_interpolates_between_centres() {
         // 1x2 → 1x4: centres at -0.25, 0.25, 0.75, 1.25 of the source.
-        let out = resize_bilinear(&[0, 100], (1, 2), 1, (1, 4));
+        let out = resize_bilinear(&[0, 100], (1, 2), 1, (1, 4), false);
         assert_eq!(out, [0, 25, 75, 100]);
     }
 
@@ -125,9 +147,9 @@ mod tests {
     fn halving_averages_pairs_and_keeps_channels_apart() {
         let source = [0, 200, 100, 0, 0, 200, 100, 0];
         // 1x4 pixels of 2 channels → 1x2: each output is the mean of a pair.
-        let out = resize_bilinear(&source, (1, 4), 2, (1, 2));
+        let out = resize_bilinear(&source, (1, 4), 2, (1, 2), false);
         assert_eq!(out, [50, 100, 50, 100]);
         let column = [10, 30, 50, 70];
-        assert_eq!(resize_bilinear(&column, (4, 1), 1, (2, 1)), [20, 60]);
+        assert_eq!(resize_bilinear(&column, (4, 1), 1, (2, 1), false), [20, 60]);
     }
 }

@@ -55,6 +55,29 @@ pub fn kserve_rest(data: &[u8]) {
     }
 }
 
+/// One encoded image, decoded as an image input would take it: to a
+/// dynamic BGR FP32 input, and resized to a fixed grey UINT8 one.
+pub fn images(data: &[u8]) {
+    use inferd_image::{Channels, ImageTarget, decode_batch};
+    let targets = [
+        ImageTarget {
+            height: Dim::Any,
+            width: Dim::Range(1, 64),
+            channels: Channels::Bgr,
+            dtype: DataType::F32,
+        },
+        ImageTarget {
+            height: Dim::Fixed(7),
+            width: Dim::Fixed(5),
+            channels: Channels::Grey,
+            dtype: DataType::U8,
+        },
+    ];
+    for target in &targets {
+        let _ = decode_batch(&[data], target, 1);
+    }
+}
+
 /// TF Serving REST predict body, row or column form.
 pub fn tfs_rest(data: &[u8]) {
     use crate::tfs::rest_predict::{column_inputs, row_inputs};
@@ -162,5 +185,6 @@ mod tests {
         replay("tfs_grpc", super::tfs_grpc);
         replay("config_json", super::config_json);
         replay("path_segments", super::path_segments);
+        replay("images", super::images);
     }
 }

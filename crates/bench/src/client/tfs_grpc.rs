@@ -85,8 +85,18 @@ pub fn request(model: &ModelRef, info: &ModelInfo, tensors: &[InputTensor]) -> P
                     .collect(),
                 unknown_rank: false,
             }),
-            tensor_content: t.raw.clone(),
             ..Default::default()
+        };
+        let tensor = if t.spec.datatype == DataType::Bytes {
+            TensorProto {
+                string_val: crate::data::split_length_prefixed(&t.raw),
+                ..tensor
+            }
+        } else {
+            TensorProto {
+                tensor_content: t.raw.clone(),
+                ..tensor
+            }
         };
         (t.spec.name.clone(), tensor)
     });
