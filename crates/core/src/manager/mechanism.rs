@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use inferd_backend::{Loaded, ModelFiles};
+use inferd_backend::{AUTO, Backend, Loaded, LoadedModel, ModelFiles, ModelOptions};
 use inferd_repository::{Fingerprint, ModelConfig, ServerModelsConfig, Source, open_source};
 
 use super::batching::{BatchingChoice, batching_for};
@@ -393,14 +393,24 @@ impl Manager {
             .backends
             .load(&files, model.backend.as_deref(), &options)
             .map_err(|e| e.to_string())?;
+        let (backend, loaded, choice) =
+            match follow_request_shapes(model, loaded, backend.clone(), &files, &options) {
+                Ok(loaded) => (backend, loaded, choice),
+                Err(refusal) if model.backend.as_deref().is_none_or(|b| b == AUTO) => self
+                    .reshapable_engine(model, &files, &options)
+                    .ok_or(refusal)?,
+                Err(refusal) => return Err(refusal),
+            };
         // Without an explicit nireq, run as many at once as the engine says it can.
         let nireq = model
             .nireq
             .filter(|n| *n > 0)
             .or_else(|| loaded.max_concurrency().map(|n| n as u32));
         let scheduler = SchedulerOptions::with_nireq(nireq);
-        let loaded = follow_request_shapes(model, loaded, backend.clone(), &files, &options)?;
         let plan = InputPlan::new(loaded.signature(), &options, loaded.applies_preprocessing())?;
+        for line in plan.describe_inputs() {
+            tracing::info!(model = %model.name, version, "{line}");
+        }
         let signature = loaded.signature().clone();
         let batching = match batching_for(&self.options, model, &files.dir)? {
             BatchingChoice::Off => None,
@@ -418,6 +428,11 @@ impl Manager {
             })
             .ok(),
         };
+        if batching.is_some() && plan.moves_batch_axis() {
+            return Err(
+                "dynamic_batching needs the batch (N) first in the model's layout too".to_string(),
+            );
+        }
         let (executor, how): (Box<dyn Executor>, String) = match batching {
             Some(options) => {
                 let how = format!(
@@ -444,6 +459,27 @@ impl Manager {
             telemetry,
         );
         Ok((servable, format!("{}: {choice}{how}", backend.name())))
+    }
+
+    /// `shape`/`batch_size` "auto" on an engine chosen by the race that
+    /// cannot reshape: the model from the first engine that can.
+    fn reshapable_engine(
+        &self,
+        model: &ModelConfig,
+        files: &ModelFiles,
+        options: &ModelOptions,
+    ) -> Option<(Arc<dyn Backend>, Arc<dyn LoadedModel>, String)> {
+        ["openvino", "tract"].into_iter().find_map(|engine| {
+            let loaded = self.backends.load(files, Some(engine), options).ok()?;
+            let wrapped =
+                follow_request_shapes(model, loaded.model, loaded.engine.clone(), files, options)
+                    .ok()?;
+            let choice = format!(
+                "{}, as shape \"auto\" needs an engine that reshapes",
+                loaded.choice
+            );
+            Some((loaded.engine, wrapped, choice))
+        })
     }
 
     /// Retires what the policy says of model `name` given `aspired`: each

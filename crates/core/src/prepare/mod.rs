@@ -31,6 +31,8 @@ struct InputSteps {
 #[derive(Debug, Clone)]
 pub struct InputPlan {
     client: Signature,
+    /// Each input's layout as clients send it, where one is set.
+    layouts: Vec<Option<String>>,
     inputs: Vec<InputSteps>,
     threads: usize,
 }
@@ -66,6 +68,7 @@ impl InputPlan {
     pub fn identity(signature: Signature) -> Self {
         let inputs = vec![InputSteps::default(); signature.inputs.len()];
         InputPlan {
+            layouts: vec![None; signature.inputs.len()],
             client: signature,
             inputs,
             threads: 1,
@@ -85,9 +88,11 @@ impl InputPlan {
         let none = InputPreprocessing::default();
         let mut client = engine.clone();
         let mut inputs = Vec::with_capacity(engine.inputs.len());
+        let mut client_layouts = Vec::with_capacity(engine.inputs.len());
         for (index, spec) in client.inputs.iter_mut().enumerate() {
             let layout =
                 layouts[index].map_or_else(InputLayout::default, |l| InputLayout::parse(l));
+            client_layouts.push(layout.client.clone());
             let mut steps = InputSteps::default();
             if !engine_applies {
                 if let Some((from, to)) = layout.conversion() {
@@ -104,6 +109,7 @@ impl InputPlan {
         }
         Ok(InputPlan {
             client,
+            layouts: client_layouts,
             inputs,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
@@ -112,6 +118,37 @@ impl InputPlan {
     /// The inputs and outputs as clients see them (the effective shapes).
     pub fn signature(&self) -> &Signature {
         &self.client
+    }
+
+    /// One line per input as clients see it (OVMS logs the same at load):
+    /// name, shape, precision and layout (`N...` when none is set).
+    pub fn describe_inputs(&self) -> Vec<String> {
+        self.client
+            .inputs
+            .iter()
+            .zip(&self.layouts)
+            .zip(&self.inputs)
+            .map(|((spec, layout), steps)| {
+                let images = match steps.images {
+                    Some(ImageInput::Takes(_)) => "; takes JPEG/PNG",
+                    _ => "",
+                };
+                format!(
+                    "Input name: {}; shape: {}; precision: {}; layout: {}{images}",
+                    spec.name,
+                    inferd_tensor::format_shape(&spec.shape),
+                    spec.dtype,
+                    layout.as_deref().unwrap_or("N...")
+                )
+            })
+            .collect()
+    }
+
+    /// Whether a layout conversion moves the first (batch) axis.
+    pub fn moves_batch_axis(&self) -> bool {
+        self.inputs
+            .iter()
+            .any(|s| s.transpose.as_ref().is_some_and(|p| p.first() != Some(&0)))
     }
 
     /// Whether tensors are changed on their way to the engine.
