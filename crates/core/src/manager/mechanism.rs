@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use inferd_backend::{AUTO, Backend, Loaded, LoadedModel, ModelFiles, ModelOptions};
+use inferd_backend::{AUTO, Loaded, ModelFiles, ModelOptions};
 use inferd_repository::{Fingerprint, ModelConfig, ServerModelsConfig, Source, open_source};
 
 use super::batching::{BatchingChoice, batching_for};
@@ -396,9 +396,12 @@ impl Manager {
         let (backend, loaded, choice) =
             match follow_request_shapes(model, loaded, backend.clone(), &files, &options) {
                 Ok(loaded) => (backend, loaded, choice),
-                Err(refusal) if model.backend.as_deref().is_none_or(|b| b == AUTO) => self
-                    .reshapable_engine(model, &files, &options)
-                    .ok_or(refusal)?,
+                Err(refusal) if model.backend.as_deref().is_none_or(|b| b == AUTO) => {
+                    let other = self
+                        .reshapable_engine(model, &files, &options)
+                        .ok_or(refusal)?;
+                    (other.engine, other.model, other.choice)
+                }
                 Err(refusal) => return Err(refusal),
             };
         // Without an explicit nireq, run as many at once as the engine says it can.
@@ -468,7 +471,7 @@ impl Manager {
         model: &ModelConfig,
         files: &ModelFiles,
         options: &ModelOptions,
-    ) -> Option<(Arc<dyn Backend>, Arc<dyn LoadedModel>, String)> {
+    ) -> Option<Loaded> {
         ["openvino", "tract"].into_iter().find_map(|engine| {
             let loaded = self.backends.load(files, Some(engine), options).ok()?;
             let wrapped =
@@ -478,7 +481,11 @@ impl Manager {
                 "{}, as shape \"auto\" needs an engine that reshapes",
                 loaded.choice
             );
-            Some((loaded.engine, wrapped, choice))
+            Some(Loaded {
+                engine: loaded.engine,
+                model: wrapped,
+                choice,
+            })
         })
     }
 
