@@ -65,6 +65,20 @@ async fn post_binary(
         .await
 }
 
+/// `images` as one BYTES input of the binary extension, length-prefixed
+/// with `binary_data_size` (as tritonclient sends them).
+async fn post_images(server: &TestServer, model: &str, images: &[&[u8]]) -> (u16, Value) {
+    let batch = length_prefixed(images);
+    let header = images_input(images.len(), json!({"binary_data_size": batch.len()}));
+    post_binary(server, model, header, &batch).await
+}
+
+/// One image as the whole binary part of a request with one input and no
+/// `binary_data_size` (OVMS's form).
+async fn post_image(server: &TestServer, model: &str, image: &[u8]) -> (u16, Value) {
+    post_binary(server, model, images_input(1, json!({})), image).await
+}
+
 /// Pixels and shape of `pixels` in a KServe JSON answer.
 fn pixels(body: &Value) -> (Vec<f32>, Vec<u64>) {
     let out = output(body, "pixels");
@@ -89,13 +103,7 @@ async fn images_decode_to_the_same_pixels_over_every_api_and_transport() {
     let both = length_prefixed(&[&jpeg, &png]);
 
     // KServe REST, binary extension, two length-prefixed images.
-    let answer = post_binary(
-        &server,
-        "image_nhwc",
-        images_input(2, json!({"binary_data_size": both.len()})),
-        &both,
-    )
-    .await;
+    let answer = post_images(&server, "image_nhwc", &[&jpeg, &png]).await;
     let (reference, shape) = pixels(&assert_ok(answer));
     assert_eq!(shape, [2, 30, 40, 3]);
     // The PNG is lossless: exactly the drawn picture, in BGR order.
@@ -112,7 +120,7 @@ async fn images_decode_to_the_same_pixels_over_every_api_and_transport() {
     assert_eq!(pixels(&assert_ok(answer)).0, reference);
 
     // KServe REST, the only input taking the whole binary part as one image.
-    let answer = post_binary(&server, "image_nhwc", images_input(1, json!({})), &jpeg).await;
+    let answer = post_image(&server, "image_nhwc", &jpeg).await;
     assert_eq!(pixels(&assert_ok(answer)).0, reference[..half]);
 
     // Triton's raw request: the body is the JPEG file.
@@ -228,18 +236,11 @@ async fn images_are_resized_to_fixed_sizes_and_batches_share_one_size() {
     let server = serve_images().await;
     // A fixed 8x8 input: the 40x30 picture is resized.
     let jpeg = image("photo.jpg");
-    let answer = post_binary(&server, "image_fixed", images_input(1, json!({})), &jpeg).await;
+    let answer = post_image(&server, "image_fixed", &jpeg).await;
     assert_eq!(pixels(&assert_ok(answer)).1, [1, 8, 8, 3]);
     // Dynamic sizes: the first image (40x30) sets the batch's size; the
     // second (32x24) is resized to it.
-    let both = length_prefixed(&[&jpeg, &image("small.jpg")]);
-    let answer = post_binary(
-        &server,
-        "image_nhwc",
-        images_input(2, json!({"binary_data_size": both.len()})),
-        &both,
-    )
-    .await;
+    let answer = post_images(&server, "image_nhwc", &[&jpeg, &image("small.jpg")]).await;
     assert_eq!(pixels(&assert_ok(answer)).1, [2, 30, 40, 3]);
     // Every supported file of the set decodes; grey files repeat into BGR,
     // and a one-channel input takes a grey image as it is.
@@ -251,31 +252,13 @@ async fn images_are_resized_to_fixed_sizes_and_batches_share_one_size() {
         "rgba.png",
         "rgb16.png",
     ] {
-        let answer = post_binary(
-            &server,
-            "image_nhwc",
-            images_input(1, json!({})),
-            &image(name),
-        )
-        .await;
+        let answer = post_image(&server, "image_nhwc", &image(name)).await;
         assert_eq!(pixels(&assert_ok(answer)).1, [1, 30, 40, 3], "{name}");
     }
-    let answer = post_binary(
-        &server,
-        "image_grey",
-        images_input(1, json!({})),
-        &image("grey.png"),
-    )
-    .await;
+    let answer = post_image(&server, "image_grey", &image("grey.png")).await;
     assert_eq!(pixels(&assert_ok(answer)).1, [1, 30, 40, 1]);
     // 16-bit values keep their high byte: the same picture as the 8-bit PNG.
-    let answer = post_binary(
-        &server,
-        "image_nhwc",
-        images_input(1, json!({})),
-        &image("rgb16.png"),
-    )
-    .await;
+    let answer = post_image(&server, "image_nhwc", &image("rgb16.png")).await;
     assert_eq!(pixels(&assert_ok(answer)).0, drawn_bgr(30, 40));
 }
 
@@ -288,34 +271,21 @@ async fn bad_images_get_400_naming_the_input_and_the_image() {
         ("huge.png", "100000x100000 pixels is over the limit"),
     ];
     for (name, detail) in cases {
-        let batch = length_prefixed(&[&good, &image(name)]);
-        let answer = post_binary(
-            &server,
-            "image_nhwc",
-            images_input(2, json!({"binary_data_size": batch.len()})),
-            &batch,
-        )
-        .await;
+        let answer = post_images(&server, "image_nhwc", &[&good, &image(name)]).await;
         assert_error(
             &answer,
             400,
             &format!("Image parsing failed - input image, image 1: {detail}"),
         );
     }
-    let answer = post_binary(
-        &server,
-        "image_nhwc",
-        images_input(1, json!({})),
-        b"not an image",
-    )
-    .await;
+    let answer = post_image(&server, "image_nhwc", b"not an image").await;
     assert_error(
         &answer,
         400,
         "Image parsing failed - input image, image 0: not a JPEG or PNG image",
     );
     // A colour picture for a one-channel input has the wrong channel count.
-    let answer = post_binary(&server, "image_grey", images_input(1, json!({})), &good).await;
+    let answer = post_image(&server, "image_grey", &good).await;
     assert_error(
         &answer,
         400,
@@ -331,7 +301,7 @@ async fn bad_images_get_400_naming_the_input_and_the_image() {
         "Invalid binary input image: send encoded images",
     );
     // Nothing else is affected: the next request is served.
-    let answer = post_binary(&server, "image_nhwc", images_input(1, json!({})), &good).await;
+    let answer = post_image(&server, "image_nhwc", &good).await;
     assert_eq!(pixels(&assert_ok(answer)).1, [1, 30, 40, 3]);
 }
 
@@ -345,13 +315,7 @@ async fn an_nchw_input_refuses_images_until_its_layout_is_converted() {
     let path = dir.path().join("config.json");
     std::fs::write(&path, config.to_string()).unwrap();
     let server = TestServer::start(&["--config_path", path.to_str().unwrap()]).await;
-    let answer = post_binary(
-        &server,
-        "nchw",
-        images_input(1, json!({})),
-        &image("photo.jpg"),
-    )
-    .await;
+    let answer = post_image(&server, "nchw", &image("photo.jpg")).await;
     assert_error(
         &answer,
         400,
@@ -409,13 +373,7 @@ async fn layout_and_preprocessing_give_the_same_numbers_on_every_engine() {
             );
         }
         // Images go through the same steps.
-        let answer = post_binary(
-            &server,
-            &model,
-            images_input(1, json!({})),
-            &image("rgb.png"),
-        )
-        .await;
+        let answer = post_image(&server, &model, &image("rgb.png")).await;
         let (values, shape) = pixels(&assert_ok(answer));
         assert_eq!(shape, [1, 3, 30, 40], "{model}");
         // Pixel (0, 0) of the drawn picture is r=0, g=0, b=40.
@@ -426,24 +384,29 @@ async fn layout_and_preprocessing_give_the_same_numbers_on_every_engine() {
     assert!(!checked.is_empty());
 }
 
+/// Serves `image_fixed` (`[N, 8, 8, 3]`) as model `auto` with `--shape auto`.
+async fn serve_shape_auto(engine: &str) -> TestServer {
+    let path = models_dir().join("image_fixed");
+    TestServer::start(&[
+        "--model_name",
+        "auto",
+        "--model_path",
+        path.to_str().unwrap(),
+        "--shape",
+        "auto",
+        "--backend",
+        engine,
+    ])
+    .await
+}
+
 #[tokio::test]
 async fn shape_auto_answers_every_shape_while_the_version_stays_available() {
     for engine in ["tract", "openvino"] {
-        let path = models_dir().join("image_fixed");
-        let args = [
-            "--model_name",
-            "auto",
-            "--model_path",
-            path.to_str().unwrap(),
-            "--shape",
-            "auto",
-            "--backend",
-            engine,
-        ];
         if engine == "openvino" && !required_backends().contains(&engine.to_string()) {
             continue;
         }
-        let server = TestServer::start(&args).await;
+        let server = serve_shape_auto(engine).await;
         let (_, metadata) = server.get("/v2/models/auto").await;
         assert_eq!(metadata["inputs"][0]["shape"], json!([-1, -1, -1, -1]));
         let url = server.rest_url("/v2/models/auto/infer");
@@ -488,18 +451,7 @@ async fn shape_auto_on_onnx_runtime_with_fixed_dimensions_is_refused_at_load() {
     if !required_backends().contains(&"onnxruntime".to_string()) {
         return;
     }
-    let path = models_dir().join("image_fixed");
-    let server = TestServer::start(&[
-        "--model_name",
-        "auto",
-        "--model_path",
-        path.to_str().unwrap(),
-        "--shape",
-        "auto",
-        "--backend",
-        "onnxruntime",
-    ])
-    .await;
+    let server = serve_shape_auto("onnxruntime").await;
     let (_, state) = server.get("/v1/models/auto").await;
     let status = &state["model_version_status"][0]["status"];
     assert!(

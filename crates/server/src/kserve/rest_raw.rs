@@ -23,25 +23,11 @@ pub fn raw_input(model: &str, signature: &Signature, body: Bytes) -> Result<Infe
                 "For BYTES datatype raw input '{name}', the model must have input shape [1]"
             )));
         }
-        return Ok(InferInput {
-            name,
-            dtype: DataType::Bytes,
-            shape: vec![1],
-            data: TensorData::Strings(vec![body]),
-            encoding: ContentEncoding::Raw,
-            parameters: Default::default(),
-        });
+        return Ok(one_string(name, body));
     }
     if spec.shape.len() == 4 && is_encoded_image(&body) {
         // One JPEG or PNG for an image input: the core decodes it.
-        return Ok(InferInput {
-            name,
-            dtype: DataType::Bytes,
-            shape: vec![1],
-            data: TensorData::Strings(vec![body]),
-            encoding: ContentEncoding::Raw,
-            parameters: Default::default(),
-        });
+        return Ok(one_string(name, body));
     }
     let shape = deduce_shape(&name, &spec.shape, spec.dtype, body.len())?;
     Ok(InferInput {
@@ -52,6 +38,18 @@ pub fn raw_input(model: &str, signature: &Signature, body: Bytes) -> Result<Infe
         encoding: ContentEncoding::Raw,
         parameters: Default::default(),
     })
+}
+
+/// The body as the one element of a `BYTES` `[1]` input.
+fn one_string(name: String, body: Bytes) -> InferInput {
+    InferInput {
+        name,
+        dtype: DataType::Bytes,
+        shape: vec![1],
+        data: TensorData::Strings(vec![body]),
+        encoding: ContentEncoding::Raw,
+        parameters: Default::default(),
+    }
 }
 
 /// Whether a body starts like a JPEG or a PNG file.
