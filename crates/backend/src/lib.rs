@@ -79,6 +79,11 @@ pub trait Backend: Send + Sync {
     /// One line for the start-up log: where the runtime was found and its
     /// version, or what was searched and how to install it.
     fn describe(&self) -> String;
+    /// Whether the engine can load a model with other input shapes than the
+    /// file's fixed ones (what `shape: "auto"` needs); ONNX Runtime cannot.
+    fn reshapes(&self) -> bool {
+        true
+    }
     /// Adds a library of custom operations (OVMS's `--cpu_extension`) before
     /// any model loads; engines without such libraries refuse.
     fn add_extension(&self, path: &std::path::Path) -> Result<(), BackendError> {
@@ -109,6 +114,13 @@ pub trait LoadedModel: Send + Sync {
     /// OpenVINO's infer-request pool); `None` lets the scheduler decide.
     fn max_concurrency(&self) -> Option<usize> {
         None
+    }
+    /// False when running `inputs` first needs slow preparation (compiling
+    /// the model for their shapes): the executor then runs them off the
+    /// async threads whatever earlier runs took.
+    fn runs_quickly(&self, inputs: &[Tensor]) -> bool {
+        let _ = inputs;
+        true
     }
     /// Whether the engine applied the options' layout conversions and
     /// pre-processing itself (its signature is then what clients send);

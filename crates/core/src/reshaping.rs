@@ -61,11 +61,12 @@ pub(crate) fn follow_request_shapes(
         // The engine's own dynamic dimensions already take any shape.
         return Ok(model);
     }
-    if engine.name() == "onnxruntime" {
+    if !engine.reshapes() {
         return Err(format!(
-            "shape or batch_size \"auto\": ONNX Runtime cannot reshape a model, and these \
+            "shape or batch_size \"auto\": the {} backend cannot reshape a model, and these \
              dimensions are fixed: {}; use a model with dynamic dimensions, or the openvino \
              or tract backend",
+            engine.name(),
             fixed.join(", ")
         ));
     }
@@ -173,6 +174,16 @@ impl LoadedModel for ReshapingModel {
     fn execute(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, BackendError> {
         let shapes = inputs.iter().map(|t| t.shape().to_vec()).collect();
         self.model_for(shapes)?.execute(inputs)
+    }
+
+    fn runs_quickly(&self, inputs: &[Tensor]) -> bool {
+        let compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        compiled.iter().any(|(shapes, _)| {
+            shapes
+                .iter()
+                .map(Vec::as_slice)
+                .eq(inputs.iter().map(Tensor::shape))
+        })
     }
 
     fn max_concurrency(&self) -> Option<usize> {

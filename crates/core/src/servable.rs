@@ -116,14 +116,16 @@ impl Servable {
         let started = Instant::now();
         let parameters = std::mem::take(&mut request.parameters);
         let options = RequestOptions::from_parameters(&parameters)?;
-        let valid = match &self.plan {
-            Some(plan) if plan.has_images(&request) || plan.transforms() => {
+        let work = self.plan.as_ref().and_then(|plan| plan.work_for(&request));
+        let valid = match (&self.plan, work) {
+            (Some(plan), Some(true)) => {
                 let plan = plan.clone();
                 // Decoding and transposing take milliseconds: off the async threads.
                 tokio::task::spawn_blocking(move || plan.prepare(request))
                     .await
                     .map_err(|_| CoreError::Internal)??
             }
+            (Some(plan), Some(false)) => plan.prepare(request)?,
             _ => validate(&self.signature, request)?,
         };
         self.telemetry.stats().input_prepared(started.elapsed());

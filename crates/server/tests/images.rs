@@ -458,7 +458,7 @@ async fn shape_auto_on_onnx_runtime_with_fixed_dimensions_is_refused_at_load() {
         status["error_message"]
             .as_str()
             .unwrap()
-            .contains("ONNX Runtime cannot reshape a model"),
+            .contains("the onnxruntime backend cannot reshape a model"),
         "{state}"
     );
 }

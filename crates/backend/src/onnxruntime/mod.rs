@@ -122,6 +122,10 @@ impl Backend for OrtBackend {
         "onnxruntime"
     }
 
+    fn reshapes(&self) -> bool {
+        false
+    }
+
     fn platform(&self) -> &'static str {
         "onnxruntime_onnx"
     }

@@ -45,9 +45,10 @@ impl DirectExecutor {
         let job_rows = job.rows;
         let (model, telemetry) = (self.model.clone(), self.telemetry.clone());
         let inputs = job.inputs;
+        let quick = model.runs_quickly(&inputs);
         let executed = self
             .scheduler
-            .run(elements, move || {
+            .run(elements, quick, move || {
                 telemetry.slot_taken(true);
                 let outputs = model.execute(inputs);
                 telemetry.slot_taken(false);

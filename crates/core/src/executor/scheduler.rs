@@ -93,7 +93,15 @@ impl Scheduler {
     /// execution slot is free: in place when the runs so far say it is short
     /// (under [`INLINE_RUN_LIMIT`]), else on a blocking thread. Refuses at
     /// once when the queue is full; a panicking job is an internal error.
-    pub async fn run<R, F>(&self, elements: usize, job: F) -> Result<Executed<R>, CoreError>
+    /// Never in place unless `may_run_in_place` (false when the engine says
+    /// this run needs slow preparation first, such as compiling for new
+    /// shapes).
+    pub async fn run<R, F>(
+        &self,
+        elements: usize,
+        may_run_in_place: bool,
+        job: F,
+    ) -> Result<Executed<R>, CoreError>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -117,10 +125,11 @@ impl Scheduler {
             let value = job();
             (value, started.elapsed())
         };
-        let short = self
-            .estimate
-            .predict(elements)
-            .is_some_and(|t| t < INLINE_RUN_LIMIT);
+        let short = may_run_in_place
+            && self
+                .estimate
+                .predict(elements)
+                .is_some_and(|t| t < INLINE_RUN_LIMIT);
         let outcome = if short {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(timed))
                 .map_err(|_| "the inference panicked".to_string())
@@ -160,7 +169,7 @@ mod tests {
             let (scheduler, running, peak) = (scheduler.clone(), running.clone(), peak.clone());
             tasks.push(tokio::spawn(async move {
                 scheduler
-                    .run(0, move || {
+                    .run(0, true, move || {
                         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                         peak.fetch_max(now, Ordering::SeqCst);
                         std::thread::sleep(Duration::from_millis(20));
@@ -188,24 +197,28 @@ mod tests {
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let busy = {
             let scheduler = scheduler.clone();
-            tokio::spawn(async move { scheduler.run(0, move || release_rx.recv().ok()).await })
+            tokio::spawn(
+                async move { scheduler.run(0, true, move || release_rx.recv().ok()).await },
+            )
         };
         while scheduler.pending() == 0 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        let refused = scheduler.run(0, || ()).await;
+        let refused = scheduler.run(0, true, || ()).await;
         assert!(matches!(refused, Err(CoreError::Overloaded(_))));
         release_tx.send(()).unwrap();
         busy.await.unwrap().unwrap();
-        assert!(scheduler.run(0, || ()).await.is_ok());
+        assert!(scheduler.run(0, true, || ()).await.is_ok());
     }
 
     #[tokio::test]
     async fn panicking_job_is_an_internal_error() {
         let scheduler = Scheduler::new("m", options());
-        let result = scheduler.run(0, || -> () { panic!("backend bug") }).await;
+        let result = scheduler
+            .run(0, true, || -> () { panic!("backend bug") })
+            .await;
         assert!(matches!(result, Err(CoreError::Internal)));
-        assert!(scheduler.run(0, || 1).await.is_ok());
+        assert!(scheduler.run(0, true, || 1).await.is_ok());
     }
 
     fn options() -> SchedulerOptions {
@@ -218,9 +231,18 @@ mod tests {
     /// The thread a job ran on, seen from a current-thread runtime: the
     /// caller's thread when run in place.
     async fn runs_in_place(scheduler: &Scheduler, elements: usize, job_time: Duration) -> bool {
+        ran_in_place(scheduler, elements, true, job_time).await
+    }
+
+    async fn ran_in_place(
+        scheduler: &Scheduler,
+        elements: usize,
+        may_run_in_place: bool,
+        job_time: Duration,
+    ) -> bool {
         let caller = std::thread::current().id();
         let executed = scheduler
-            .run(elements, move || {
+            .run(elements, may_run_in_place, move || {
                 std::thread::sleep(job_time);
                 std::thread::current().id()
             })
@@ -236,6 +258,9 @@ mod tests {
         assert!(runs_in_place(&scheduler, 4, Duration::ZERO).await);
         // Far more input than the runs so far: expected to be long.
         assert!(!runs_in_place(&scheduler, 4_000_000, Duration::ZERO).await);
+        // The engine says this one needs preparing first (a reshape).
+        assert!(!ran_in_place(&scheduler, 4, false, Duration::ZERO).await);
+        assert!(runs_in_place(&scheduler, 4, Duration::ZERO).await);
     }
 
     #[tokio::test]
@@ -250,7 +275,9 @@ mod tests {
     async fn a_panic_in_place_is_an_internal_error() {
         let scheduler = Scheduler::new("m", options());
         assert!(!runs_in_place(&scheduler, 0, Duration::ZERO).await);
-        let result = scheduler.run(0, || -> () { panic!("backend bug") }).await;
+        let result = scheduler
+            .run(0, true, || -> () { panic!("backend bug") })
+            .await;
         assert!(matches!(result, Err(CoreError::Internal)));
         assert!(runs_in_place(&scheduler, 0, Duration::ZERO).await);
     }

@@ -158,6 +158,28 @@ impl InputPlan {
             .any(|s| s.normalize.is_some() || s.transpose.is_some())
     }
 
+    /// How `request` is prepared: `None` when the plan has nothing to do for
+    /// it (plain validation), `Some(true)` when on a blocking thread
+    /// (images to decode, or over 64 KiB to transform), `Some(false)` in place.
+    pub fn work_for(&self, request: &InferRequest) -> Option<bool> {
+        const IN_PLACE_BYTES: usize = 64 * 1024;
+        if self.has_images(request) {
+            return Some(true);
+        }
+        if !self.transforms() {
+            return None;
+        }
+        let bytes: usize = request
+            .inputs
+            .iter()
+            .map(|input| match &input.data {
+                TensorData::Raw(raw) => raw.len(),
+                TensorData::Strings(items) => items.iter().map(|s| s.len()).sum(),
+            })
+            .sum();
+        Some(bytes > IN_PLACE_BYTES)
+    }
+
     /// Whether `request` sends encoded images (`BYTES` to a numeric input).
     pub fn has_images(&self, request: &InferRequest) -> bool {
         request.inputs.iter().any(|input| {
@@ -172,54 +194,45 @@ impl InputPlan {
     /// Decodes the request's images, validates it against the client-side
     /// signature and turns its tensors into what the engine takes.
     pub fn prepare(&self, mut request: InferRequest) -> Result<ValidRequest, ValidationError> {
-        for input in &mut request.inputs {
-            if input.dtype != DataType::Bytes {
-                continue;
-            }
-            let Some(index) = self.client.input_index(&input.name) else {
-                continue;
-            };
-            match &self.inputs[index].images {
-                None => {}
-                Some(ImageInput::Refuses(why)) => {
-                    return Err(ValidationError::BinaryInput {
-                        name: input.name.clone(),
-                        message: why.clone(),
-                    });
-                }
-                Some(ImageInput::Takes(target)) => {
-                    let taken = std::mem::replace(input, empty_input());
-                    *input = decode_images(taken, target, self.threads)?;
-                }
-            }
-        }
+        request.inputs = std::mem::take(&mut request.inputs)
+            .into_iter()
+            .map(|input| self.decoded(input))
+            .collect::<Result<_, _>>()?;
         let mut valid = validate(&self.client, request)?;
-        for (tensor, steps) in valid.inputs.iter_mut().zip(&self.inputs) {
-            if let Some(normalize) = &steps.normalize {
-                *tensor = normalize.apply(std::mem::replace(tensor, empty_tensor()));
-            }
-            if let Some(perm) = &steps.transpose {
-                *tensor = transposed(tensor, perm);
-            }
-        }
+        valid.inputs = std::mem::take(&mut valid.inputs)
+            .into_iter()
+            .zip(&self.inputs)
+            .map(|(tensor, steps)| {
+                let tensor = match &steps.normalize {
+                    Some(normalize) => normalize.apply(tensor),
+                    None => tensor,
+                };
+                match &steps.transpose {
+                    Some(perm) => transposed(&tensor, perm),
+                    None => tensor,
+                }
+            })
+            .collect();
         Ok(valid)
     }
-}
 
-fn empty_input() -> crate::InferInput {
-    crate::InferInput {
-        name: String::new(),
-        dtype: DataType::U8,
-        shape: Vec::new(),
-        data: TensorData::Raw(bytes::Bytes::new()),
-        encoding: crate::ContentEncoding::Raw,
-        parameters: Default::default(),
+    /// `input` with its encoded images decoded, when it is `BYTES` sent to
+    /// an input that takes images; as it came otherwise.
+    fn decoded(&self, input: crate::InferInput) -> Result<crate::InferInput, ValidationError> {
+        let steps = self
+            .client
+            .input_index(&input.name)
+            .filter(|_| input.dtype == DataType::Bytes)
+            .map(|index| &self.inputs[index].images);
+        match steps {
+            Some(Some(ImageInput::Takes(target))) => decode_images(input, target, self.threads),
+            Some(Some(ImageInput::Refuses(why))) => Err(ValidationError::BinaryInput {
+                name: input.name,
+                message: why.clone(),
+            }),
+            _ => Ok(input),
+        }
     }
-}
-
-fn empty_tensor() -> Tensor {
-    Tensor::new(DataType::U8, vec![0], TensorData::Raw(bytes::Bytes::new()))
-        .unwrap_or_else(|_| unreachable!("an empty tensor is valid"))
 }
 
 fn transposed(tensor: &Tensor, perm: &[usize]) -> Tensor {
