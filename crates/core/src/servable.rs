@@ -22,10 +22,8 @@ pub struct Servable {
     name: String,
     version: u64,
     platform: &'static str,
-    signature: Signature,
-    /// Images, pre-processing and layouts between the wire and the engine;
-    /// `None` when inputs go to the engine as they arrive.
-    plan: Option<Arc<InputPlan>>,
+    /// Images, pre-processing and layouts between the wire and the engine.
+    plan: Arc<InputPlan>,
     executor: Box<dyn Executor>,
     telemetry: Arc<VersionTelemetry>,
     on_release: Mutex<Option<ReleaseHook>>,
@@ -48,8 +46,7 @@ impl Servable {
             name: name.to_string(),
             version,
             platform,
-            signature: plan.signature().clone(),
-            plan: Some(Arc::new(plan)),
+            plan: Arc::new(plan),
             executor,
             telemetry,
             on_release: Mutex::new(None),
@@ -68,16 +65,14 @@ impl Servable {
     ) -> Self {
         let signature = model.signature().clone();
         let executor = DirectExecutor::new(name, version, model, options, telemetry.clone());
-        let mut servable = Servable::new(
+        Servable::new(
             name,
             version,
             platform,
             InputPlan::identity(signature),
             Box::new(executor),
             telemetry,
-        );
-        servable.plan = None;
-        servable
+        )
     }
 
     /// Starts timing one request from a frontend; see [`RequestTracker`].
@@ -107,7 +102,7 @@ impl Servable {
 
     /// Inputs and outputs.
     pub fn signature(&self) -> &Signature {
-        &self.signature
+        self.plan.signature()
     }
 
     /// Reads the request's parameters, validates it, runs it through the
@@ -116,17 +111,16 @@ impl Servable {
         let started = Instant::now();
         let parameters = std::mem::take(&mut request.parameters);
         let options = RequestOptions::from_parameters(&parameters)?;
-        let work = self.plan.as_ref().and_then(|plan| plan.work_for(&request));
-        let valid = match (&self.plan, work) {
-            (Some(plan), Some(true)) => {
-                let plan = plan.clone();
+        let valid = match self.plan.work_for(&request) {
+            Some(true) => {
+                let plan = self.plan.clone();
                 // Decoding and transposing take milliseconds: off the async threads.
                 tokio::task::spawn_blocking(move || plan.prepare(request))
                     .await
                     .map_err(|_| CoreError::Internal)??
             }
-            (Some(plan), Some(false)) => plan.prepare(request)?,
-            _ => validate(&self.signature, request)?,
+            Some(false) => self.plan.prepare(request)?,
+            None => validate(self.plan.signature(), request)?,
         };
         self.telemetry.stats().input_prepared(started.elapsed());
         let rows = valid.batch.unwrap_or(1);
@@ -141,7 +135,7 @@ impl Servable {
             Answer::Stream(_) => return Err(CoreError::StreamNotSupported),
         };
         let collecting = Instant::now();
-        let specs = &self.signature.outputs;
+        let specs = &self.plan.signature().outputs;
         if outputs.len() != specs.len() {
             tracing::error!(model = %self.name, version = self.version, "backend returned {} outputs, expected {}", outputs.len(), specs.len());
             return Err(CoreError::Internal);
