@@ -270,6 +270,7 @@ impl ModelConfig {
         }
         if let Some(scheme) = REMOTE_SCHEMES
             .iter()
+            .filter(|s| **s != "s3://")
             .find(|s| self.base_path.starts_with(**s))
         {
             return invalid(format!(
@@ -372,10 +373,11 @@ impl ModelConfig {
         Ok(())
     }
 
-    /// Resolves a relative `base_path` against `dir`.
+    /// Resolves a relative `base_path` against `dir` (object-store URLs
+    /// stay as they are).
     pub fn resolve_base_path(&mut self, dir: &Path) {
         let path = Path::new(&self.base_path);
-        if path.is_relative() {
+        if path.is_relative() && !self.base_path.contains("://") {
             self.base_path = dir.join(path).to_string_lossy().into_owned();
         }
     }
@@ -516,7 +518,9 @@ mod tests {
                 .contains("num_versions")
         );
         let s3 = r#"{"model_config_list": [{"config": {"name": "a", "base_path": "s3://b/m"}}]}"#;
-        assert!(parse(s3).unwrap_err().to_string().contains("s3://"));
+        assert!(parse(s3).is_ok());
+        let gcs = r#"{"model_config_list": [{"config": {"name": "a", "base_path": "gs://b/m"}}]}"#;
+        assert!(parse(gcs).unwrap_err().to_string().contains("gs://"));
     }
 
     #[test]

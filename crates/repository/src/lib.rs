@@ -6,6 +6,7 @@ mod config;
 mod local;
 mod policy;
 mod preprocess;
+mod remote;
 mod shape;
 mod source;
 
@@ -17,5 +18,6 @@ pub use config::{
 pub use local::{LocalSource, list_files, list_versions};
 pub use policy::VersionPolicy;
 pub use preprocess::{ChannelValues, Color, ColorFormat, InputSetting};
+pub use remote::set_cache_root;
 pub use shape::{InputShape, ShapeSetting, parse_dims, parse_layout};
 pub use source::{Fingerprint, LocalVersion, Source, SourceError, open_source};

@@ -23,6 +23,14 @@ pub enum SourceError {
     /// The base path names a storage this build cannot read.
     #[error("model path {0} is on a storage inferd cannot read yet")]
     Unsupported(String),
+    /// An object store refused or could not be reached.
+    #[error("{url}: {message}")]
+    Remote {
+        /// The model's base path.
+        url: String,
+        /// What failed, and the store's answer.
+        message: String,
+    },
 }
 
 /// What a version held at one moment: every file's path within the version,
@@ -67,6 +75,9 @@ pub trait Source: Send + Sync + std::fmt::Debug {
 
 /// The source for a model's `base_path`.
 pub fn open_source(base_path: &str) -> Result<Arc<dyn Source>, SourceError> {
+    if base_path.starts_with("s3://") {
+        return Ok(Arc::new(crate::remote::s3(base_path)?));
+    }
     if crate::config::REMOTE_SCHEMES
         .iter()
         .any(|s| base_path.starts_with(*s))

@@ -72,6 +72,10 @@ pub struct Cli {
     #[arg(long = "backend")]
     pub backend: Option<String>,
 
+    /// Folder that model versions from object stores (s3://) are downloaded to [default: <temp dir>/inferd-model-cache].
+    #[arg(long = "model_cache_dir")]
+    pub model_cache_dir: Option<PathBuf>,
+
     /// Library of custom OpenVINO operations, added before any model loads (OVMS's flag).
     #[arg(long = "cpu_extension")]
     pub cpu_extension: Option<PathBuf>,

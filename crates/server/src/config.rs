@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub runtimes: RuntimeSearch,
     /// Compiled-model cache folder.
     pub cache_dir: Option<PathBuf>,
+    /// `--model_cache_dir`: where object-store versions are downloaded.
+    pub model_cache_dir: Option<PathBuf>,
     /// `--cpu_extension`: custom OpenVINO operations to add before loading.
     pub cpu_extension: Option<PathBuf>,
     /// Version loads that may run at once (0: the default).
@@ -200,6 +202,7 @@ impl ServerConfig {
             },
             cache_dir: cli.cache_dir.clone(),
             cpu_extension: cli.cpu_extension.clone(),
+            model_cache_dir: cli.model_cache_dir.clone(),
             num_load_threads: cli.num_load_threads,
             batching: crate::batching::BatchingFlags::from_cli(cli).map_err(StartupError::Flags)?,
             models,

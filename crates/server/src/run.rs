@@ -108,6 +108,9 @@ fn telemetry(config: &ServerConfig, models: &ServerModelsConfig) -> anyhow::Resu
 /// Serves until SIGTERM/SIGINT, then stops accepting, lets in-flight requests
 /// finish, and returns.
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
+    if let Some(dir) = &config.model_cache_dir {
+        inferd_repository::set_cache_root(dir.clone());
+    }
     let models = config.models.load().context("cannot start")?;
     let telemetry = telemetry(&config, &models)?;
     let grpc_listener = match config.grpc_addr {

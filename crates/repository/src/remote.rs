@@ -1,0 +1,347 @@
+//! Model versions in an object store: numeric "folders" under the model's
+//! prefix are its versions, fingerprinted from the listing (each object's
+//! name, size and ETag), and a version is fetched once into a local cache
+//! folder, which the engines read. S3 (and S3-compatible stores) so far.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use crate::source::{Fingerprint, LocalVersion, Source, SourceError};
+
+/// Where fetched versions are kept unless `--model_cache_dir` says otherwise.
+fn default_cache_root() -> PathBuf {
+    std::env::temp_dir().join("inferd-model-cache")
+}
+
+static CACHE_ROOT: OnceLock<PathBuf> = OnceLock::new();
+
+/// Sets the folder fetched versions are kept in (`--model_cache_dir`);
+/// only the first call counts.
+pub fn set_cache_root(path: PathBuf) {
+    let _ = CACHE_ROOT.set(path);
+}
+
+fn cache_root() -> PathBuf {
+    CACHE_ROOT.get().cloned().unwrap_or_else(default_cache_root)
+}
+
+/// The runtime storage requests run on, whatever thread asks: the answer
+/// comes back over a channel, so callers need no runtime of their own.
+fn run<F>(future: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    let runtime = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("inferd-storage")
+            .enable_all()
+            .build()
+            .expect("a runtime for storage requests")
+    });
+    let (done, answer) = std::sync::mpsc::channel();
+    runtime.spawn(async move {
+        let _ = done.send(future.await);
+    });
+    answer.recv().expect("storage requests run to completion")
+}
+
+/// A model's versions in an object store.
+#[derive(Debug)]
+pub struct RemoteSource {
+    /// The base path as configured, for messages.
+    url: String,
+    store: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+    /// This model's cache folder.
+    cache: PathBuf,
+}
+
+impl RemoteSource {
+    /// The source for `url`'s objects under `prefix` in `store`, cached
+    /// under the cache root.
+    pub fn new(url: &str, store: Arc<dyn ObjectStore>, prefix: ObjectPath) -> Self {
+        let relative: PathBuf = url
+            .replace("://", "/")
+            .split('/')
+            .filter(|part| !part.is_empty() && *part != "." && *part != "..")
+            .collect();
+        RemoteSource {
+            url: url.to_string(),
+            store,
+            prefix,
+            cache: cache_root().join(relative),
+        }
+    }
+
+    fn error(&self, what: &str, error: impl std::fmt::Display) -> SourceError {
+        SourceError::Remote {
+            url: self.url.clone(),
+            message: format!("{what}: {error}"),
+        }
+    }
+
+    fn version_prefix(&self, version: u64) -> ObjectPath {
+        ObjectPath::from(format!("{}/{version}", self.prefix))
+    }
+
+    /// Every object of `version`: path within the version, size, ETag.
+    fn objects(&self, version: u64) -> Result<Vec<(String, u64, String)>, SourceError> {
+        let store = self.store.clone();
+        let prefix = self.version_prefix(version);
+        let listed = run(async move {
+            let mut listing = store.list(Some(&prefix));
+            let mut objects = Vec::new();
+            while let Some(meta) = listing.next().await {
+                let meta = meta?;
+                let relative = meta
+                    .location
+                    .prefix_match(&prefix)
+                    .map(|parts| parts.map(|p| p.as_ref().to_string()).collect::<Vec<_>>())
+                    .unwrap_or_default()
+                    .join("/");
+                let stamp = meta
+                    .e_tag
+                    .unwrap_or_else(|| meta.last_modified.to_rfc3339());
+                objects.push((relative, meta.size, stamp));
+            }
+            Ok::<_, object_store::Error>(objects)
+        });
+        listed.map_err(|e| self.error(&format!("cannot list version {version}"), e))
+    }
+}
+
+impl Source for RemoteSource {
+    fn list_versions(&self) -> Result<Vec<u64>, SourceError> {
+        let store = self.store.clone();
+        let prefix = self.prefix.clone();
+        let listed = run(async move { store.list_with_delimiter(Some(&prefix)).await })
+            .map_err(|e| self.error("cannot list versions", e))?;
+        let mut versions: Vec<u64> = listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename()?.parse::<u64>().ok())
+            .filter(|v| *v > 0)
+            .collect();
+        versions.sort_unstable();
+        versions.dedup();
+        Ok(versions)
+    }
+
+    fn fingerprint(&self, version: u64) -> Result<Fingerprint, SourceError> {
+        self.objects(version).map(Fingerprint::new)
+    }
+
+    fn fetch(&self, version: u64) -> Result<LocalVersion, SourceError> {
+        let objects = self.objects(version)?;
+        let dir = self.cache.join(version.to_string());
+        let stamp_file = self.cache.join(format!("{version}.fingerprint"));
+        let stamp = serde_json::to_string(&objects).unwrap_or_default();
+        if dir.is_dir() && std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(&stamp) {
+            return local_version(&dir).map_err(|e| self.error("cannot read the cache", e));
+        }
+        let partial = self
+            .cache
+            .join(format!("{version}.partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&partial);
+        for (relative, size, _) in &objects {
+            let target = partial.join(relative);
+            let location = ObjectPath::from(format!("{}/{relative}", self.version_prefix(version)));
+            self.download(&location, &target, *size)?;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::rename(&partial, &dir)
+            .and_then(|()| std::fs::write(&stamp_file, &stamp))
+            .map_err(|e| self.error("cannot write the cache", e))?;
+        local_version(&dir).map_err(|e| self.error("cannot read the cache", e))
+    }
+}
+
+impl RemoteSource {
+    /// Writes object `location` to `target`, checking it has `size` bytes.
+    fn download(&self, location: &ObjectPath, target: &Path, size: u64) -> Result<(), SourceError> {
+        let what = format!("cannot download {location}");
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| self.error(&what, e))?;
+        }
+        let store = self.store.clone();
+        let (location, file_path) = (location.clone(), target.to_path_buf());
+        let written = run(async move {
+            use std::io::Write;
+            let mut stream = store.get(&location).await?.into_stream();
+            let mut file =
+                std::io::BufWriter::new(std::fs::File::create(&file_path).map_err(|e| {
+                    object_store::Error::Generic {
+                        store: "cache",
+                        source: Box::new(e),
+                    }
+                })?);
+            let mut written = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                written += chunk.len() as u64;
+                file.write_all(&chunk)
+                    .and_then(|()| file.flush())
+                    .map_err(|e| object_store::Error::Generic {
+                        store: "cache",
+                        source: Box::new(e),
+                    })?;
+            }
+            Ok::<u64, object_store::Error>(written)
+        })
+        .map_err(|e| self.error(&what, e))?;
+        if written != size {
+            return Err(self.error(
+                &what,
+                format!("got {written} bytes, the listing said {size}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn local_version(dir: &Path) -> std::io::Result<LocalVersion> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(LocalVersion {
+        dir: dir.to_path_buf(),
+        files,
+    })
+}
+
+/// The store and prefix for an `s3://bucket/path` base path. Credentials and
+/// endpoint as OVMS reads them: `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`,
+/// `S3_ENDPOINT` (MinIO and other S3-compatible stores; `http://` allowed);
+/// without a key, requests are unsigned (public buckets).
+pub fn s3(url: &str) -> Result<RemoteSource, SourceError> {
+    use object_store::aws::AmazonS3Builder;
+    let invalid = |message: String| SourceError::Remote {
+        url: url.to_string(),
+        message,
+    };
+    let rest = url.strip_prefix("s3://").unwrap_or(url);
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(invalid("no bucket name (use s3://bucket/path)".into()));
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut builder = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region(env("AWS_REGION").unwrap_or_else(|| "us-east-1".into()))
+        .with_client_options(client_options())
+        .with_retry(retry());
+    match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        (Some(key), Some(secret)) => {
+            builder = builder
+                .with_access_key_id(key)
+                .with_secret_access_key(secret);
+            if let Some(token) = env("AWS_SESSION_TOKEN") {
+                builder = builder.with_token(token);
+            }
+        }
+        _ => builder = builder.with_skip_signature(true),
+    }
+    if let Some(endpoint) = env("S3_ENDPOINT") {
+        builder = builder
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_virtual_hosted_style_request(false)
+            .with_endpoint(endpoint);
+    }
+    let store = builder.build().map_err(|e| invalid(e.to_string()))?;
+    let prefix = ObjectPath::parse(prefix.trim_matches('/')).map_err(|e| invalid(e.to_string()))?;
+    Ok(RemoteSource::new(url, Arc::new(store), prefix))
+}
+
+/// Bounded requests: a store that does not answer fails a poll in seconds,
+/// and the next poll tries again.
+fn client_options() -> object_store::ClientOptions {
+    install_crypto_provider();
+    object_store::ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(300))
+}
+
+fn retry() -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        max_retries: 2,
+        retry_timeout: Duration::from_secs(15),
+        ..Default::default()
+    }
+}
+
+/// TLS to the stores uses rustls with ring, as the rest of inferd.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::PutPayload;
+    use object_store::memory::InMemory;
+
+    use super::*;
+
+    fn put(store: &Arc<dyn ObjectStore>, path: &str, bytes: &'static [u8]) {
+        let store = store.clone();
+        let path = ObjectPath::from(path);
+        run(async move { store.put(&path, PutPayload::from_static(bytes)).await }).unwrap();
+    }
+
+    #[test]
+    fn versions_fingerprints_and_a_cached_fetch() {
+        let cache = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        put(&store, "models/m/1/model.onnx", b"one");
+        put(&store, "models/m/2/model.onnx", b"two!");
+        put(&store, "models/m/2/sub/extra.bin", b"x");
+        put(&store, "models/m/notes/readme", b"not a version");
+        let mut source = RemoteSource::new("mem://models/m", store.clone(), "models/m".into());
+        source.cache = cache.path().join("m");
+        assert_eq!(source.list_versions().unwrap(), [1, 2]);
+        let before = source.fingerprint(2).unwrap();
+        let fetched = source.fetch(2).unwrap();
+        let names: Vec<_> = fetched
+            .files
+            .iter()
+            .map(|f| {
+                f.strip_prefix(&fetched.dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(names, ["model.onnx", "sub/extra.bin"]);
+        assert_eq!(std::fs::read(&fetched.files[0]).unwrap(), b"two!");
+        // A changed upload changes the fingerprint and is fetched again.
+        put(&store, "models/m/2/model.onnx", b"TWO, again");
+        assert_ne!(source.fingerprint(2).unwrap(), before);
+        let again = source.fetch(2).unwrap();
+        assert_eq!(std::fs::read(&again.files[0]).unwrap(), b"TWO, again");
+    }
+
+    #[test]
+    fn s3_urls_need_a_bucket() {
+        assert!(matches!(s3("s3:///x"), Err(SourceError::Remote { .. })));
+        assert!(s3("s3://bucket/models/resnet").is_ok());
+    }
+}
