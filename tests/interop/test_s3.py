@@ -168,13 +168,39 @@ def test_a_model_in_a_bucket_is_served_over_both_apis_and_follows_uploads(moto, 
         try:
             upload_version(s3, "versioned", 2)
             assert wait_until(lambda: server.infer() == 2), server.log.read_text()[-3000:]
-            # Deleted again: version 1 serves again.
+            cached = tmp_path / "cache" / "s3" / BUCKET / "versioned"
+            assert (cached / "2" / "model.onnx").is_file()
+            # Deleted again: version 1 serves again, and version 2's copy goes.
             delete_version(s3, "versioned", 2)
             assert wait_until(lambda: server.infer() == 1), server.log.read_text()[-3000:]
+            assert wait_until(lambda: not (cached / "2").exists())
         finally:
             stop.set()
             worker.join(timeout=30)
         assert failures == []
+    finally:
+        server.stop()
+
+
+def test_a_version_still_being_uploaded_is_not_loaded(moto, tmp_path):
+    s3 = moto.client()
+    s3.create_bucket(Bucket=BUCKET)
+    upload_version(s3, "versioned", 1)
+    server = Inferd(moto, tmp_path, f"s3://{BUCKET}/versioned")
+    try:
+        # Version 2's model is there but another of its files keeps changing
+        # (an upload in progress): each poll sees another fingerprint, so it
+        # is not loaded, though it could be.
+        upload_version(s3, "versioned", 2)
+        deadline = time.time() + 4
+        step = 0
+        while time.time() < deadline:
+            step += 1
+            s3.put_object(Bucket=BUCKET, Key="versioned/2/part", Body=b"x" * step)
+            assert server.infer() == 1
+            time.sleep(0.3)
+        # Unchanged for two polls: version 2 serves.
+        assert wait_until(lambda: server.infer() == 2), server.log.read_text()[-3000:]
     finally:
         server.stop()
 

@@ -163,6 +163,30 @@ impl Source for RemoteSource {
             .map_err(|e| self.error("cannot write the cache", e))?;
         local_version(&dir).map_err(|e| self.error("cannot read the cache", e))
     }
+
+    fn keep_only(&self, versions: &[u64]) {
+        let Ok(entries) = std::fs::read_dir(&self.cache) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let version = name.split('.').next().and_then(|v| v.parse::<u64>().ok());
+            if version.is_some_and(|v| !versions.contains(&v)) {
+                let path = entry.path();
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                match removed {
+                    Ok(()) => tracing::info!(path = %path.display(), "cached version deleted"),
+                    Err(error) => {
+                        tracing::warn!(path = %path.display(), %error, "cannot delete a cached version")
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl RemoteSource {
@@ -337,6 +361,12 @@ mod tests {
         assert_ne!(source.fingerprint(2).unwrap(), before);
         let again = source.fetch(2).unwrap();
         assert_eq!(std::fs::read(&again.files[0]).unwrap(), b"TWO, again");
+        // Versions no longer wanted leave the cache.
+        source.fetch(1).unwrap();
+        source.keep_only(&[1]);
+        assert!(source.cache.join("1").is_dir());
+        assert!(!source.cache.join("2").exists());
+        assert!(!source.cache.join("2.fingerprint").exists());
     }
 
     #[test]

@@ -71,6 +71,12 @@ pub trait Source: Send + Sync + std::fmt::Debug {
 
     /// Makes `version` available as local files (a no-op for local storage).
     fn fetch(&self, version: u64) -> Result<LocalVersion, SourceError>;
+
+    /// Drops the local copies of every version but `versions` (fetched
+    /// versions no longer aspired or loaded); nothing for local storage.
+    fn keep_only(&self, versions: &[u64]) {
+        let _ = versions;
+    }
 }
 
 /// The source for a model's `base_path`.

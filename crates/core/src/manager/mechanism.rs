@@ -225,6 +225,30 @@ impl Manager {
         while loads.join_next().await.is_some() {}
         let versions: Vec<u64> = aspired.iter().map(|(v, _)| *v).collect();
         self.retire(&model.name, &versions).await;
+        // Local copies of versions neither aspired nor still live go.
+        let mut kept = self.live_versions(&model.name);
+        kept.extend(versions);
+        let _ = tokio::task::spawn_blocking(move || source.keep_only(&kept)).await;
+    }
+
+    /// Versions of `name` not retired (serving, loading or failed).
+    fn live_versions(&self, name: &str) -> Vec<u64> {
+        self.read()
+            .get(name)
+            .map(|entry| {
+                entry
+                    .versions
+                    .iter()
+                    .filter(|(_, slot)| {
+                        !matches!(
+                            slot.status.state,
+                            ServableState::End | ServableState::Unloading
+                        )
+                    })
+                    .map(|(&version, _)| version)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Versions of `model` serving without error under unchanged load
