@@ -139,86 +139,79 @@ def wait_until(check, timeout=20.0):
     return False
 
 
-def test_a_model_in_a_bucket_is_served_over_both_apis_and_follows_uploads(moto, tmp_path):
+@pytest.fixture
+def serving(moto, tmp_path):
+    """Version 1 of `versioned` in the bucket, and inferd serving it as `v`."""
     s3 = moto.client()
     s3.create_bucket(Bucket=BUCKET)
     upload_version(s3, "versioned", 1)
     server = Inferd(moto, tmp_path, f"s3://{BUCKET}/versioned")
+    yield s3, server
+    server.stop()
+
+
+def test_a_model_in_a_bucket_is_served_over_both_apis_and_follows_uploads(serving, tmp_path):
+    s3, server = serving
+    assert server.infer() == 1
+    # TF Serving gRPC and KServe gRPC too.
+    ovms = make_grpc_client(f"127.0.0.1:{server.grpc}")
+    assert ovms.predict({"x": np.zeros((1, 4), np.float32)}, "v")[0, 0] == 1
+    grpc = grpcclient.InferenceServerClient(f"127.0.0.1:{server.grpc}")
+    assert grpc.is_model_ready("v", "1")
+
+    # Version 2 uploaded while requests keep coming: none fails, and
+    # version 2 answers after the next polls.
+    failures, stop = [], threading.Event()
+
+    def load():
+        while not stop.is_set():
+            try:
+                assert server.infer() in (1, 2)
+            except Exception as error:
+                failures.append(error)
+
+    worker = threading.Thread(target=load)
+    worker.start()
     try:
-        assert server.infer() == 1
-        # TF Serving gRPC and KServe gRPC too.
-        ovms = make_grpc_client(f"127.0.0.1:{server.grpc}")
-        assert ovms.predict({"x": np.zeros((1, 4), np.float32)}, "v")[0, 0] == 1
-        grpc = grpcclient.InferenceServerClient(f"127.0.0.1:{server.grpc}")
-        assert grpc.is_model_ready("v", "1")
-
-        # Version 2 uploaded while requests keep coming: none fails, and
-        # version 2 answers after the next polls.
-        failures, stop = [], threading.Event()
-
-        def load():
-            while not stop.is_set():
-                try:
-                    assert server.infer() in (1, 2)
-                except Exception as error:
-                    failures.append(error)
-
-        worker = threading.Thread(target=load)
-        worker.start()
-        try:
-            upload_version(s3, "versioned", 2)
-            assert wait_until(lambda: server.infer() == 2), server.log.read_text()[-3000:]
-            cached = tmp_path / "cache" / "s3" / BUCKET / "versioned"
-            assert (cached / "2" / "model.onnx").is_file()
-            # Deleted again: version 1 serves again, and version 2's copy goes.
-            delete_version(s3, "versioned", 2)
-            assert wait_until(lambda: server.infer() == 1), server.log.read_text()[-3000:]
-            assert wait_until(lambda: not (cached / "2").exists())
-        finally:
-            stop.set()
-            worker.join(timeout=30)
-        assert failures == []
-    finally:
-        server.stop()
-
-
-def test_a_version_still_being_uploaded_is_not_loaded(moto, tmp_path):
-    s3 = moto.client()
-    s3.create_bucket(Bucket=BUCKET)
-    upload_version(s3, "versioned", 1)
-    server = Inferd(moto, tmp_path, f"s3://{BUCKET}/versioned")
-    try:
-        # Version 2's model is there but another of its files keeps changing
-        # (an upload in progress): each poll sees another fingerprint, so it
-        # is not loaded, though it could be.
         upload_version(s3, "versioned", 2)
-        deadline = time.time() + 4
-        step = 0
-        while time.time() < deadline:
-            step += 1
-            s3.put_object(Bucket=BUCKET, Key="versioned/2/part", Body=b"x" * step)
-            assert server.infer() == 1
-            time.sleep(0.3)
-        # Unchanged for two polls: version 2 serves.
         assert wait_until(lambda: server.infer() == 2), server.log.read_text()[-3000:]
+        cached = tmp_path / "cache" / "s3" / BUCKET / "versioned"
+        assert (cached / "2" / "model.onnx").is_file()
+        # Deleted again: version 1 serves again, and version 2's copy goes.
+        delete_version(s3, "versioned", 2)
+        assert wait_until(lambda: server.infer() == 1), server.log.read_text()[-3000:]
+        assert wait_until(lambda: not (cached / "2").exists())
     finally:
-        server.stop()
+        stop.set()
+        worker.join(timeout=30)
+    assert failures == []
 
 
-def test_a_stopped_store_keeps_loaded_versions_serving(moto, tmp_path):
-    s3 = moto.client()
-    s3.create_bucket(Bucket=BUCKET)
-    upload_version(s3, "versioned", 1)
-    server = Inferd(moto, tmp_path, f"s3://{BUCKET}/versioned")
-    try:
+def test_a_version_still_being_uploaded_is_not_loaded(serving):
+    s3, server = serving
+    # Version 2's model is there but another of its files keeps changing
+    # (an upload in progress): each poll sees another fingerprint, so it
+    # is not loaded, though it could be.
+    upload_version(s3, "versioned", 2)
+    deadline = time.time() + 4
+    step = 0
+    while time.time() < deadline:
+        step += 1
+        s3.put_object(Bucket=BUCKET, Key="versioned/2/part", Body=b"x" * step)
         assert server.infer() == 1
-        moto.stop()
-        # The polls fail (logged with the store's error); the loaded version
-        # keeps serving, from the local cache.
-        assert wait_until(lambda: "cannot list versions" in server.log.read_text())
-        assert server.infer() == 1
-    finally:
-        server.stop()
+        time.sleep(0.3)
+    # Unchanged for two polls: version 2 serves.
+    assert wait_until(lambda: server.infer() == 2), server.log.read_text()[-3000:]
+
+
+def test_a_stopped_store_keeps_loaded_versions_serving(moto, serving):
+    _, server = serving
+    assert server.infer() == 1
+    moto.stop()
+    # The polls fail (logged with the store's error); the loaded version
+    # keeps serving.
+    assert wait_until(lambda: "cannot list versions" in server.log.read_text())
+    assert server.infer() == 1
 
 
 def test_a_server_started_with_the_store_down_loads_once_it_is_up(moto, tmp_path):
