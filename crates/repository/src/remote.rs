@@ -54,6 +54,11 @@ where
     answer.recv().expect("storage requests run to completion")
 }
 
+/// Large objects are downloaded in parts of this size...
+const PART_BYTES: u64 = 8 << 20;
+/// ...this many at a time.
+const PARTS_AT_ONCE: usize = 8;
+
 /// A model's versions in an object store.
 #[derive(Debug)]
 pub struct RemoteSource {
@@ -152,6 +157,7 @@ impl Source for RemoteSource {
             .cache
             .join(format!("{version}.partial-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&partial);
+        let started = std::time::Instant::now();
         for (relative, size, _) in &objects {
             let target = partial.join(relative);
             let location = ObjectPath::from(format!("{}/{relative}", self.version_prefix(version)));
@@ -161,6 +167,16 @@ impl Source for RemoteSource {
         std::fs::rename(&partial, &dir)
             .and_then(|()| std::fs::write(&stamp_file, &stamp))
             .map_err(|e| self.error("cannot write the cache", e))?;
+        let bytes: u64 = objects.iter().map(|(_, size, _)| size).sum();
+        let took = started.elapsed();
+        tracing::info!(
+            url = %self.url,
+            version,
+            bytes,
+            took_ms = took.as_millis() as u64,
+            mb_per_s = (bytes as f64 / 1e6 / took.as_secs_f64().max(1e-6)).round(),
+            "version downloaded"
+        );
         local_version(&dir).map_err(|e| self.error("cannot read the cache", e))
     }
 
@@ -190,36 +206,47 @@ impl Source for RemoteSource {
 }
 
 impl RemoteSource {
-    /// Writes object `location` to `target`, checking it has `size` bytes.
+    /// Writes object `location` to `target`, checking it has `size` bytes:
+    /// in parts of [`PART_BYTES`], [`PARTS_AT_ONCE`] ranged requests at a
+    /// time, each written at its offset.
     fn download(&self, location: &ObjectPath, target: &Path, size: u64) -> Result<(), SourceError> {
+        use futures_util::TryStreamExt;
+        use std::os::unix::fs::FileExt;
         let what = format!("cannot download {location}");
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|e| self.error(&what, e))?;
         }
-        let store = self.store.clone();
-        let (location, file_path) = (location.clone(), target.to_path_buf());
+        let file = std::fs::File::create(target)
+            .and_then(|file| file.set_len(size).map(|()| Arc::new(file)))
+            .map_err(|e| self.error(&what, e))?;
+        let ranges: Vec<std::ops::Range<u64>> = (0..size)
+            .step_by(PART_BYTES as usize)
+            .map(|start| start..(start + PART_BYTES).min(size))
+            .collect();
+        let (store, location) = (self.store.clone(), location.clone());
         let written = run(async move {
-            use std::io::Write;
-            let mut stream = store.get(&location).await?.into_stream();
-            let mut file =
-                std::io::BufWriter::new(std::fs::File::create(&file_path).map_err(|e| {
-                    object_store::Error::Generic {
-                        store: "cache",
-                        source: Box::new(e),
+            futures_util::stream::iter(ranges)
+                .map(|range| {
+                    let (store, location) = (store.clone(), location.clone());
+                    async move {
+                        let bytes = store.get_range(&location, range.clone()).await?;
+                        Ok::<_, object_store::Error>((range.start, bytes))
                     }
-                })?);
-            let mut written = 0u64;
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
-                written += chunk.len() as u64;
-                file.write_all(&chunk)
-                    .and_then(|()| file.flush())
-                    .map_err(|e| object_store::Error::Generic {
-                        store: "cache",
-                        source: Box::new(e),
-                    })?;
-            }
-            Ok::<u64, object_store::Error>(written)
+                })
+                .buffer_unordered(PARTS_AT_ONCE)
+                .try_fold(0u64, |written, (offset, bytes)| {
+                    let file = file.clone();
+                    async move {
+                        file.write_all_at(&bytes, offset).map_err(|e| {
+                            object_store::Error::Generic {
+                                store: "cache",
+                                source: Box::new(e),
+                            }
+                        })?;
+                        Ok(written + bytes.len() as u64)
+                    }
+                })
+                .await
         })
         .map_err(|e| self.error(&what, e))?;
         if written != size {
@@ -367,6 +394,24 @@ mod tests {
         assert!(source.cache.join("1").is_dir());
         assert!(!source.cache.join("2").exists());
         assert!(!source.cache.join("2.fingerprint").exists());
+    }
+
+    #[test]
+    fn large_objects_arrive_whole_from_parallel_parts() {
+        let cache = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let big: Vec<u8> = (0..PART_BYTES * 2 + 123).map(|i| (i % 251) as u8).collect();
+        let (writer, payload) = (store.clone(), big.clone());
+        run(async move {
+            writer
+                .put(&"m/1/weights.bin".into(), PutPayload::from(payload))
+                .await
+        })
+        .unwrap();
+        let mut source = RemoteSource::new("mem://m", store, "m".into());
+        source.cache = cache.path().join("m");
+        let fetched = source.fetch(1).unwrap();
+        assert_eq!(std::fs::read(&fetched.files[0]).unwrap(), big);
     }
 
     #[test]
