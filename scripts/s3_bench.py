@@ -28,6 +28,8 @@ import tritonclient.http as httpclient
 REPO = pathlib.Path(__file__).resolve().parent.parent
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 KEYS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}
+# Loopback traffic stays off any proxy the machine sets (boto3 and inferd).
+os.environ.update({"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
 
 
 def free_port():

@@ -28,6 +28,10 @@ CREDENTIALS = {
     "AWS_REGION": "us-east-1",
 }
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# boto3 here and inferd's store client both honour proxy variables: keep
+# loopback traffic off any proxy the machine sets.
+LOOPBACK = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+os.environ.update(LOOPBACK)
 
 
 def free_port():
