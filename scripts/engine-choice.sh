@@ -11,9 +11,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-scripts/install-runtimes.sh >&2
-python=$(scripts/venv.sh | tail -n 1)
-resnet=target/bench-models/resnet50
-[ -f "$resnet/1/model.onnx" ] || "$python" scripts/gen_resnet50.py "$resnet" >&2
+prepared=$(scripts/bench-prepare.sh)
+python=$(echo "$prepared" | tail -n 2 | head -n 1)
+resnet=$(echo "$prepared" | tail -n 1)
 cargo test --release --workspace --locked --no-run -q >&2
 exec "$python" scripts/engine_choice.py --model-dir "$resnet"

@@ -21,10 +21,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-scripts/install-runtimes.sh >&2
-python=$(scripts/venv.sh | tail -n 1)
-resnet=target/bench-models/resnet50
-[ -f "$resnet/1/model.onnx" ] || "$python" scripts/gen_resnet50.py "$resnet" >&2
+prepared=$(scripts/bench-prepare.sh)
+python=$(echo "$prepared" | tail -n 2 | head -n 1)
+resnet=$(echo "$prepared" | tail -n 1)
 cargo build --release --locked -q -p inferd-server -p inferd-bench >&2
 cargo bench --locked -q -p inferd-image --bench decode --no-run >&2
 decode=$(ls -t target/release/deps/decode-* | grep -v '\.d$' | head -n 1)
