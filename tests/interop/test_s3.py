@@ -179,7 +179,7 @@ def test_a_model_in_a_bucket_is_served_over_both_apis_and_follows_uploads(servin
     try:
         upload_version(s3, "versioned", 2)
         assert wait_until(lambda: server.infer() == 2), server.log.read_text()[-3000:]
-        cached = tmp_path / "cache" / "s3" / BUCKET / "versioned"
+        cached = tmp_path / "cache" / "v" / "s3" / BUCKET / "versioned"
         assert (cached / "2" / "model.onnx").is_file()
         # Deleted again: version 1 serves again, and version 2's copy goes.
         delete_version(s3, "versioned", 2)

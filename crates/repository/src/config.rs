@@ -453,7 +453,7 @@ impl ServerModelsConfig {
     /// Checks every model's version labels against its version folders on disk.
     pub fn check_labels_on_disk(&self) -> Result<(), ConfigError> {
         for model in self.models().filter(|m| m.version_labels.is_some()) {
-            let on_disk = crate::open_source(&model.base_path)
+            let on_disk = crate::open_source(&model.name, &model.base_path)
                 .and_then(|source| source.list_versions())
                 .unwrap_or_default();
             model.check_labels(&on_disk)?;

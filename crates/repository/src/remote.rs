@@ -71,12 +71,17 @@ pub struct RemoteSource {
 }
 
 impl RemoteSource {
-    /// The source for `url`'s objects under `prefix` in `store`, cached
-    /// under the cache root.
-    pub fn new(url: &str, store: Arc<dyn ObjectStore>, prefix: ObjectPath) -> Self {
-        let relative: PathBuf = url
-            .replace("://", "/")
-            .split('/')
+    /// The source of model `model` for `url`'s objects under `prefix` in
+    /// `store`, cached under the cache root in a folder of the model's own
+    /// (two models may share a base path, each with its own versions).
+    pub fn new(model: &str, url: &str, store: Arc<dyn ObjectStore>, prefix: ObjectPath) -> Self {
+        let relative: PathBuf = std::iter::once(model)
+            .chain(url.split("://").next())
+            .chain(
+                url.split_once("://")
+                    .map_or(url, |(_, rest)| rest)
+                    .split('/'),
+            )
             .filter(|part| !part.is_empty() && *part != "." && *part != "..")
             .collect();
         RemoteSource {
@@ -153,9 +158,12 @@ impl Source for RemoteSource {
         if dir.is_dir() && std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(&stamp) {
             return local_version(&dir).map_err(|e| self.error("cannot read the cache", e));
         }
+        // Unique per fetch: two models may share a base path (and a cache).
+        static FETCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let fetch = FETCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let partial = self
             .cache
-            .join(format!("{version}.partial-{}", std::process::id()));
+            .join(format!("{version}.partial-{}-{fetch}", std::process::id()));
         let _ = std::fs::remove_dir_all(&partial);
         let started = std::time::Instant::now();
         for (relative, size, _) in &objects {
@@ -284,7 +292,7 @@ fn local_version(dir: &Path) -> std::io::Result<LocalVersion> {
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`,
 /// `S3_ENDPOINT` (MinIO and other S3-compatible stores; `http://` allowed);
 /// without a key, requests are unsigned (public buckets).
-pub fn s3(url: &str) -> Result<RemoteSource, SourceError> {
+pub fn s3(model: &str, url: &str) -> Result<RemoteSource, SourceError> {
     use object_store::aws::AmazonS3Builder;
     let invalid = |message: String| SourceError::Remote {
         url: url.to_string(),
@@ -320,7 +328,7 @@ pub fn s3(url: &str) -> Result<RemoteSource, SourceError> {
     }
     let store = builder.build().map_err(|e| invalid(e.to_string()))?;
     let prefix = ObjectPath::parse(prefix.trim_matches('/')).map_err(|e| invalid(e.to_string()))?;
-    Ok(RemoteSource::new(url, Arc::new(store), prefix))
+    Ok(RemoteSource::new(model, url, Arc::new(store), prefix))
 }
 
 /// Bounded requests: a store that does not answer fails a poll in seconds,
@@ -366,7 +374,7 @@ mod tests {
         put(&store, "models/m/2/model.onnx", b"two!");
         put(&store, "models/m/2/sub/extra.bin", b"x");
         put(&store, "models/m/notes/readme", b"not a version");
-        let mut source = RemoteSource::new("mem://models/m", store.clone(), "models/m".into());
+        let mut source = RemoteSource::new("m", "mem://models/m", store.clone(), "models/m".into());
         source.cache = cache.path().join("m");
         assert_eq!(source.list_versions().unwrap(), [1, 2]);
         let before = source.fingerprint(2).unwrap();
@@ -408,7 +416,7 @@ mod tests {
                 .await
         })
         .unwrap();
-        let mut source = RemoteSource::new("mem://m", store, "m".into());
+        let mut source = RemoteSource::new("m", "mem://m", store, "m".into());
         source.cache = cache.path().join("m");
         let fetched = source.fetch(1).unwrap();
         assert_eq!(std::fs::read(&fetched.files[0]).unwrap(), big);
@@ -416,7 +424,11 @@ mod tests {
 
     #[test]
     fn s3_urls_need_a_bucket() {
-        assert!(matches!(s3("s3:///x"), Err(SourceError::Remote { .. })));
-        assert!(s3("s3://bucket/models/resnet").is_ok());
+        assert!(matches!(
+            s3("m", "s3:///x"),
+            Err(SourceError::Remote { .. })
+        ));
+        let source = s3("resnet", "s3://bucket/models/resnet").unwrap();
+        assert!(source.cache.ends_with("resnet/s3/bucket/models/resnet"));
     }
 }

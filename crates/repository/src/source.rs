@@ -79,10 +79,10 @@ pub trait Source: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// The source for a model's `base_path`.
-pub fn open_source(base_path: &str) -> Result<Arc<dyn Source>, SourceError> {
+/// The source for model `name`'s `base_path`.
+pub fn open_source(name: &str, base_path: &str) -> Result<Arc<dyn Source>, SourceError> {
     if base_path.starts_with("s3://") {
-        return Ok(Arc::new(crate::remote::s3(base_path)?));
+        return Ok(Arc::new(crate::remote::s3(name, base_path)?));
     }
     if crate::config::REMOTE_SCHEMES
         .iter()

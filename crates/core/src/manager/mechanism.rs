@@ -170,7 +170,7 @@ impl Manager {
     async fn serve(self: &Arc<Self>, model: &ModelConfig, timing: LoadTiming) {
         let policy = model.version_policy();
         let settled = self.settled_versions(model);
-        let listed = match open_source(&model.base_path) {
+        let listed = match open_source(&model.name, &model.base_path) {
             Ok(source) => {
                 let lister = source.clone();
                 tokio::task::spawn_blocking(move || {
