@@ -11,8 +11,6 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-prepared=$(scripts/bench-prepare.sh)
-python=$(echo "$prepared" | tail -n 2 | head -n 1)
-resnet=$(echo "$prepared" | tail -n 1)
+. scripts/bench-prepare.sh
 cargo test --release --workspace --locked --no-run -q >&2
 exec "$python" scripts/engine_choice.py --model-dir "$resnet"

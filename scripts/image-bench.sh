@@ -21,9 +21,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-prepared=$(scripts/bench-prepare.sh)
-python=$(echo "$prepared" | tail -n 2 | head -n 1)
-resnet=$(echo "$prepared" | tail -n 1)
+. scripts/bench-prepare.sh
 cargo build --release --locked -q -p inferd-server -p inferd-bench >&2
 cargo bench --locked -q -p inferd-image --bench decode --no-run >&2
 decode=$(ls -t target/release/deps/decode-* | grep -v '\.d$' | head -n 1)

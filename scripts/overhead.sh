@@ -33,10 +33,7 @@ cd "$root"
 say() { printf '\n== %s\n' "$*" >&2; }
 
 say "runtimes, Python venv, models"
-scripts/install-runtimes.sh >&2
-python=$(scripts/venv.sh | tail -n 1)
-resnet=target/bench-models/resnet50
-[ -f "$resnet/1/model.onnx" ] || "$python" scripts/gen_resnet50.py "$resnet" >&2
+. scripts/bench-prepare.sh
 
 say "release build (the same one scripts/test.sh makes)"
 cargo test --release --workspace --locked --no-run -q >&2

@@ -11,9 +11,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-prepared=$(scripts/bench-prepare.sh)
-python=$(echo "$prepared" | tail -n 2 | head -n 1)
-resnet=$(echo "$prepared" | tail -n 1)
+. scripts/bench-prepare.sh
 cargo build --release --locked -q -p inferd-server >&2
 exec "$python" scripts/s3_bench.py --inferd target/release/inferd --model "$resnet" \
   --rounds "${ROUNDS:-3}"

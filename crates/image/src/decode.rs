@@ -99,39 +99,52 @@ fn png_error(e: impl std::fmt::Display) -> ImageError {
     }
 }
 
+type Jpeg<'a> = JpegDecoder<ZCursor<&'a [u8]>>;
+type Png<'a> = PngDecoder<ZCursor<&'a [u8]>>;
+
+/// A JPEG decoder writing `out`, its headers read and the pixel limit checked.
+fn jpeg(bytes: &[u8], out: ColorSpace) -> Result<(Jpeg<'_>, usize, usize), ImageError> {
+    let options = options().jpeg_set_out_colorspace(out);
+    let mut decoder = JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    decoder.decode_headers().map_err(jpeg_error)?;
+    let (width, height) = decoder
+        .dimensions()
+        .ok_or_else(|| jpeg_error("no frame header"))?;
+    check_size(width, height)?;
+    Ok((decoder, width, height))
+}
+
+/// A PNG decoder, its headers read and the pixel limit checked. 16-bit
+/// samples keep their high byte (as OpenCV's 8-bit conversion): big-endian
+/// order puts it first, and stripping keeps the first.
+fn png(bytes: &[u8]) -> Result<(Png<'_>, usize, usize), ImageError> {
+    let options = options()
+        .png_set_strip_to_8bit(true)
+        .set_byte_endian(ByteEndian::BE);
+    let mut decoder = PngDecoder::new_with_options(ZCursor::new(bytes), options);
+    decoder.decode_headers().map_err(png_error)?;
+    let (width, height) = decoder
+        .dimensions()
+        .ok_or_else(|| png_error("no IHDR chunk"))?;
+    check_size(width, height)?;
+    Ok((decoder, width, height))
+}
+
 /// Width and height from the header alone, with the pixel limit checked.
 pub fn probe(bytes: &[u8]) -> Result<(usize, usize), ImageError> {
     let (width, height) = match format_of(bytes)? {
-        Format::Jpeg => {
-            let mut decoder = JpegDecoder::new_with_options(ZCursor::new(bytes), options());
-            decoder.decode_headers().map_err(jpeg_error)?;
-            decoder
-                .dimensions()
-                .ok_or_else(|| jpeg_error("no frame header"))?
-        }
-        Format::Png => {
-            // 16-bit samples keep their high byte (as OpenCV's 8-bit conversion):
-            // big-endian order puts it first, and stripping keeps the first.
-            let options = options()
-                .png_set_strip_to_8bit(true)
-                .set_byte_endian(ByteEndian::BE);
-            let mut decoder = PngDecoder::new_with_options(ZCursor::new(bytes), options);
-            decoder.decode_headers().map_err(png_error)?;
-            decoder
-                .dimensions()
-                .ok_or_else(|| png_error("no IHDR chunk"))?
-        }
+        Format::Jpeg => jpeg(bytes, ColorSpace::RGB).map(|(_, w, h)| (w, h))?,
+        Format::Png => png(bytes).map(|(_, w, h)| (w, h))?,
     };
-    check_size(width, height)?;
     Ok((width, height))
 }
 
 /// Decodes a JPEG (baseline or progressive) or PNG (1-16 bits, grey, grey
 /// with alpha, RGB, RGBA, palette) into `channels`: alpha is dropped,
 /// 16-bit values keep their high byte, grey is repeated into BGR and
-/// colour becomes luma with OpenCV's weights.
+/// colour becomes luma with OpenCV's weights. The pixel limit is checked on
+/// the header, before anything is decoded.
 pub fn decode(bytes: &[u8], channels: Channels) -> Result<Pixels, ImageError> {
-    probe(bytes)?;
     match format_of(bytes)? {
         Format::Jpeg => decode_jpeg(bytes, channels),
         Format::Png => decode_png(bytes, channels),
@@ -143,21 +156,17 @@ fn decode_jpeg(bytes: &[u8], channels: Channels) -> Result<Pixels, ImageError> {
         Channels::Grey => ColorSpace::Luma,
         Channels::Bgr => ColorSpace::RGB,
     };
-    let options = options().jpeg_set_out_colorspace(wanted);
-    let mut decoder = JpegDecoder::new_with_options(ZCursor::new(bytes), options);
-    decoder.decode_headers().map_err(jpeg_error)?;
+    let (mut decoder, width, height) = jpeg(bytes, wanted)?;
     let source = decoder
         .input_colorspace()
         .ok_or_else(|| jpeg_error("no frame header"))?;
     refuse_colour_for_grey(source, channels)?;
     if source == ColorSpace::Luma {
         // Grey files decode as luma only; it is repeated into BGR below.
-        decoder.set_options(options.jpeg_set_out_colorspace(ColorSpace::Luma));
+        let options = decoder.options().jpeg_set_out_colorspace(ColorSpace::Luma);
+        decoder.set_options(options);
     }
     let data = decoder.decode().map_err(jpeg_error)?;
-    let (width, height) = decoder
-        .dimensions()
-        .ok_or_else(|| jpeg_error("no frame header"))?;
     let got = decoder
         .output_colorspace()
         .ok_or_else(|| jpeg_error("no output colour space"))?;
@@ -165,21 +174,12 @@ fn decode_jpeg(bytes: &[u8], channels: Channels) -> Result<Pixels, ImageError> {
 }
 
 fn decode_png(bytes: &[u8], channels: Channels) -> Result<Pixels, ImageError> {
-    // 16-bit samples keep their high byte (as OpenCV's 8-bit conversion):
-    // big-endian order puts it first, and stripping keeps the first.
-    let options = options()
-        .png_set_strip_to_8bit(true)
-        .set_byte_endian(ByteEndian::BE);
-    let mut decoder = PngDecoder::new_with_options(ZCursor::new(bytes), options);
-    let decoded = decoder.decode().map_err(png_error)?;
-    let (width, height) = decoder
-        .dimensions()
-        .ok_or_else(|| png_error("no IHDR chunk"))?;
+    let (mut decoder, width, height) = png(bytes)?;
     let got = decoder
         .colorspace()
         .ok_or_else(|| png_error("no colour space"))?;
     refuse_colour_for_grey(got, channels)?;
-    let data = match decoded {
+    let data = match decoder.decode().map_err(png_error)? {
         DecodingResult::U8(data) => data,
         _ => return Err(png_error("samples were not reduced to 8 bits")),
     };
