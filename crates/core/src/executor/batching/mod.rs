@@ -344,13 +344,15 @@ impl Shared {
         }
         let collecting = Instant::now();
         let replies = self.split(result, &batch, padded);
+        // Counted before anyone is answered, so that a client reading the
+        // statistics after its answer sees its batch.
+        self.telemetry
+            .batch_ran(rows, assembled, run, collecting.elapsed());
         for (pending, reply) in batch.into_iter().zip(replies) {
             let waited = started.saturating_duration_since(pending.enqueued);
             self.telemetry.request_ran(waited, run);
             let _ = pending.reply.send(reply);
         }
-        self.telemetry
-            .batch_ran(rows, assembled, run, collecting.elapsed());
     }
 
     fn engine_call(&self, inputs: Vec<Tensor>) -> (Result<Vec<Tensor>, BackendError>, Duration) {
