@@ -35,6 +35,10 @@ cargo test --release --workspace --locked
 step "Python venv for interop tests"
 python=$(scripts/venv.sh | tail -n 1)
 
+step "Azurite (the Azure Blob emulator the object-store tests start)"
+INFERD_AZURITE=$(scripts/install-azurite.sh | tail -n 1)
+export INFERD_AZURITE
+
 step "interop tests (tritonclient)"
 INFERD_BIN="$root/target/release/inferd" "$python" -m pytest -q tests/interop
 

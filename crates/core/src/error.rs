@@ -143,6 +143,14 @@ pub enum CoreError {
     /// The model has no such version.
     #[error("Model with requested version is not found")]
     VersionNotFound,
+    /// The model has no version because its storage could not be listed.
+    #[error("Could not find any versions of model {model}: {message}")]
+    StorageFault {
+        /// The model.
+        model: String,
+        /// The storage's error.
+        message: String,
+    },
     /// The model's config has no such version label.
     #[error("Model with requested version label is not found")]
     LabelNotFound(String),
@@ -175,6 +183,7 @@ impl CoreError {
         match self {
             CoreError::ModelNotFound => "model_not_found",
             CoreError::VersionNotFound => "version_not_found",
+            CoreError::StorageFault { .. } => "storage_fault",
             CoreError::LabelNotFound(_) => "label_not_found",
             CoreError::VersionNotLoaded => "version_not_loaded",
             CoreError::Invalid(_) => "invalid_argument",

@@ -44,6 +44,17 @@ pub enum LoadTiming {
 struct ModelEntry {
     config: ModelConfig,
     versions: BTreeMap<u64, VersionEntry>,
+    /// Why the model's storage could not be listed at the last try, if it
+    /// could not; polls back off while it lasts.
+    storage_fault: Option<StorageFault>,
+}
+
+/// A model's storage failing: what it said, how many tries in a row, and
+/// when polling may try again.
+struct StorageFault {
+    message: String,
+    failures: u32,
+    retry_at: std::time::Instant,
 }
 
 /// Server-wide settings the manager applies to every model.
@@ -169,7 +180,13 @@ impl Manager {
         match wanted {
             None => {
                 if !model.versions.values().any(live) {
-                    return Err(CoreError::VersionNotFound);
+                    return Err(match &model.storage_fault {
+                        Some(fault) => CoreError::StorageFault {
+                            model: name.to_string(),
+                            message: fault.message.clone(),
+                        },
+                        None => CoreError::VersionNotFound,
+                    });
                 }
                 model
                     .versions
@@ -201,6 +218,14 @@ impl Manager {
         self.read()
             .get(name)
             .map(|m| m.versions.values().map(|v| v.status.clone()).collect())
+    }
+
+    /// Why model `name`'s storage could not be listed at the last try; `None`
+    /// while it answers (or for an unknown model).
+    pub fn storage_fault(&self, name: &str) -> Option<String> {
+        self.read()
+            .get(name)
+            .and_then(|m| m.storage_fault.as_ref().map(|f| f.message.clone()))
     }
 
     /// Versions of model `name` that are serving, as strings, ascending.

@@ -270,11 +270,12 @@ impl ModelConfig {
         }
         if let Some(scheme) = REMOTE_SCHEMES
             .iter()
-            .filter(|s| **s != "s3://")
+            .filter(|s| **s == "azfs://")
             .find(|s| self.base_path.starts_with(**s))
         {
             return invalid(format!(
-                "{scheme} base paths are not supported yet; use a local folder"
+                "{scheme} (Azure Files shares) base paths are not supported; \
+                 put the models in a Blob container (az://container/path)"
             ));
         }
         if let Err(e) = self.version_policy().check() {
@@ -519,8 +520,9 @@ mod tests {
         );
         let s3 = r#"{"model_config_list": [{"config": {"name": "a", "base_path": "s3://b/m"}}]}"#;
         assert!(parse(s3).is_ok());
-        let gcs = r#"{"model_config_list": [{"config": {"name": "a", "base_path": "gs://b/m"}}]}"#;
-        assert!(parse(gcs).unwrap_err().to_string().contains("gs://"));
+        let files =
+            r#"{"model_config_list": [{"config": {"name": "a", "base_path": "azfs://share/m"}}]}"#;
+        assert!(parse(files).unwrap_err().to_string().contains("azfs://"));
     }
 
     #[test]

@@ -84,6 +84,12 @@ pub fn open_source(name: &str, base_path: &str) -> Result<Arc<dyn Source>, Sourc
     if base_path.starts_with("s3://") {
         return Ok(Arc::new(crate::remote::s3(name, base_path)?));
     }
+    if base_path.starts_with("gs://") {
+        return Ok(Arc::new(crate::remote::gcs(name, base_path)?));
+    }
+    if base_path.starts_with("az://") {
+        return Ok(Arc::new(crate::remote::azure(name, base_path)?));
+    }
     if crate::config::REMOTE_SCHEMES
         .iter()
         .any(|s| base_path.starts_with(*s))

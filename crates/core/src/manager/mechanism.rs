@@ -9,11 +9,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use inferd_backend::{AUTO, Loaded, ModelFiles, ModelOptions};
-use inferd_repository::{Fingerprint, ModelConfig, ServerModelsConfig, Source, open_source};
+use inferd_repository::{
+    Fingerprint, LocalVersion, ModelConfig, ServerModelsConfig, Source, open_source,
+};
 
 use super::batching::{BatchingChoice, batching_for};
 use super::policy::{LoadDecision, LoadFacts, RetireFacts, load_decision, versions_to_retire};
-use super::{LoadTiming, Manager, ModelEntry, VersionEntry};
+use super::{LoadTiming, Manager, ModelEntry, StorageFault, VersionEntry};
 use crate::executor::{
     BatchingExecutor, BatchingOptions, DirectExecutor, Executor, SchedulerOptions,
 };
@@ -168,6 +170,9 @@ impl Manager {
     /// the versions cannot be listed, nothing changes: a storage hiccup is
     /// not an empty folder.
     async fn serve(self: &Arc<Self>, model: &ModelConfig, timing: LoadTiming) {
+        if timing == LoadTiming::WhenSettled && self.backing_off(model) {
+            return;
+        }
         let policy = model.version_policy();
         let settled = self.settled_versions(model);
         let listed = match open_source(&model.name, &model.base_path) {
@@ -200,8 +205,8 @@ impl Manager {
         let (source, aspired) = match listed {
             Ok(listed) => listed,
             Err(error) => {
-                tracing::error!(model = %model.name, %error, "cannot list model versions; versions serving keep serving");
                 self.ensure_entry(model);
+                self.storage_failed(&model.name, error);
                 return;
             }
         };
@@ -213,16 +218,29 @@ impl Manager {
                 let permit = manager.load_permits.clone().acquire_owned().await;
                 manager.loads_queued.fetch_sub(1, Ordering::AcqRel);
                 let Ok(_permit) = permit else {
-                    return;
+                    return None;
                 };
                 let loader = manager.clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    loader.load_version(&model, version, source.as_ref());
+                tokio::task::spawn_blocking(move || {
+                    loader.load_version(&model, version, source.as_ref())
                 })
-                .await;
+                .await
+                .ok()
+                .flatten()
             });
         }
-        while loads.join_next().await.is_some() {}
+        // A version that could not be downloaded makes the storage back
+        // off as a failed listing does; it is fetched again after that.
+        let mut download_failed = None;
+        while let Some(done) = loads.join_next().await {
+            if let Ok(Some(error)) = done {
+                download_failed = Some(error);
+            }
+        }
+        match download_failed {
+            Some(error) => self.storage_failed(&model.name, error),
+            None => self.storage_answered(&model.name),
+        }
         let versions: Vec<u64> = aspired.iter().map(|(v, _)| *v).collect();
         self.retire(&model.name, &versions).await;
         // Local copies of versions neither aspired nor still live go.
@@ -271,6 +289,48 @@ impl Manager {
         ModelEntry {
             config: model.clone(),
             versions: BTreeMap::new(),
+            storage_fault: None,
+        }
+    }
+
+    /// Whether `model`'s storage (same base path) failed recently enough
+    /// that this poll should not try it again yet.
+    fn backing_off(&self, model: &ModelConfig) -> bool {
+        self.read()
+            .get(&model.name)
+            .filter(|m| m.config.base_path == model.base_path)
+            .and_then(|m| m.storage_fault.as_ref())
+            .is_some_and(|f| std::time::Instant::now() < f.retry_at)
+    }
+
+    /// Records that model `name`'s storage could not be listed: the next
+    /// poll waits 1 s, then 2, 4, 8, 16, 30 s at most after each failure.
+    fn storage_failed(&self, name: &str, error: String) {
+        let mut models = self.write();
+        let Some(entry) = models.get_mut(name) else {
+            return;
+        };
+        let failures = entry.storage_fault.as_ref().map_or(0, |f| f.failures) + 1;
+        let wait = std::time::Duration::from_secs((1u64 << (failures - 1).min(5)).min(30));
+        tracing::error!(
+            model = %name,
+            %error,
+            failures,
+            retry_in_s = wait.as_secs(),
+            "cannot list model versions; versions serving keep serving"
+        );
+        entry.storage_fault = Some(StorageFault {
+            message: error,
+            failures,
+            retry_at: std::time::Instant::now() + wait,
+        });
+    }
+
+    /// Clears model `name`'s storage fault once its storage answers again.
+    fn storage_answered(&self, name: &str) {
+        let mut models = self.write();
+        if let Some(fault) = models.get_mut(name).and_then(|m| m.storage_fault.take()) {
+            tracing::info!(model = %name, failures = fault.failures, "model storage answers again");
         }
     }
 
@@ -349,8 +409,15 @@ impl Manager {
         }
     }
 
-    /// Loads one version on the calling (blocking) thread and publishes the outcome.
-    fn load_version(&self, model: &ModelConfig, version: u64, source: &dyn Source) {
+    /// Loads one version on the calling (blocking) thread and publishes the
+    /// outcome; returns the storage's error if the version could not be
+    /// fetched (it is then fetched again at a later poll).
+    fn load_version(
+        &self,
+        model: &ModelConfig,
+        version: u64,
+        source: &dyn Source,
+    ) -> Option<String> {
         let name = model.name.as_str();
         let (keep_serving, telemetry) = self
             .read()
@@ -362,8 +429,22 @@ impl Manager {
             drop(self.set_status(name, version, ServableState::Loading, None, None));
         }
         tracing::info!(model = name, version, "LOADING");
+        let local = match source.fetch(version) {
+            Ok(local) => local,
+            Err(error) => {
+                let message = error.to_string();
+                tracing::error!(model = name, version, error = %message, "download failed");
+                let state = match keep_serving {
+                    Some(_) => ServableState::Available,
+                    None => ServableState::Loading,
+                };
+                drop(self.set_status(name, version, state, Some(message.clone()), keep_serving));
+                self.fetch_again(name, version);
+                return Some(message);
+            }
+        };
         let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.build_servable(model, version, source, telemetry)
+            self.build_servable(model, version, local, telemetry)
         }))
         .unwrap_or_else(|_| Err("the backend panicked while loading the model".to_string()));
         match built {
@@ -393,16 +474,28 @@ impl Manager {
                 drop(self.set_status(name, version, state, Some(message), keep_serving));
             }
         }
+        None
+    }
+
+    /// Makes the next poll that looks at `version` load it again, its files
+    /// unchanged: it failed in the download, not in the engine.
+    fn fetch_again(&self, name: &str, version: u64) {
+        let mut models = self.write();
+        if let Some(slot) = models
+            .get_mut(name)
+            .and_then(|m| m.versions.get_mut(&version))
+        {
+            slot.seen = slot.attempted.take();
+        }
     }
 
     fn build_servable(
         &self,
         model: &ModelConfig,
         version: u64,
-        source: &dyn Source,
+        local: LocalVersion,
         telemetry: Arc<VersionTelemetry>,
     ) -> Result<(Servable, String), String> {
-        let local = source.fetch(version).map_err(|e| e.to_string())?;
         let files = ModelFiles {
             dir: local.dir,
             files: local.files,

@@ -126,6 +126,29 @@ async fn policy_picks_versions_and_latest_routes_to_highest() {
 }
 
 #[tokio::test]
+async fn a_storage_that_cannot_be_listed_is_reported_until_it_answers() {
+    let manager = manager();
+    let broken = vec![ModelConfig::new("remote", "s3:///no-bucket")];
+    manager.apply(&config(broken), LoadTiming::Now).await;
+    assert!(manager.is_ready());
+    let fault = manager.storage_fault("remote").unwrap();
+    assert!(fault.contains("no bucket name"), "{fault}");
+    match manager.handle("remote", VersionRequest::Latest) {
+        Err(CoreError::StorageFault { model, message }) => {
+            assert_eq!((model.as_str(), message), ("remote", fault));
+        }
+        other => panic!("{:?}", other.err()),
+    }
+    // Moved to storage that answers: the fault clears and the model loads.
+    let dir = tempfile::tempdir().unwrap();
+    write_version(dir.path(), 1, "offset=1");
+    let fixed = vec![model("remote", dir.path(), VersionPolicy::default())];
+    manager.apply(&config(fixed), LoadTiming::Now).await;
+    assert_eq!(manager.storage_fault("remote"), None);
+    assert!(manager.handle("remote", VersionRequest::Latest).is_ok());
+}
+
+#[tokio::test]
 async fn failed_model_does_not_affect_others() {
     let good = tempfile::tempdir().unwrap();
     let bad = tempfile::tempdir().unwrap();
@@ -163,9 +186,10 @@ async fn failed_model_does_not_affect_others() {
         manager.handle("bad", VersionRequest::Latest),
         Err(CoreError::VersionNotLoaded)
     ));
+    // A folder that cannot be read is the reason the model has no version.
     assert!(matches!(
         manager.handle("missing", VersionRequest::Latest),
-        Err(CoreError::VersionNotFound)
+        Err(CoreError::StorageFault { message, .. }) if message.contains("/no/such/inferd/dir")
     ));
 }
 

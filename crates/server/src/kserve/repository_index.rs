@@ -36,13 +36,16 @@ pub fn index(manager: &Manager, ready_only: bool) -> Vec<IndexEntry> {
     let mut entries = Vec::new();
     for name in names {
         let statuses = manager.model_status(&name).unwrap_or_default();
+        // A storage that cannot be listed is the reason for every version
+        // that has none of its own (loaded versions keep serving).
+        let fault = manager.storage_fault(&name).unwrap_or_default();
         if statuses.is_empty() {
             if !ready_only {
                 entries.push(IndexEntry {
                     name,
                     version: None,
                     state: state_name(ServableState::End),
-                    reason: String::new(),
+                    reason: fault,
                 });
             }
             continue;
@@ -55,7 +58,7 @@ pub fn index(manager: &Manager, ready_only: bool) -> Vec<IndexEntry> {
                 name: name.clone(),
                 version: Some(status.version.to_string()),
                 state: state_name(status.state),
-                reason: status.error.unwrap_or_default(),
+                reason: status.error.unwrap_or_else(|| fault.clone()),
             });
         }
     }

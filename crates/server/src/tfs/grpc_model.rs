@@ -45,6 +45,14 @@ impl TfsModels {
             .model_status(name)
             .ok_or(CoreError::ModelNotFound)
             .map_err(status_from_core)?;
+        if statuses.is_empty()
+            && let Some(message) = manager.storage_fault(name)
+        {
+            return Err(status_from_core(CoreError::StorageFault {
+                model: name.to_string(),
+                message,
+            }));
+        }
         let wanted = match version {
             VersionRequest::Latest => None,
             VersionRequest::Specific(v) => Some(v),

@@ -77,6 +77,15 @@ fn statuses_of(
     let statuses = manager
         .model_status(model)
         .ok_or(CoreError::ModelNotFound)?;
+    if statuses.is_empty()
+        && let Some(message) = manager.storage_fault(model)
+    {
+        return Err(CoreError::StorageFault {
+            model: model.to_string(),
+            message,
+        }
+        .into());
+    }
     let wanted = match version {
         VersionRequest::Latest => return Ok(Json(body(&statuses))),
         VersionRequest::Specific(v) => v,

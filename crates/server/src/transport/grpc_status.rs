@@ -4,9 +4,10 @@ use tonic::{Code, Status};
 /// The gRPC status for a core error (codes as OVMS uses them).
 pub fn status_from_core(err: CoreError) -> Status {
     let code = match &err {
-        CoreError::ModelNotFound | CoreError::VersionNotFound | CoreError::LabelNotFound(_) => {
-            Code::NotFound
-        }
+        CoreError::ModelNotFound
+        | CoreError::VersionNotFound
+        | CoreError::StorageFault { .. }
+        | CoreError::LabelNotFound(_) => Code::NotFound,
         // Triton answers a request that timed out in its queue UNAVAILABLE.
         CoreError::VersionNotLoaded | CoreError::TimedOut => Code::Unavailable,
         CoreError::Invalid(_) | CoreError::BackendInput(_) => Code::InvalidArgument,

@@ -33,6 +33,7 @@ impl From<CoreError> for ApiError {
         let status = match &err {
             CoreError::ModelNotFound
             | CoreError::VersionNotFound
+            | CoreError::StorageFault { .. }
             | CoreError::LabelNotFound(_)
             | CoreError::VersionNotLoaded => StatusCode::NOT_FOUND,
             CoreError::Invalid(_) | CoreError::BackendInput(_) => StatusCode::BAD_REQUEST,

@@ -1,18 +1,21 @@
 //! Model versions in an object store: numeric "folders" under the model's
 //! prefix are its versions, fingerprinted from the listing (each object's
 //! name, size and ETag), and a version is fetched once into a local cache
-//! folder, which the engines read. S3 (and S3-compatible stores) so far.
+//! folder, which the engines read. The stores: [`stores`].
+
+mod client;
+mod stores;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use futures_util::StreamExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::source::{Fingerprint, LocalVersion, Source, SourceError};
+use client::StoreClient;
+pub use stores::{azure, gcs, s3};
 
 /// Where fetched versions are kept unless `--model_cache_dir` says otherwise.
 fn default_cache_root() -> PathBuf {
@@ -64,7 +67,7 @@ const PARTS_AT_ONCE: usize = 8;
 pub struct RemoteSource {
     /// The base path as configured, for messages.
     url: String,
-    store: Arc<dyn ObjectStore>,
+    client: StoreClient,
     prefix: ObjectPath,
     /// This model's cache folder.
     cache: PathBuf,
@@ -72,9 +75,10 @@ pub struct RemoteSource {
 
 impl RemoteSource {
     /// The source of model `model` for `url`'s objects under `prefix` in
-    /// `store`, cached under the cache root in a folder of the model's own
-    /// (two models may share a base path, each with its own versions).
-    pub fn new(model: &str, url: &str, store: Arc<dyn ObjectStore>, prefix: ObjectPath) -> Self {
+    /// the store `client` reaches, cached under the cache root in a folder
+    /// of the model's own (two models may share a base path, each with its
+    /// own versions).
+    fn new(model: &str, url: &str, client: StoreClient, prefix: ObjectPath) -> Self {
         let relative: PathBuf = std::iter::once(model)
             .chain(url.split("://").next())
             .chain(
@@ -86,16 +90,24 @@ impl RemoteSource {
             .collect();
         RemoteSource {
             url: url.to_string(),
-            store,
+            client,
             prefix,
             cache: cache_root().join(relative),
         }
     }
 
+    /// An error of this source, on one line (stores answer with indented
+    /// XML or JSON bodies).
     fn error(&self, what: &str, error: impl std::fmt::Display) -> SourceError {
+        let message = format!("{what}: {error}")
+            .replace(
+                r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>"#,
+                "",
+            )
+            .replace(r#"<?xml version="1.0" encoding="utf-8"?>"#, "");
         SourceError::Remote {
             url: self.url.clone(),
-            message: format!("{what}: {error}"),
+            message: message.split_whitespace().collect::<Vec<_>>().join(" "),
         }
     }
 
@@ -103,42 +115,32 @@ impl RemoteSource {
         ObjectPath::from(format!("{}/{version}", self.prefix))
     }
 
-    /// Every object of `version`: path within the version, size, ETag.
+    /// Every object of `version`: path within the version, size, stamp.
     fn objects(&self, version: u64) -> Result<Vec<(String, u64, String)>, SourceError> {
-        let store = self.store.clone();
+        let client = self.client.clone();
         let prefix = self.version_prefix(version);
-        let listed = run(async move {
-            let mut listing = store.list(Some(&prefix));
-            let mut objects = Vec::new();
-            while let Some(meta) = listing.next().await {
-                let meta = meta?;
-                let relative = meta
-                    .location
-                    .prefix_match(&prefix)
-                    .map(|parts| parts.map(|p| p.as_ref().to_string()).collect::<Vec<_>>())
-                    .unwrap_or_default()
-                    .join("/");
-                let stamp = meta
-                    .e_tag
-                    .unwrap_or_else(|| meta.last_modified.to_rfc3339());
-                objects.push((relative, meta.size, stamp));
-            }
-            Ok::<_, object_store::Error>(objects)
-        });
-        listed.map_err(|e| self.error(&format!("cannot list version {version}"), e))
+        let within = format!("{prefix}/");
+        let listed = run(async move { client.list(&prefix, false).await })
+            .map_err(|e| self.error(&format!("cannot list version {version}"), e))?;
+        Ok(listed
+            .objects
+            .into_iter()
+            .filter_map(|o| Some((o.path.strip_prefix(&within)?.to_string(), o.size, o.stamp)))
+            .filter(|(relative, _, _)| !relative.is_empty() && !relative.ends_with('/'))
+            .collect())
     }
 }
 
 impl Source for RemoteSource {
     fn list_versions(&self) -> Result<Vec<u64>, SourceError> {
-        let store = self.store.clone();
+        let client = self.client.clone();
         let prefix = self.prefix.clone();
-        let listed = run(async move { store.list_with_delimiter(Some(&prefix)).await })
+        let listed = run(async move { client.list(&prefix, true).await })
             .map_err(|e| self.error("cannot list versions", e))?;
         let mut versions: Vec<u64> = listed
-            .common_prefixes
+            .prefixes
             .iter()
-            .filter_map(|p| p.filename()?.parse::<u64>().ok())
+            .filter_map(|p| p.rsplit('/').next()?.parse::<u64>().ok())
             .filter(|v| *v > 0)
             .collect();
         versions.sort_unstable();
@@ -231,26 +233,22 @@ impl RemoteSource {
             .step_by(PART_BYTES as usize)
             .map(|start| start..(start + PART_BYTES).min(size))
             .collect();
-        let (store, location) = (self.store.clone(), location.clone());
+        let (client, location) = (self.client.clone(), location.clone());
         let written = run(async move {
             futures_util::stream::iter(ranges)
                 .map(|range| {
-                    let (store, location) = (store.clone(), location.clone());
+                    let (client, location) = (client.clone(), location.clone());
                     async move {
-                        let bytes = store.get_range(&location, range.clone()).await?;
-                        Ok::<_, object_store::Error>((range.start, bytes))
+                        let bytes = client.get_range(&location, range.clone()).await?;
+                        Ok::<_, String>((range.start, bytes))
                     }
                 })
                 .buffer_unordered(PARTS_AT_ONCE)
                 .try_fold(0u64, |written, (offset, bytes)| {
                     let file = file.clone();
                     async move {
-                        file.write_all_at(&bytes, offset).map_err(|e| {
-                            object_store::Error::Generic {
-                                store: "cache",
-                                source: Box::new(e),
-                            }
-                        })?;
+                        file.write_all_at(&bytes, offset)
+                            .map_err(|e| format!("cannot write the cache: {e}"))?;
                         Ok(written + bytes.len() as u64)
                     }
                 })
@@ -287,76 +285,10 @@ fn local_version(dir: &Path) -> std::io::Result<LocalVersion> {
     })
 }
 
-/// The store and prefix for an `s3://bucket/path` base path. Credentials and
-/// endpoint as OVMS reads them: `AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`,
-/// `S3_ENDPOINT` (MinIO and other S3-compatible stores; `http://` allowed);
-/// without a key, requests are unsigned (public buckets).
-pub fn s3(model: &str, url: &str) -> Result<RemoteSource, SourceError> {
-    use object_store::aws::AmazonS3Builder;
-    let invalid = |message: String| SourceError::Remote {
-        url: url.to_string(),
-        message,
-    };
-    let rest = url.strip_prefix("s3://").unwrap_or(url);
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        return Err(invalid("no bucket name (use s3://bucket/path)".into()));
-    }
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let mut builder = AmazonS3Builder::new()
-        .with_bucket_name(bucket)
-        .with_region(env("AWS_REGION").unwrap_or_else(|| "us-east-1".into()))
-        .with_client_options(client_options())
-        .with_retry(retry());
-    match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-        (Some(key), Some(secret)) => {
-            builder = builder
-                .with_access_key_id(key)
-                .with_secret_access_key(secret);
-            if let Some(token) = env("AWS_SESSION_TOKEN") {
-                builder = builder.with_token(token);
-            }
-        }
-        _ => builder = builder.with_skip_signature(true),
-    }
-    if let Some(endpoint) = env("S3_ENDPOINT") {
-        builder = builder
-            .with_allow_http(endpoint.starts_with("http://"))
-            .with_virtual_hosted_style_request(false)
-            .with_endpoint(endpoint);
-    }
-    let store = builder.build().map_err(|e| invalid(e.to_string()))?;
-    let prefix = ObjectPath::parse(prefix.trim_matches('/')).map_err(|e| invalid(e.to_string()))?;
-    Ok(RemoteSource::new(model, url, Arc::new(store), prefix))
-}
-
-/// Bounded requests: a store that does not answer fails a poll in seconds,
-/// and the next poll tries again.
-fn client_options() -> object_store::ClientOptions {
-    install_crypto_provider();
-    object_store::ClientOptions::new()
-        .with_connect_timeout(Duration::from_secs(5))
-        .with_timeout(Duration::from_secs(300))
-}
-
-fn retry() -> object_store::RetryConfig {
-    object_store::RetryConfig {
-        max_retries: 2,
-        retry_timeout: Duration::from_secs(15),
-        ..Default::default()
-    }
-}
-
-/// TLS to the stores uses rustls with ring, as the rest of inferd.
-fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 #[cfg(test)]
 mod tests {
-    use object_store::PutPayload;
     use object_store::memory::InMemory;
+    use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
     use super::*;
 
@@ -364,6 +296,10 @@ mod tests {
         let store = store.clone();
         let path = ObjectPath::from(path);
         run(async move { store.put(&path, PutPayload::from_static(bytes)).await }).unwrap();
+    }
+
+    fn in_memory(url: &str, store: &Arc<dyn ObjectStore>, prefix: &str) -> RemoteSource {
+        RemoteSource::new("m", url, StoreClient::Store(store.clone()), prefix.into())
     }
 
     #[test]
@@ -374,7 +310,7 @@ mod tests {
         put(&store, "models/m/2/model.onnx", b"two!");
         put(&store, "models/m/2/sub/extra.bin", b"x");
         put(&store, "models/m/notes/readme", b"not a version");
-        let mut source = RemoteSource::new("m", "mem://models/m", store.clone(), "models/m".into());
+        let mut source = in_memory("mem://models/m", &store, "models/m");
         source.cache = cache.path().join("m");
         assert_eq!(source.list_versions().unwrap(), [1, 2]);
         let before = source.fingerprint(2).unwrap();
@@ -416,19 +352,9 @@ mod tests {
                 .await
         })
         .unwrap();
-        let mut source = RemoteSource::new("m", "mem://m", store, "m".into());
+        let mut source = in_memory("mem://m", &store, "m");
         source.cache = cache.path().join("m");
         let fetched = source.fetch(1).unwrap();
         assert_eq!(std::fs::read(&fetched.files[0]).unwrap(), big);
-    }
-
-    #[test]
-    fn s3_urls_need_a_bucket() {
-        assert!(matches!(
-            s3("m", "s3:///x"),
-            Err(SourceError::Remote { .. })
-        ));
-        let source = s3("resnet", "s3://bucket/models/resnet").unwrap();
-        assert!(source.cache.ends_with("resnet/s3/bucket/models/resnet"));
     }
 }
