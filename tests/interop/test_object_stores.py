@@ -430,3 +430,67 @@ def test_wrong_azure_credentials_are_reported(tmp_path):
             server.stop()
     finally:
         store.stop()
+
+
+class CountingProxy:
+    """A forward HTTP proxy on loopback that counts the requests it relays."""
+
+    def __init__(self):
+        import http.server
+
+        proxy = self
+        self.requests = 0
+
+        class Relay(http.server.BaseHTTPRequestHandler):
+            def relay(self):
+                proxy.requests += 1
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("proxy-connection", "connection", "host")}
+                request = urllib.request.Request(self.path, data=body, method=self.command,
+                                                 headers=headers)
+                try:
+                    with OPENER.open(request, timeout=10) as answer:
+                        status, reply, data = answer.status, answer.headers, answer.read()
+                except urllib.error.HTTPError as error:
+                    status, reply, data = error.code, error.headers, error.read()
+                self.send_response(status)
+                for key, value in reply.items():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = relay
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_store_requests_go_through_the_proxy_the_environment_names(tmp_path):
+    store = S3(tmp_path)
+    store.start()
+    proxy = CountingProxy()
+    try:
+        store.create_bucket()
+        store.upload_version("versioned", 1)
+        env = {**store.env(), "HTTP_PROXY": proxy.url, "http_proxy": proxy.url,
+               "NO_PROXY": "", "no_proxy": ""}
+        server = Inferd(tmp_path, env, store.base_path("versioned"))
+        try:
+            assert wait_until(lambda: server.infer() == 1, 30), server.tail()
+            assert proxy.requests >= 2  # a listing and a download at least
+        finally:
+            server.stop()
+    finally:
+        proxy.close()
+        store.stop()
