@@ -118,6 +118,19 @@ class S3(Store):
     CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                    "AWS_REGION": "us-east-1"}
 
+    def __init__(self, log_dir, check_keys=False):
+        super().__init__(log_dir)
+        # moto checks keys against its IAM users (it has none) only when asked.
+        self.check_keys = check_keys
+
+    def start(self):
+        if self.check_keys:
+            os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
+        try:
+            super().start()
+        finally:
+            os.environ.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
+
     def command(self):
         binary = pathlib.Path(sys.executable).parent / "moto_server"
         return [str(binary), "-H", "127.0.0.1", "-p", str(self.port)]
@@ -411,6 +424,40 @@ def test_a_missing_bucket_is_reported_and_affects_no_other_model(store, tmp_path
         server.stop()
 
 
+def test_wrong_s3_credentials_are_reported(tmp_path):
+    store = S3(tmp_path, check_keys=True)
+    store.start()
+    try:
+        server = Inferd(tmp_path, store.env(), store.base_path("versioned"))
+        try:
+            status, body = server.get("/v1/models/v")
+            assert status == 404
+            assert "403" in body["error"] and "InvalidAccessKeyId" in body["error"], body
+            ovms = make_grpc_client(f"127.0.0.1:{server.grpc}")
+            with pytest.raises(Exception, match="Could not find any versions of model v"):
+                ovms.get_model_status("v")
+        finally:
+            server.stop()
+    finally:
+        store.stop()
+
+
+def test_unusable_google_credentials_are_reported(tmp_path):
+    broken = tmp_path / "key.json"
+    broken.write_text("{not json")
+    for path, words in ((tmp_path / "missing.json", "which is not a file"),
+                        (broken, "")):
+        env = {"GOOGLE_APPLICATION_CREDENTIALS": str(path), "STORAGE_EMULATOR_HOST": ""}
+        server = Inferd(tmp_path, env, "gs://models/versioned")
+        try:
+            status, body = server.get("/v1/models/v")
+            assert status == 404
+            assert "GOOGLE_APPLICATION_CREDENTIALS" in body["error"], body
+            assert words in body["error"]
+        finally:
+            server.stop()
+
+
 def test_wrong_azure_credentials_are_reported(tmp_path):
     store = Azure(tmp_path)
     store.start()
@@ -440,10 +487,19 @@ class CountingProxy:
 
         proxy = self
         self.requests = 0
+        # While set, object reads (ranged GETs) are cut off mid-body.
+        self.cut_downloads = False
 
         class Relay(http.server.BaseHTTPRequestHandler):
             def relay(self):
                 proxy.requests += 1
+                if proxy.cut_downloads and self.command == "GET" and "Range" in self.headers:
+                    self.send_response(206)
+                    self.send_header("Content-Length", "1000")
+                    self.end_headers()
+                    self.wfile.write(b"x" * 10)
+                    self.close_connection = True
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items()
@@ -489,6 +545,34 @@ def test_store_requests_go_through_the_proxy_the_environment_names(tmp_path):
         try:
             assert wait_until(lambda: server.infer() == 1, 30), server.tail()
             assert proxy.requests >= 2  # a listing and a download at least
+        finally:
+            server.stop()
+    finally:
+        proxy.close()
+        store.stop()
+
+
+def test_a_cut_off_download_is_reported_and_tried_again(tmp_path):
+    store = S3(tmp_path)
+    store.start()
+    proxy = CountingProxy()
+    proxy.cut_downloads = True
+    try:
+        store.create_bucket()
+        store.upload_version("versioned", 1)
+        env = {**store.env(), "HTTP_PROXY": proxy.url, "http_proxy": proxy.url,
+               "NO_PROXY": "", "no_proxy": ""}
+        server = Inferd(tmp_path, env, store.base_path("versioned"))
+        try:
+            def version_error():
+                status = server.get("/v1/models/v")[1]["model_version_status"][0]
+                return status["state"] == "LOADING" and status["status"]["error_message"]
+
+            assert wait_until(lambda: "cannot download" in version_error()), server.tail()
+            # The download works again: a later poll fetches and loads it.
+            proxy.cut_downloads = False
+            assert wait_until(lambda: server.infer() == 1, 40), server.tail()
+            assert "download failed" in server.log.read_text()
         finally:
             server.stop()
     finally:

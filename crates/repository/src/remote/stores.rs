@@ -93,6 +93,7 @@ pub fn gcs(model: &str, url: &str) -> Result<RemoteSource, SourceError> {
         true => host,
         false => format!("http://{host}"),
     });
+    let credentials_file = env("GOOGLE_APPLICATION_CREDENTIALS");
     let base_url = match &emulator {
         Some(emulator) => {
             options = options.with_allow_http(emulator.starts_with("http://"));
@@ -100,22 +101,26 @@ pub fn gcs(model: &str, url: &str) -> Result<RemoteSource, SourceError> {
             emulator.clone()
         }
         None => {
-            if let Some(path) = env("GOOGLE_APPLICATION_CREDENTIALS") {
-                if !std::path::Path::new(&path).is_file() {
+            if let Some(path) = &credentials_file {
+                if !std::path::Path::new(path).is_file() {
                     return Err(invalid(
                         url,
                         format!("GOOGLE_APPLICATION_CREDENTIALS names {path}, which is not a file"),
                     ));
                 }
-                builder = builder.with_application_credentials(path);
+                builder = builder.with_application_credentials(path.clone());
             }
             "https://storage.googleapis.com".to_string()
         }
     };
-    let store = builder
-        .with_client_options(options)
-        .build()
-        .map_err(|e| invalid(url, e))?;
+    let store = builder.with_client_options(options).build().map_err(|e| {
+        match (&emulator, &credentials_file) {
+            (None, Some(path)) => {
+                invalid(url, format!("GOOGLE_APPLICATION_CREDENTIALS {path}: {e}"))
+            }
+            _ => invalid(url, e),
+        }
+    })?;
     let client = GcsClient {
         client: gcs_http_client(),
         base_url,
