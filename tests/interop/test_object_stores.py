@@ -532,7 +532,10 @@ class CountingProxy:
         self.server.shutdown()
 
 
-def test_store_requests_go_through_the_proxy_the_environment_names(tmp_path):
+@pytest.fixture
+def behind_proxy(tmp_path):
+    """Version 1 in an S3 bucket, a counting proxy, and the environment that
+    sends inferd's store requests through it."""
     store = S3(tmp_path)
     store.start()
     proxy = CountingProxy()
@@ -541,40 +544,35 @@ def test_store_requests_go_through_the_proxy_the_environment_names(tmp_path):
         store.upload_version("versioned", 1)
         env = {**store.env(), "HTTP_PROXY": proxy.url, "http_proxy": proxy.url,
                "NO_PROXY": "", "no_proxy": ""}
-        server = Inferd(tmp_path, env, store.base_path("versioned"))
-        try:
-            assert wait_until(lambda: server.infer() == 1, 30), server.tail()
-            assert proxy.requests >= 2  # a listing and a download at least
-        finally:
-            server.stop()
+        yield store, proxy, env
     finally:
         proxy.close()
         store.stop()
 
 
-def test_a_cut_off_download_is_reported_and_tried_again(tmp_path):
-    store = S3(tmp_path)
-    store.start()
-    proxy = CountingProxy()
+def test_store_requests_go_through_the_proxy_the_environment_names(behind_proxy, tmp_path):
+    store, proxy, env = behind_proxy
+    server = Inferd(tmp_path, env, store.base_path("versioned"))
+    try:
+        assert wait_until(lambda: server.infer() == 1, 30), server.tail()
+        assert proxy.requests >= 2  # a listing and a download at least
+    finally:
+        server.stop()
+
+
+def test_a_cut_off_download_is_reported_and_tried_again(behind_proxy, tmp_path):
+    store, proxy, env = behind_proxy
     proxy.cut_downloads = True
+    server = Inferd(tmp_path, env, store.base_path("versioned"))
     try:
-        store.create_bucket()
-        store.upload_version("versioned", 1)
-        env = {**store.env(), "HTTP_PROXY": proxy.url, "http_proxy": proxy.url,
-               "NO_PROXY": "", "no_proxy": ""}
-        server = Inferd(tmp_path, env, store.base_path("versioned"))
-        try:
-            def version_error():
-                status = server.get("/v1/models/v")[1]["model_version_status"][0]
-                return status["state"] == "LOADING" and status["status"]["error_message"]
+        def version_error():
+            status = server.get("/v1/models/v")[1]["model_version_status"][0]
+            return status["state"] == "LOADING" and status["status"]["error_message"]
 
-            assert wait_until(lambda: "cannot download" in version_error()), server.tail()
-            # The download works again: a later poll fetches and loads it.
-            proxy.cut_downloads = False
-            assert wait_until(lambda: server.infer() == 1, 40), server.tail()
-            assert "download failed" in server.log.read_text()
-        finally:
-            server.stop()
+        assert wait_until(lambda: "cannot download" in version_error()), server.tail()
+        # The download works again: a later poll fetches and loads it.
+        proxy.cut_downloads = False
+        assert wait_until(lambda: server.infer() == 1, 40), server.tail()
+        assert "download failed" in server.log.read_text()
     finally:
-        proxy.close()
-        store.stop()
+        server.stop()

@@ -67,16 +67,12 @@ pub fn s3(model: &str, url: &str) -> Result<RemoteSource, SourceError> {
             .with_virtual_hosted_style_request(false)
             .with_endpoint(endpoint);
     }
-    let store = builder
-        .with_client_options(options)
-        .build()
-        .map_err(|e| invalid(url, e))?;
-    Ok(RemoteSource::new(
+    source(
         model,
         url,
-        StoreClient::Store(Arc::new(store)),
         prefix,
-    ))
+        builder.with_client_options(options).build(),
+    )
 }
 
 /// `gs://bucket/path`: credentials from `GOOGLE_APPLICATION_CREDENTIALS`
@@ -152,12 +148,22 @@ pub fn azure(model: &str, url: &str) -> Result<RemoteSource, SourceError> {
         }
         None => MicrosoftAzureBuilder::from_env(),
     };
-    let store = builder
+    let built = builder
         .with_container_name(container)
         .with_retry(retry())
         .with_client_options(options)
-        .build()
-        .map_err(|e| invalid(url, e))?;
+        .build();
+    source(model, url, prefix, built)
+}
+
+/// The source over an `object_store` store just built (or why it was not).
+fn source(
+    model: &str,
+    url: &str,
+    prefix: ObjectPath,
+    built: object_store::Result<impl object_store::ObjectStore>,
+) -> Result<RemoteSource, SourceError> {
+    let store = built.map_err(|e| invalid(url, e))?;
     Ok(RemoteSource::new(
         model,
         url,
