@@ -4,6 +4,7 @@
 mod batching;
 mod mechanism;
 mod policy;
+mod storage_fault;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -19,6 +20,7 @@ use crate::{CoreError, Servable, ServableState, VersionRequest, VersionStatus};
 pub use batching::{BatchingFileParser, PER_MODEL_BATCHING_FILE};
 use mechanism::Control;
 pub use mechanism::{Detached, Submitted};
+use storage_fault::StorageFault;
 
 struct VersionEntry {
     status: VersionStatus,
@@ -47,14 +49,6 @@ struct ModelEntry {
     /// Why the model's storage could not be listed at the last try, if it
     /// could not; polls back off while it lasts.
     storage_fault: Option<StorageFault>,
-}
-
-/// A model's storage failing: what it said, how many tries in a row, and
-/// when polling may try again.
-struct StorageFault {
-    message: String,
-    failures: u32,
-    retry_at: std::time::Instant,
 }
 
 /// Server-wide settings the manager applies to every model.

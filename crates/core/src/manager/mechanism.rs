@@ -15,7 +15,7 @@ use inferd_repository::{
 
 use super::batching::{BatchingChoice, batching_for};
 use super::policy::{LoadDecision, LoadFacts, RetireFacts, load_decision, versions_to_retire};
-use super::{LoadTiming, Manager, ModelEntry, StorageFault, VersionEntry};
+use super::{LoadTiming, Manager, ModelEntry, VersionEntry};
 use crate::executor::{
     BatchingExecutor, BatchingOptions, DirectExecutor, Executor, SchedulerOptions,
 };
@@ -293,47 +293,6 @@ impl Manager {
         }
     }
 
-    /// Whether `model`'s storage (same base path) failed recently enough
-    /// that this poll should not try it again yet.
-    fn backing_off(&self, model: &ModelConfig) -> bool {
-        self.read()
-            .get(&model.name)
-            .filter(|m| m.config.base_path == model.base_path)
-            .and_then(|m| m.storage_fault.as_ref())
-            .is_some_and(|f| std::time::Instant::now() < f.retry_at)
-    }
-
-    /// Records that model `name`'s storage could not be listed: the next
-    /// poll waits 1 s, then 2, 4, 8, 16, 30 s at most after each failure.
-    fn storage_failed(&self, name: &str, error: String) {
-        let mut models = self.write();
-        let Some(entry) = models.get_mut(name) else {
-            return;
-        };
-        let failures = entry.storage_fault.as_ref().map_or(0, |f| f.failures) + 1;
-        let wait = std::time::Duration::from_secs((1u64 << (failures - 1).min(5)).min(30));
-        tracing::error!(
-            model = %name,
-            %error,
-            failures,
-            retry_in_s = wait.as_secs(),
-            "cannot list model versions; versions serving keep serving"
-        );
-        entry.storage_fault = Some(StorageFault {
-            message: error,
-            failures,
-            retry_at: std::time::Instant::now() + wait,
-        });
-    }
-
-    /// Clears model `name`'s storage fault once its storage answers again.
-    fn storage_answered(&self, name: &str) {
-        let mut models = self.write();
-        if let Some(fault) = models.get_mut(name).and_then(|m| m.storage_fault.take()) {
-            tracing::info!(model = %name, failures = fault.failures, "model storage answers again");
-        }
-    }
-
     /// Makes model `model` known (with no versions) if it is not yet.
     fn ensure_entry(&self, model: &ModelConfig) {
         let mut models = self.write();
@@ -475,18 +434,6 @@ impl Manager {
             }
         }
         None
-    }
-
-    /// Makes the next poll that looks at `version` load it again, its files
-    /// unchanged: it failed in the download, not in the engine.
-    fn fetch_again(&self, name: &str, version: u64) {
-        let mut models = self.write();
-        if let Some(slot) = models
-            .get_mut(name)
-            .and_then(|m| m.versions.get_mut(&version))
-        {
-            slot.seen = slot.attempted.take();
-        }
     }
 
     fn build_servable(

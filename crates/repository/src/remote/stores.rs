@@ -79,49 +79,23 @@ pub fn s3(model: &str, url: &str) -> Result<RemoteSource, SourceError> {
 /// (else the well-known gcloud file, else the instance's metadata server);
 /// `STORAGE_EMULATOR_HOST` points at an emulator, unauthenticated.
 pub fn gcs(model: &str, url: &str) -> Result<RemoteSource, SourceError> {
-    use object_store::gcp::GoogleCloudStorageBuilder;
     let (bucket, prefix) = bucket_and_prefix(url, "gs://")?;
-    let mut builder = GoogleCloudStorageBuilder::new()
-        .with_bucket_name(bucket)
-        .with_retry(retry());
-    let mut options = client_options();
     let emulator = env("STORAGE_EMULATOR_HOST").map(|host| match host.contains("://") {
         true => host,
         false => format!("http://{host}"),
     });
-    let credentials_file = env("GOOGLE_APPLICATION_CREDENTIALS");
-    let base_url = match &emulator {
-        Some(emulator) => {
-            options = options.with_allow_http(emulator.starts_with("http://"));
-            builder = builder.with_base_url(emulator).with_skip_signature(true);
-            emulator.clone()
-        }
-        None => {
-            if let Some(path) = &credentials_file {
-                if !std::path::Path::new(path).is_file() {
-                    return Err(invalid(
-                        url,
-                        format!("GOOGLE_APPLICATION_CREDENTIALS names {path}, which is not a file"),
-                    ));
-                }
-                builder = builder.with_application_credentials(path.clone());
-            }
-            "https://storage.googleapis.com".to_string()
-        }
+    let (base_url, credentials) = match emulator {
+        Some(emulator) => (emulator, None),
+        None => (
+            "https://storage.googleapis.com".to_string(),
+            Some(google_credentials(url, bucket)?),
+        ),
     };
-    let store = builder.with_client_options(options).build().map_err(|e| {
-        match (&emulator, &credentials_file) {
-            (None, Some(path)) => {
-                invalid(url, format!("GOOGLE_APPLICATION_CREDENTIALS {path}: {e}"))
-            }
-            _ => invalid(url, e),
-        }
-    })?;
     let client = GcsClient {
         client: gcs_http_client(),
         base_url,
         bucket: bucket.to_string(),
-        credentials: emulator.is_none().then(|| store.credentials().clone()),
+        credentials,
     };
     Ok(RemoteSource::new(
         model,
@@ -129,6 +103,35 @@ pub fn gcs(model: &str, url: &str) -> Result<RemoteSource, SourceError> {
         StoreClient::Gcs(client),
         prefix,
     ))
+}
+
+/// Google Cloud's token source, as `object_store` finds it: the
+/// `GOOGLE_APPLICATION_CREDENTIALS` file, gcloud's well-known file, or the
+/// metadata server.
+fn google_credentials(
+    url: &str,
+    bucket: &str,
+) -> Result<object_store::gcp::GcpCredentialProvider, SourceError> {
+    use object_store::gcp::GoogleCloudStorageBuilder;
+    let mut builder = GoogleCloudStorageBuilder::new()
+        .with_bucket_name(bucket)
+        .with_retry(retry())
+        .with_client_options(client_options());
+    let file = env("GOOGLE_APPLICATION_CREDENTIALS");
+    if let Some(path) = &file {
+        if !std::path::Path::new(path).is_file() {
+            return Err(invalid(
+                url,
+                format!("GOOGLE_APPLICATION_CREDENTIALS names {path}, which is not a file"),
+            ));
+        }
+        builder = builder.with_application_credentials(path.clone());
+    }
+    let store = builder.build().map_err(|e| match &file {
+        Some(path) => invalid(url, format!("GOOGLE_APPLICATION_CREDENTIALS {path}: {e}")),
+        None => invalid(url, e),
+    })?;
+    Ok(store.credentials().clone())
 }
 
 /// `az://container/path`: the account, key (or SAS) and endpoint from
