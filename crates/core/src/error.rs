@@ -157,6 +157,10 @@ pub enum CoreError {
     /// The version exists but is not serving (loading, failed or retired).
     #[error("Model with requested version is not loaded yet")]
     VersionNotLoaded,
+    /// A pipeline cannot run: a node model is not available, or the graph
+    /// does not fit the models' signatures.
+    #[error("Pipeline is not ready: {0}")]
+    PipelineNotReady(String),
     /// The request does not fit the model.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
@@ -186,6 +190,7 @@ impl CoreError {
             CoreError::StorageFault { .. } => "storage_fault",
             CoreError::LabelNotFound(_) => "label_not_found",
             CoreError::VersionNotLoaded => "version_not_loaded",
+            CoreError::PipelineNotReady(_) => "pipeline_not_ready",
             CoreError::Invalid(_) => "invalid_argument",
             CoreError::Overloaded(_) => "overloaded",
             CoreError::TimedOut => "timed_out",

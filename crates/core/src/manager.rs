@@ -3,6 +3,7 @@
 
 mod batching;
 mod mechanism;
+mod pipelines;
 mod policy;
 mod storage_fault;
 
@@ -85,6 +86,8 @@ pub struct Manager {
     /// The routing table: held only for quick reads and updates, never
     /// across I/O or loading.
     models: RwLock<BTreeMap<String, ModelEntry>>,
+    /// Configured pipelines.
+    pipelines: RwLock<BTreeMap<String, pipelines::PipelineEntry>>,
     /// Each model's pending change and the lock that serialises its changes.
     controls: Mutex<BTreeMap<String, Arc<Control>>>,
     /// Permits for version loads (`num_load_threads`).
@@ -119,6 +122,7 @@ impl Manager {
             load_permits: Arc::new(Semaphore::new(options.load_concurrency())),
             options,
             models: RwLock::new(BTreeMap::new()),
+            pipelines: RwLock::new(BTreeMap::new()),
             controls: Mutex::new(BTreeMap::new()),
             loads_queued: AtomicUsize::new(0),
             ready: AtomicBool::new(false),
@@ -159,7 +163,10 @@ impl Manager {
     /// A handle to the version that serves `request` for model `name`.
     pub fn handle(&self, name: &str, request: VersionRequest) -> Result<Arc<Servable>, CoreError> {
         let models = self.read();
-        let model = models.get(name).ok_or(CoreError::ModelNotFound)?;
+        let Some(model) = models.get(name) else {
+            drop(models);
+            return self.pipeline_handle(name, &request);
+        };
         let live = |e: &VersionEntry| {
             !matches!(
                 e.status.state,
@@ -209,9 +216,14 @@ impl Manager {
 
     /// Status of every version of model `name`, ascending; `None` for an unknown model.
     pub fn model_status(&self, name: &str) -> Option<Vec<VersionStatus>> {
-        self.read()
-            .get(name)
-            .map(|m| m.versions.values().map(|v| v.status.clone()).collect())
+        let models = self.read();
+        match models.get(name) {
+            Some(m) => Some(m.versions.values().map(|v| v.status.clone()).collect()),
+            None => {
+                drop(models);
+                self.pipeline_status(name)
+            }
+        }
     }
 
     /// Why model `name`'s storage could not be listed at the last try; `None`
@@ -224,6 +236,12 @@ impl Manager {
 
     /// Versions of model `name` that are serving, as strings, ascending.
     pub fn available_versions(&self, name: &str) -> Vec<String> {
+        if self.is_pipeline(name) {
+            return match self.pipeline_handle(name, &VersionRequest::Latest) {
+                Ok(_) => vec![crate::PIPELINE_VERSION.to_string()],
+                Err(_) => Vec::new(),
+            };
+        }
         self.read()
             .get(name)
             .map(|m| {
@@ -251,6 +269,31 @@ impl Manager {
                 stats: servable.stats(),
             }]);
         }
+        let pipelines: Vec<VersionStatistics> = match name {
+            Some(name) if !self.read().contains_key(name) => {
+                let telemetry = self
+                    .pipeline_telemetry(name)
+                    .ok_or(CoreError::ModelNotFound)?;
+                return Ok(vec![VersionStatistics {
+                    name: name.to_string(),
+                    version: crate::PIPELINE_VERSION,
+                    stats: telemetry.stats().snapshot(),
+                }]);
+            }
+            Some(_) => Vec::new(),
+            None => self
+                .pipeline_names()
+                .into_iter()
+                .filter_map(|name| {
+                    let stats = self.pipeline_telemetry(&name)?.stats().snapshot();
+                    Some(VersionStatistics {
+                        name,
+                        version: crate::PIPELINE_VERSION,
+                        stats,
+                    })
+                })
+                .collect(),
+        };
         let models = self.read();
         let selected: Vec<(&String, &ModelEntry)> = match name {
             Some(name) => {
@@ -259,7 +302,7 @@ impl Manager {
             }
             None => models.iter().collect(),
         };
-        Ok(selected
+        let mut statistics: Vec<VersionStatistics> = selected
             .into_iter()
             .flat_map(|(name, entry)| {
                 entry
@@ -272,7 +315,9 @@ impl Manager {
                         stats: v.telemetry.stats().snapshot(),
                     })
             })
-            .collect())
+            .collect();
+        statistics.extend(pipelines);
+        Ok(statistics)
     }
 
     /// Counts a metadata, readiness or status request to model `name` in
@@ -295,12 +340,15 @@ impl Manager {
 
     /// Whether model `name` is configured (whatever its versions' states).
     pub fn knows(&self, name: &str) -> bool {
-        self.read().contains_key(name)
+        self.read().contains_key(name) || self.is_pipeline(name)
     }
 
-    /// Names of every model the manager knows, sorted.
+    /// Names of every model and pipeline the manager knows, sorted.
     pub fn model_names(&self) -> Vec<String> {
-        self.read().keys().cloned().collect()
+        let mut names: Vec<String> = self.read().keys().cloned().collect();
+        names.extend(self.pipeline_names());
+        names.sort();
+        names
     }
 }
 

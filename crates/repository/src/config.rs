@@ -45,9 +45,9 @@ pub struct ServerModelsConfig {
     /// Models to serve.
     #[serde(default)]
     pub model_config_list: Vec<ModelConfigEntry>,
-    /// DAG pipelines (not supported yet; must be empty).
+    /// DAG pipelines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pipeline_config_list: Vec<serde_json::Value>,
+    pub pipeline_config_list: Vec<crate::PipelineConfig>,
     /// Custom node libraries (not supported yet; must be empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_node_library_config_list: Vec<CustomNodeLibraryConfig>,
@@ -438,10 +438,16 @@ impl ServerModelsConfig {
                 )));
             }
         }
-        if !self.pipeline_config_list.is_empty() {
-            return Err(ConfigError::Invalid(
-                "pipeline_config_list: pipelines are not supported yet".into(),
-            ));
+        let models: HashSet<&str> = self.models().map(|m| m.name.as_str()).collect();
+        let mut pipelines = HashSet::new();
+        for pipeline in &self.pipeline_config_list {
+            pipeline.check(&models)?;
+            if !pipelines.insert(pipeline.name.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "pipeline name {:?} is used twice",
+                    pipeline.name
+                )));
+            }
         }
         if !self.custom_node_library_config_list.is_empty() {
             return Err(ConfigError::Invalid(

@@ -4,6 +4,7 @@
 mod batching;
 mod config;
 mod local;
+mod pipeline;
 mod policy;
 mod preprocess;
 mod remote;
@@ -16,6 +17,10 @@ pub use config::{
     ModelConfigEntry, MonitoringConfig, PerInput, ServerModelsConfig,
 };
 pub use local::{LocalSource, list_files, list_versions};
+pub use pipeline::{
+    CUSTOM, DL_MODEL, NodeConfig, NodeOutput, PipelineConfig, REQUEST_NODE, RESPONSE_NODE,
+    Source as NodeSource,
+};
 pub use policy::VersionPolicy;
 pub use preprocess::{ChannelValues, Color, ColorFormat, InputSetting};
 pub use remote::set_cache_root;

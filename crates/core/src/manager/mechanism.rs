@@ -127,8 +127,12 @@ impl Manager {
                 (m.name.clone(), desired)
             })
             .collect();
-        for name in self.model_names() {
+        let known: Vec<String> = self.read().keys().cloned().collect();
+        for name in known {
             wanted.entry(name).or_insert(Desired::Remove);
+        }
+        if only.is_none() {
+            self.set_pipelines(&config.pipeline_config_list);
         }
         if let Some(only) = only {
             wanted.retain(|name, _| name == only);
@@ -361,6 +365,8 @@ impl Manager {
             state,
             error,
         };
+        // Pipelines over this model are built again over what serves now.
+        self.forget_built_pipelines();
         if servable.is_some() || state != ServableState::Available {
             std::mem::replace(&mut slot.servable, servable)
         } else {

@@ -9,7 +9,9 @@ pub fn status_from_core(err: CoreError) -> Status {
         | CoreError::StorageFault { .. }
         | CoreError::LabelNotFound(_) => Code::NotFound,
         // Triton answers a request that timed out in its queue UNAVAILABLE.
-        CoreError::VersionNotLoaded | CoreError::TimedOut => Code::Unavailable,
+        CoreError::VersionNotLoaded | CoreError::PipelineNotReady(_) | CoreError::TimedOut => {
+            Code::Unavailable
+        }
         CoreError::Invalid(_) | CoreError::BackendInput(_) => Code::InvalidArgument,
         CoreError::Overloaded(_) => Code::ResourceExhausted,
         CoreError::StreamNotSupported => Code::Unimplemented,

@@ -35,7 +35,8 @@ impl From<CoreError> for ApiError {
             | CoreError::VersionNotFound
             | CoreError::StorageFault { .. }
             | CoreError::LabelNotFound(_)
-            | CoreError::VersionNotLoaded => StatusCode::NOT_FOUND,
+            | CoreError::VersionNotLoaded
+            | CoreError::PipelineNotReady(_) => StatusCode::NOT_FOUND,
             CoreError::Invalid(_) | CoreError::BackendInput(_) => StatusCode::BAD_REQUEST,
             CoreError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
             CoreError::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
