@@ -173,6 +173,36 @@ def config():
     (ROOT / "config.json").write_text(json.dumps({"model_config_list": entries}, indent=2) + "\n")
 
 
+def pipeline_config():
+    """models/pipeline_config.json: `double`, `versioned` (latest) and `add`,
+    with two pipelines in OVMS's schema: `chain` (in -> double -> versioned:
+    2 in + 3) and `diamond` (a, b -> add's sum and add's diff side by side ->
+    add again: 2a, 2b)."""
+    def source(node, item):
+        return {"node_name": node, "data_item": item}
+
+    def node(name, model, inputs, outputs):
+        return {"name": name, "model_name": model, "type": "DL model", "inputs": inputs,
+                "outputs": [{"data_item": d, "alias": a} for d, a in outputs]}
+
+    ab = [{"a": source("request", "a")}, {"b": source("request", "b")}]
+    pipelines = [
+        {"name": "chain", "inputs": ["in"],
+         "nodes": [node("twice", "double", [{"x": source("request", "in")}], [("y", "doubled")]),
+                   node("plus", "versioned", [{"x": source("twice", "doubled")}], [("y", "out")])],
+         "outputs": [{"result": source("plus", "out")}]},
+        {"name": "diamond", "inputs": ["a", "b"],
+         "nodes": [node("left", "add", ab, [("sum", "s")]),
+                   node("right", "add", ab, [("diff", "d")]),
+                   node("join", "add", [{"a": source("left", "s")}, {"b": source("right", "d")}],
+                        [("sum", "a2"), ("diff", "b2")])],
+         "outputs": [{"twice_a": source("join", "a2")}, {"twice_b": source("join", "b2")}]},
+    ]
+    models = [{"config": {"name": n, "base_path": n}} for n in ("double", "versioned", "add")]
+    (ROOT / "pipeline_config.json").write_text(json.dumps(
+        {"model_config_list": models, "pipeline_config_list": pipelines}, indent=2) + "\n")
+
+
 if __name__ == "__main__":
     add_model()
     versioned_model()
@@ -182,4 +212,5 @@ if __name__ == "__main__":
     image_models()
     config()
     image_config()
+    pipeline_config()
     print(f"models written under {ROOT}")
