@@ -161,6 +161,9 @@ pub enum CoreError {
     /// does not fit the models' signatures.
     #[error("Pipeline is not ready: {0}")]
     PipelineNotReady(String),
+    /// A custom node reported an error (OVMS's words).
+    #[error("{0}")]
+    CustomNode(String),
     /// The request does not fit the model.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
@@ -191,6 +194,7 @@ impl CoreError {
             CoreError::LabelNotFound(_) => "label_not_found",
             CoreError::VersionNotLoaded => "version_not_loaded",
             CoreError::PipelineNotReady(_) => "pipeline_not_ready",
+            CoreError::CustomNode(_) => "custom_node",
             CoreError::Invalid(_) => "invalid_argument",
             CoreError::Overloaded(_) => "overloaded",
             CoreError::TimedOut => "timed_out",

@@ -30,7 +30,7 @@ pub use manager::{
 };
 pub use options::model_options;
 pub use parameters::{ParamValue, Parameters, RequestOptions, SequenceControl, SequenceId};
-pub use pipeline::{PIPELINE_VERSION, build_pipeline};
+pub use pipeline::{CustomLibrary, CustomNode, NodeRunner, PIPELINE_VERSION, build_pipeline};
 pub use prepare::InputPlan;
 pub use request::{ContentEncoding, InferInput, InferRequest, InferResponse, VersionRequest};
 pub use servable::Servable;

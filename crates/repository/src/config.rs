@@ -408,6 +408,11 @@ impl ServerModelsConfig {
         for entry in &mut config.model_config_list {
             entry.config.resolve_base_path(dir);
         }
+        for library in &mut config.custom_node_library_config_list {
+            if Path::new(&library.base_path).is_relative() {
+                library.base_path = dir.join(&library.base_path).to_string_lossy().into_owned();
+            }
+        }
         Ok(config)
     }
 
@@ -439,20 +444,30 @@ impl ServerModelsConfig {
             }
         }
         let models: HashSet<&str> = self.models().map(|m| m.name.as_str()).collect();
+        let mut libraries = HashSet::new();
+        for library in &self.custom_node_library_config_list {
+            if library.base_path.trim().is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "custom node library {:?}: base_path is empty",
+                    library.name
+                )));
+            }
+            if !libraries.insert(library.name.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "custom node library name {:?} is used twice",
+                    library.name
+                )));
+            }
+        }
         let mut pipelines = HashSet::new();
         for pipeline in &self.pipeline_config_list {
-            pipeline.check(&models)?;
+            pipeline.check(&models, &libraries)?;
             if !pipelines.insert(pipeline.name.as_str()) {
                 return Err(ConfigError::Invalid(format!(
                     "pipeline name {:?} is used twice",
                     pipeline.name
                 )));
             }
-        }
-        if !self.custom_node_library_config_list.is_empty() {
-            return Err(ConfigError::Invalid(
-                "custom_node_library_config_list: custom nodes are not supported yet".into(),
-            ));
         }
         Ok(())
     }

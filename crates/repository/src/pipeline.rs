@@ -104,8 +104,12 @@ impl PipelineConfig {
 
     /// Checks the graph: node names, kinds, that every source exists, no
     /// cycle, every node connected to the response; `models` are the model
-    /// names the config serves.
-    pub fn check(&self, models: &HashSet<&str>) -> Result<(), ConfigError> {
+    /// names the config serves, `libraries` its custom node libraries.
+    pub fn check(
+        &self,
+        models: &HashSet<&str>,
+        libraries: &HashSet<&str>,
+    ) -> Result<(), ConfigError> {
         let invalid = |message: String| {
             Err(ConfigError::Invalid(format!(
                 "pipeline {:?}: {message}",
@@ -142,12 +146,19 @@ impl PipelineConfig {
                 (DL_MODEL, None) => {
                     return invalid(format!("node {:?} has no model_name", node.name));
                 }
-                (CUSTOM, _) => {
-                    return invalid(format!(
-                        "node {:?}: custom nodes are not supported yet",
-                        node.name
-                    ));
-                }
+                (CUSTOM, _) => match &node.library_name {
+                    Some(library) if libraries.contains(library.as_str()) => {}
+                    Some(library) => {
+                        return invalid(format!(
+                            "node {:?} uses library {library:?}, which is not in \
+                             custom_node_library_config_list",
+                            node.name
+                        ));
+                    }
+                    None => {
+                        return invalid(format!("node {:?} has no library_name", node.name));
+                    }
+                },
                 (other, _) => {
                     return invalid(format!(
                         "node {:?} has type {other:?}; use \"DL model\" or \"custom\"",
@@ -293,13 +304,16 @@ mod tests {
     }
 
     fn refusal(text: &str) -> String {
-        parse(text).check(&models()).unwrap_err().to_string()
+        parse(text)
+            .check(&models(), &HashSet::new())
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn a_chain_is_accepted_in_order() {
         let chain = parse(CHAIN);
-        chain.check(&models()).unwrap();
+        chain.check(&models(), &HashSet::new()).unwrap();
         assert_eq!(chain.order().unwrap(), [0, 1]);
     }
 
@@ -336,7 +350,7 @@ mod tests {
         let clash = parse(&CHAIN.replace("\"name\": \"chain\"", "\"name\": \"a\""));
         assert!(
             clash
-                .check(&models())
+                .check(&models(), &HashSet::new())
                 .unwrap_err()
                 .to_string()
                 .contains("same name")

@@ -132,7 +132,10 @@ impl Manager {
             wanted.entry(name).or_insert(Desired::Remove);
         }
         if only.is_none() {
-            self.set_pipelines(&config.pipeline_config_list);
+            self.set_pipelines(
+                &config.pipeline_config_list,
+                &config.custom_node_library_config_list,
+            );
         }
         if let Some(only) = only {
             wanted.retain(|name, _| name == only);

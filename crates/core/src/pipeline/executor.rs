@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use inferd_tensor::Tensor;
 
-use super::{Graph, Node};
+use super::{Graph, Node, NodeRunner};
 use crate::executor::{Answer, Executor, ExecutorFuture, Job};
-use crate::{ContentEncoding, CoreError, InferInput, InferRequest, Parameters};
+use crate::{ContentEncoding, CoreError, InferInput, InferRequest, Parameters, Servable};
 
 /// The executor of a pipeline servable.
 pub(crate) struct PipelineExecutor {
@@ -64,34 +64,65 @@ impl Node {
         let mut inputs = Vec::with_capacity(self.inputs.len());
         for (name, slot) in &self.inputs {
             let tensor = values[*slot].as_ref().ok_or(CoreError::Internal)?;
-            inputs.push(InferInput {
-                name: name.clone(),
+            inputs.push((name.clone(), tensor.clone()));
+        }
+        let produced = match &self.runner {
+            NodeRunner::Model(servable) => run_model(servable, inputs, &self.wanted).await,
+            NodeRunner::Custom(node) => {
+                let (node, wanted) = (node.clone(), self.wanted.clone());
+                tokio::task::spawn_blocking(move || node.run(&inputs, &wanted))
+                    .await
+                    .map_err(|_| {
+                        CoreError::CustomNode("Custom node failed during execution".into())
+                    })?
+            }
+        }
+        .inspect_err(|error| tracing::debug!(node = %self.name, %error, "pipeline node failed"))?;
+        // `produced` follows `wanted`; each output takes its tensor by name.
+        self.outputs
+            .iter()
+            .map(|(name, _)| {
+                self.wanted
+                    .iter()
+                    .position(|w| w == name)
+                    .map(|i| produced[i].clone())
+                    .ok_or(CoreError::Internal)
+            })
+            .collect()
+    }
+}
+
+/// Runs a model node: a request to its servable (validated as any request).
+async fn run_model(
+    servable: &Servable,
+    inputs: Vec<(String, Tensor)>,
+    wanted: &[String],
+) -> Result<Vec<Tensor>, CoreError> {
+    let request = InferRequest {
+        inputs: inputs
+            .into_iter()
+            .map(|(name, tensor)| InferInput {
+                name,
                 dtype: tensor.dtype(),
                 shape: tensor.shape().iter().map(|&d| d as i64).collect(),
                 data: tensor.data().clone(),
                 encoding: ContentEncoding::Raw,
                 parameters: Parameters::default(),
-            });
-        }
-        let request = InferRequest {
-            inputs,
-            outputs: self.wanted.clone(),
-            ..Default::default()
-        };
-        let response = self.servable.infer(request).await.map_err(|error| {
-            tracing::debug!(node = %self.name, %error, "pipeline node failed");
-            error
-        })?;
-        self.outputs
-            .iter()
-            .map(|(name, _)| {
-                response
-                    .outputs
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, tensor)| tensor.clone())
-                    .ok_or(CoreError::Internal)
             })
-            .collect()
-    }
+            .collect(),
+        outputs: wanted.to_vec(),
+        ..Default::default()
+    };
+    let response = servable.infer(request).await?;
+    wanted
+        .iter()
+        .map(|name| {
+            response
+                .outputs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, tensor)| tensor.clone())
+                .ok_or(CoreError::Internal)
+        })
+        .collect()
 }

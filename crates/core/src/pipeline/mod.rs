@@ -7,6 +7,7 @@
 //! pipeline when a node model's serving version changes, so new requests
 //! use the new version.
 
+mod custom;
 mod executor;
 
 use std::collections::HashMap;
@@ -18,7 +19,34 @@ use inferd_tensor::{Dim, Signature, TensorSpec};
 use crate::telemetry::VersionTelemetry;
 use crate::{InputPlan, Servable};
 
+pub use custom::{CustomLibrary, CustomNode};
 pub(crate) use executor::PipelineExecutor;
+
+/// What a node runs.
+#[derive(Clone)]
+pub enum NodeRunner {
+    /// A model's serving version.
+    Model(Arc<Servable>),
+    /// A custom node library's node.
+    Custom(Arc<CustomNode>),
+}
+
+impl NodeRunner {
+    fn signature(&self) -> &Signature {
+        match self {
+            NodeRunner::Model(servable) => servable.signature(),
+            NodeRunner::Custom(node) => node.signature(),
+        }
+    }
+
+    /// What the node runs, for messages.
+    fn describe(&self) -> String {
+        match self {
+            NodeRunner::Model(servable) => format!("model {}", servable.name()),
+            NodeRunner::Custom(node) => format!("custom node library {}", node.library()),
+        }
+    }
+}
 
 /// Pipelines are served as version 1, as in OVMS.
 pub const PIPELINE_VERSION: u64 = 1;
@@ -33,7 +61,7 @@ type Slot = usize;
 /// One node, ready to run.
 struct Node {
     name: String,
-    servable: Arc<Servable>,
+    runner: NodeRunner,
     /// The node's inputs: the model input's name and the slot feeding it.
     inputs: Vec<(String, Slot)>,
     /// The model outputs used, and the slot each fills.
@@ -52,15 +80,15 @@ pub(crate) struct Graph {
     response: Vec<Slot>,
 }
 
-/// Builds pipeline `config` over the node models' servables (`servables`,
-/// one per node in config order): checks that connected tensors agree and
-/// returns the servable clients call.
+/// Builds pipeline `config` over its nodes' runners (`runners`, one per
+/// node in config order): checks that connected tensors agree and returns
+/// the servable clients call.
 pub fn build_pipeline(
     config: &PipelineConfig,
-    servables: Vec<Arc<Servable>>,
+    runners: Vec<NodeRunner>,
     telemetry: Arc<VersionTelemetry>,
 ) -> Result<Servable, String> {
-    let (graph, signature) = resolve(config, servables)?;
+    let (graph, signature) = resolve(config, runners)?;
     let executor = PipelineExecutor::new(Arc::new(graph));
     Ok(Servable::new(
         &config.name,
@@ -74,7 +102,7 @@ pub fn build_pipeline(
 
 fn resolve(
     config: &PipelineConfig,
-    servables: Vec<Arc<Servable>>,
+    runners: Vec<NodeRunner>,
 ) -> Result<(Graph, Signature), String> {
     let order = config.order()?;
     // Slots and specs of everything a node or the response may read.
@@ -91,8 +119,8 @@ fn resolve(
         .collect();
     for &i in &order {
         let node = &config.nodes[i];
-        let servable = servables[i].clone();
-        let signature = servable.signature();
+        let runner = runners[i].clone();
+        let signature = runner.signature();
         let mut node_inputs = Vec::new();
         let mut wave = 0;
         for (name, source) in PipelineConfig::node_inputs(node) {
@@ -102,9 +130,9 @@ fn resolve(
                 .find(|s| &s.name == name)
                 .ok_or_else(|| {
                     format!(
-                        "node {:?}: model {} has no input {name:?}",
+                        "node {:?}: {} has no input {name:?}",
                         node.name,
-                        servable.name()
+                        runner.describe()
                     )
                 })?;
             let slot = if source.node_name == REQUEST_NODE {
@@ -146,9 +174,9 @@ fn resolve(
                 .find(|s| s.name == output.data_item)
                 .ok_or_else(|| {
                     format!(
-                        "node {:?}: model {} has no output {:?}",
+                        "node {:?}: {} has no output {:?}",
                         node.name,
-                        servable.name(),
+                        runner.describe(),
                         output.data_item
                     )
                 })?;
@@ -165,7 +193,7 @@ fn resolve(
         wanted.dedup();
         nodes[i] = Some(Node {
             name: node.name.clone(),
-            servable,
+            runner,
             inputs: node_inputs,
             outputs: node_outputs,
             wanted,

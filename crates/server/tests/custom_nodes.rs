@@ -1,0 +1,218 @@
+//! Custom pipeline nodes over the wire: the C example (compiled here with the
+//! system C compiler against our header only) and the Rust example (a
+//! `cdylib` of this workspace), in pipelines with a model; a node's error
+//! and a missing library reported with OVMS's words.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{TestServer, assert_error, assert_ok, f32_data, models_dir, output, repo_root};
+use serde_json::{Value, json};
+
+/// Compiles `examples/custom_nodes/normalize/normalize.c` into `dir`.
+fn build_c_node(dir: &Path) -> PathBuf {
+    let examples = repo_root().join("examples/custom_nodes");
+    let library = dir.join("libnormalize.so");
+    let status = Command::new("cc")
+        .args([
+            "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-O2", "-I",
+        ])
+        .arg(examples.join("include"))
+        .arg(examples.join("normalize/normalize.c"))
+        .arg("-o")
+        .arg(&library)
+        .arg("-lm")
+        .status()
+        .expect("a C compiler (cc)");
+    assert!(status.success(), "cc failed");
+    library
+}
+
+/// The Rust example, built with the workspace (`cargo test --workspace`).
+fn rust_node() -> PathBuf {
+    let library = repo_root().join("target/release/libinferd_example_argmax.so");
+    assert!(
+        library.is_file(),
+        "{} is missing: build the workspace (cargo build --release --workspace)",
+        library.display()
+    );
+    library
+}
+
+fn from(node: &str, item: &str) -> Value {
+    json!({"node_name": node, "data_item": item})
+}
+
+/// in -> normalize (C) -> double: 2 (in - mean) / std, per row.
+fn normalized(name: &str, params: Value) -> Value {
+    json!({
+        "name": name,
+        "inputs": ["in"],
+        "nodes": [
+            {"name": "norm", "type": "custom", "library_name": "normalize", "params": params,
+             "inputs": [{"image": from("request", "in")}],
+             "outputs": [{"data_item": "normalized", "alias": "n"}]},
+            {"name": "twice", "type": "DL model", "model_name": "double",
+             "inputs": [{"x": from("norm", "n")}],
+             "outputs": [{"data_item": "y", "alias": "y"}]},
+        ],
+        "outputs": [{"out": from("twice", "y")}]
+    })
+}
+
+/// in -> double -> argmax (Rust): each row's largest index.
+fn argmax() -> Value {
+    json!({
+        "name": "argmax",
+        "inputs": ["in"],
+        "nodes": [
+            {"name": "twice", "type": "DL model", "model_name": "double",
+             "inputs": [{"x": from("request", "in")}],
+             "outputs": [{"data_item": "y", "alias": "y"}]},
+            {"name": "pick", "type": "custom", "library_name": "argmax",
+             "inputs": [{"scores": from("twice", "y")}],
+             "outputs": [{"data_item": "label", "alias": "label"}]},
+        ],
+        "outputs": [{"label": from("pick", "label")}]
+    })
+}
+
+fn config(
+    dir: &Path,
+    c_node: &Path,
+    libraries_extra: Vec<Value>,
+    pipelines: Vec<Value>,
+) -> PathBuf {
+    let mut libraries = vec![
+        json!({"name": "normalize", "base_path": c_node}),
+        json!({"name": "argmax", "base_path": rust_node()}),
+    ];
+    libraries.extend(libraries_extra);
+    let config = json!({
+        "model_config_list": [{"config": {"name": "double", "base_path": models_dir().join("double")}}],
+        "custom_node_library_config_list": libraries,
+        "pipeline_config_list": pipelines,
+    });
+    let path = dir.join("config.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
+}
+
+fn rows(values: &[[f32; 4]]) -> Value {
+    json!({"inputs": [{"name": "in", "shape": [values.len(), 4], "datatype": "FP32", "data": values.concat()}]})
+}
+
+#[tokio::test]
+async fn c_and_rust_custom_nodes_run_in_pipelines_with_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let c_node = build_c_node(dir.path());
+    let path = config(
+        dir.path(),
+        &c_node,
+        vec![],
+        vec![normalized("normalized", json!({"epsilon": "0.000001"})), argmax()],
+    );
+    let server = TestServer::start(&["--config_path", &path.to_string_lossy()]).await;
+
+    // Metadata comes from the library's getInputsInfo (any size: -1).
+    let meta = assert_ok(server.get("/v2/models/normalized").await);
+    assert_eq!(
+        meta["inputs"],
+        json!([{"name": "in", "datatype": "FP32", "shape": [-1, -1]}])
+    );
+
+    // Row [1, 2, 3, 4]: mean 2.5, deviation sqrt(1.25); doubled.
+    let answer = assert_ok(
+        server
+            .post_json(
+                "/v2/models/normalized/infer",
+                &rows(&[[1.0, 2.0, 3.0, 4.0], [5.0; 4]]),
+            )
+            .await,
+    );
+    let out = f32_data(output(&answer, "out"));
+    let deviation = 1.25f32.sqrt();
+    let expected: Vec<f32> = [-1.5f32, -0.5, 0.5, 1.5]
+        .iter()
+        .map(|v| 2.0 * v / deviation)
+        .collect();
+    for (got, want) in out[..4].iter().zip(&expected) {
+        assert!((got - want).abs() < 1e-5, "{out:?} vs {expected:?}");
+    }
+    // A constant row has deviation 0: its values minus the mean are 0.
+    assert_eq!(out[4..], [0.0; 4]);
+
+    let answer = assert_ok(
+        server
+            .post_json(
+                "/v2/models/argmax/infer",
+                &rows(&[[0.0, 9.0, 1.0, 2.0], [7.0, 1.0, 1.0, 8.0]]),
+            )
+            .await,
+    );
+    let label = output(&answer, "label");
+    assert_eq!(label["datatype"], "INT64");
+    assert_eq!(label["shape"], json!([2, 1]));
+    assert_eq!(label["data"], json!([1, 3]));
+
+    // TF Serving predict through the same pipeline.
+    let (status, answer) = server
+        .post_json(
+            "/v1/models/argmax:predict",
+            &json!({"instances": [[1.0, 0.0, 0.0, 0.0]]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["predictions"], json!([[0]]));
+}
+
+#[tokio::test]
+async fn node_errors_and_missing_libraries_are_reported_with_ovms_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let c_node = build_c_node(dir.path());
+    let missing = json!({"name": "gone", "base_path": dir.path().join("libgone.so")});
+    let mut broken = normalized("broken", json!({}));
+    broken["nodes"][0]["library_name"] = json!("gone");
+    let path = config(
+        dir.path(),
+        &c_node,
+        vec![missing],
+        vec![
+            normalized("failing", json!({"fail": "1"})),
+            broken,
+            argmax(),
+        ],
+    );
+    let server = TestServer::start(&["--config_path", &path.to_string_lossy()]).await;
+
+    let answer = server
+        .post_json("/v2/models/failing/infer", &rows(&[[1.0; 4]]))
+        .await;
+    assert_error(&answer, 500, "Custom node failed during execution");
+    // Nothing else is affected.
+    let answer = assert_ok(
+        server
+            .post_json("/v2/models/argmax/infer", &rows(&[[0.0, 0.0, 3.0, 0.0]]))
+            .await,
+    );
+    assert_eq!(output(&answer, "label")["data"], json!([2]));
+
+    let status = assert_ok(server.get("/v1/models/broken").await);
+    let version = &status["model_version_status"][0];
+    assert_eq!(version["state"], "LOADING");
+    let message = version["status"]["error_message"].as_str().unwrap();
+    assert!(
+        message.contains("Custom node library not found"),
+        "{message}"
+    );
+    let answer = server
+        .post_json("/v2/models/broken/infer", &rows(&[[1.0; 4]]))
+        .await;
+    assert_error(
+        &answer,
+        404,
+        "Pipeline is not ready: Custom node library not found",
+    );
+}
