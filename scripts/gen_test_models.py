@@ -100,6 +100,19 @@ def unnamed_dims_models():
     save(graph, "double", 1)
 
 
+def double_rows_model():
+    """double_rows: x FP32 [batch, 1, 4] -> y = x + x (what a pipeline gathers
+    from branches of [1, 4] rows)."""
+    shape = ["batch", 1, 4]
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "x"], ["y"])],
+        "double_rows",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+    )
+    save(graph, "double_rows", 1)
+
+
 def echo_bytes_model():
     """echo_bytes: text BYTES [1] -> echo, the same element (Triton's raw
     binary requests send a BYTES [1] input as the whole body)."""
@@ -209,6 +222,7 @@ if __name__ == "__main__":
     identity_models()
     unnamed_dims_models()
     echo_bytes_model()
+    double_rows_model()
     image_models()
     config()
     image_config()

@@ -161,9 +161,10 @@ pub enum CoreError {
     /// does not fit the models' signatures.
     #[error("Pipeline is not ready: {0}")]
     PipelineNotReady(String),
-    /// A custom node reported an error (OVMS's words).
+    /// A pipeline node failed: a custom node reported an error, or its
+    /// outputs could not be split or gathered (OVMS's words).
     #[error("{0}")]
-    CustomNode(String),
+    NodeFailed(String),
     /// The request does not fit the model.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
@@ -194,7 +195,7 @@ impl CoreError {
             CoreError::LabelNotFound(_) => "label_not_found",
             CoreError::VersionNotLoaded => "version_not_loaded",
             CoreError::PipelineNotReady(_) => "pipeline_not_ready",
-            CoreError::CustomNode(_) => "custom_node",
+            CoreError::NodeFailed(_) => "node_failed",
             CoreError::Invalid(_) => "invalid_argument",
             CoreError::Overloaded(_) => "overloaded",
             CoreError::TimedOut => "timed_out",

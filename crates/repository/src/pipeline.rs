@@ -166,9 +166,11 @@ impl PipelineConfig {
                     ));
                 }
             }
-            if node.demultiply_count.is_some() || node.gather_from_node.is_some() {
+            if let Some(count) = node.demultiply_count
+                && (count == 0 || count < -1)
+            {
                 return invalid(format!(
-                    "node {:?}: demultiply_count and gather_from_node are not supported yet",
+                    "node {:?}: demultiply_count {count} must be -1 (dynamic) or positive",
                     node.name
                 ));
             }
@@ -208,8 +210,86 @@ impl PipelineConfig {
         for (name, source) in self.response() {
             known(source, &format!("output {name:?}"))?;
         }
-        self.order().map(drop).or_else(invalid)?;
-        self.check_connected().or_else(invalid)
+        let order = match self.order() {
+            Ok(order) => order,
+            Err(message) => return invalid(message),
+        };
+        self.check_connected().or_else(invalid)?;
+        self.check_branches(&order).or_else(invalid)
+    }
+
+    /// Demultiplexing, one level deep: a node reads the branches of at most
+    /// one demultiplexer; `gather_from_node` names the demultiplexer whose
+    /// branches the node's inputs are; a demultiplexer is not itself inside
+    /// branches; the response gathers any branches left open (all of one
+    /// demultiplexer).
+    fn check_branches(&self, order: &[usize]) -> Result<(), String> {
+        // The demultiplexer whose branches each node's outputs are in.
+        let mut branch_of: HashMap<&str, Option<&str>> = HashMap::new();
+        let branches = |sources: &mut dyn Iterator<Item = &Source>,
+                        branch_of: &HashMap<&str, Option<&str>>,
+                        user: &str|
+         -> Result<Option<String>, String> {
+            let mut found: Option<&str> = None;
+            for source in sources {
+                if let Some(Some(demux)) = branch_of.get(source.node_name.as_str()) {
+                    match found {
+                        Some(other) if other != *demux => {
+                            return Err(format!(
+                                "{user} reads the branches of two demultiplexers, {other:?} and {demux:?}"
+                            ));
+                        }
+                        _ => found = Some(demux),
+                    }
+                }
+            }
+            Ok(found.map(str::to_string))
+        };
+        for &i in order {
+            let node = &self.nodes[i];
+            let user = format!("node {:?}", node.name);
+            let inside = branches(
+                &mut Self::node_inputs(node).map(|(_, s)| s),
+                &branch_of,
+                &user,
+            )?;
+            let inside = match (&node.gather_from_node, inside) {
+                (Some(gather), Some(demux)) if *gather == demux => None,
+                (Some(gather), _) => {
+                    let demultiplies = self
+                        .nodes
+                        .iter()
+                        .any(|n| n.name == *gather && n.demultiply_count.is_some());
+                    return Err(match demultiplies {
+                        false => format!(
+                            "{user} gathers from node {gather:?}, which does not demultiply"
+                        ),
+                        true => format!(
+                            "{user} gathers from node {gather:?}, but its inputs are not that node's branches"
+                        ),
+                    });
+                }
+                (None, inside) => inside,
+            };
+            let out = match (node.demultiply_count, &inside) {
+                (Some(_), Some(outer)) => {
+                    return Err(format!(
+                        "{user} demultiplies inside the branches of {outer:?}; nested demultiplexing is not supported"
+                    ));
+                }
+                (Some(_), None) => Some(node.name.as_str()),
+                (None, _) => inside
+                    .and_then(|d| self.nodes.iter().find(|n| n.name == d))
+                    .map(|n| n.name.as_str()),
+            };
+            branch_of.insert(node.name.as_str(), out);
+        }
+        branches(
+            &mut self.response().map(|(_, s)| s),
+            &branch_of,
+            "the response",
+        )
+        .map(drop)
     }
 
     /// The nodes (indices) in an order where each comes after every node
@@ -355,5 +435,39 @@ mod tests {
                 .to_string()
                 .contains("same name")
         );
+    }
+
+    #[test]
+    fn demultiplexing_is_one_level_and_gathers_name_their_demultiplexer() {
+        let mut demux = parse(CHAIN);
+        demux.nodes[0].demultiply_count = Some(-1);
+        demux.check(&models(), &HashSet::new()).unwrap();
+        demux.nodes[1].gather_from_node = Some("first".into());
+        demux.check(&models(), &HashSet::new()).unwrap();
+        let mut wrong = demux.clone();
+        wrong.nodes[1].gather_from_node = Some("second".into());
+        let message = wrong
+            .check(&models(), &HashSet::new())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("gathers from node \"second\", which does not demultiply"));
+        let mut nested = demux.clone();
+        nested.nodes[1].gather_from_node = None;
+        nested.nodes[1].demultiply_count = Some(2);
+        let message = nested
+            .check(&models(), &HashSet::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("nested demultiplexing is not supported"),
+            "{message}"
+        );
+        let mut zero = demux;
+        zero.nodes[0].demultiply_count = Some(0);
+        let message = zero
+            .check(&models(), &HashSet::new())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("must be -1 (dynamic) or positive"));
     }
 }

@@ -1,7 +1,8 @@
 //! Custom pipeline nodes over the wire: the C example (compiled here with the
 //! system C compiler against our header only) and the Rust example (a
-//! `cdylib` of this workspace), in pipelines with a model; a node's error
-//! and a missing library reported with OVMS's words.
+//! `cdylib` of this workspace), in pipelines with models; demultiplexing
+//! with a dynamic and a fixed count, then gathering; a node's error and a
+//! missing library reported with OVMS's words.
 
 mod common;
 
@@ -90,8 +91,12 @@ fn config(
         json!({"name": "argmax", "base_path": rust_node()}),
     ];
     libraries.extend(libraries_extra);
+    let models: Vec<Value> = ["double", "versioned", "double_rows"]
+        .iter()
+        .map(|m| json!({"config": {"name": m, "base_path": models_dir().join(m)}}))
+        .collect();
     let config = json!({
-        "model_config_list": [{"config": {"name": "double", "base_path": models_dir().join("double")}}],
+        "model_config_list": models,
         "custom_node_library_config_list": libraries,
         "pipeline_config_list": pipelines,
     });
@@ -112,7 +117,10 @@ async fn c_and_rust_custom_nodes_run_in_pipelines_with_models() {
         dir.path(),
         &c_node,
         vec![],
-        vec![normalized("normalized", json!({"epsilon": "0.000001"})), argmax()],
+        vec![
+            normalized("normalized", json!({"epsilon": "0.000001"})),
+            argmax(),
+        ],
     );
     let server = TestServer::start(&["--config_path", &path.to_string_lossy()]).await;
 
@@ -214,5 +222,95 @@ async fn node_errors_and_missing_libraries_are_reported_with_ovms_words() {
         &answer,
         404,
         "Pipeline is not ready: Custom node library not found",
+    );
+}
+
+/// in [N, 4] -> pick (Rust, demultiplies `row` into N branches of [1, 4])
+/// -> versioned (latest: + 3) in each branch -> double_rows gathers them
+/// ([N, 1, 4], doubled); the response gathers `label` too ([N, 1]).
+fn demux(name: &str, count: i64) -> Value {
+    json!({
+        "name": name,
+        "inputs": ["in"],
+        "nodes": [
+            {"name": "pick", "type": "custom", "library_name": "argmax", "demultiply_count": count,
+             "inputs": [{"scores": from("request", "in")}],
+             "outputs": [{"data_item": "label", "alias": "label"}, {"data_item": "row", "alias": "row"}]},
+            {"name": "shift", "type": "DL model", "model_name": "versioned",
+             "inputs": [{"x": from("pick", "row")}],
+             "outputs": [{"data_item": "y", "alias": "shifted"}]},
+            {"name": "join", "type": "DL model", "model_name": "double_rows", "gather_from_node": "pick",
+             "inputs": [{"x": from("shift", "shifted")}],
+             "outputs": [{"data_item": "y", "alias": "out"}]},
+        ],
+        "outputs": [{"out": from("join", "out")}, {"label": from("pick", "label")}]
+    })
+}
+
+#[tokio::test]
+async fn demultiplexed_branches_run_and_are_gathered_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let c_node = build_c_node(dir.path());
+    let path = config(
+        dir.path(),
+        &c_node,
+        vec![],
+        vec![demux("dynamic", -1), demux("fixed", 2)],
+    );
+    let server = TestServer::start(&["--config_path", &path.to_string_lossy()]).await;
+
+    let meta = assert_ok(server.get("/v2/models/dynamic").await);
+    assert_eq!(meta["outputs"][0]["shape"], json!([-1, 1, 4]));
+    assert_eq!(meta["outputs"][1]["shape"], json!([-1, 1]));
+    let input = rows(&[
+        [0.0, 9.0, 1.0, 2.0],
+        [7.0, 1.0, 1.0, 8.0],
+        [5.0, 0.0, 0.0, 0.0],
+    ]);
+    let answer = assert_ok(server.post_json("/v2/models/dynamic/infer", &input).await);
+    assert_eq!(output(&answer, "out")["shape"], json!([3, 1, 4]));
+    assert_eq!(
+        f32_data(output(&answer, "out")),
+        [
+            6.0, 24.0, 8.0, 10.0, 20.0, 8.0, 8.0, 22.0, 16.0, 6.0, 6.0, 6.0
+        ]
+    );
+    assert_eq!(output(&answer, "label")["data"], json!([1, 3, 0]));
+
+    // A fixed count must match the rows.
+    let answer = server.post_json("/v2/models/fixed/infer", &input).await;
+    assert_error(&answer, 500, "Node \"pick\" output \"label\" has 3 rows");
+    let two = rows(&[[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]);
+    let answer = assert_ok(server.post_json("/v2/models/fixed/infer", &two).await);
+    assert_eq!(output(&answer, "label")["data"], json!([0, 1]));
+
+    // Nothing to split: OVMS's words.
+    let none = json!({"inputs": [{"name": "in", "shape": [0, 4], "datatype": "FP32", "data": []}]});
+    let answer = server.post_json("/v2/models/dynamic/infer", &none).await;
+    assert_error(
+        &answer,
+        500,
+        "Pipeline execution aborted due to no content from custom node",
+    );
+}
+
+#[test]
+fn a_gather_without_its_demultiplexer_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let c_node = build_c_node(dir.path());
+    let mut wrong = demux("wrong", -1);
+    wrong["nodes"][2]["gather_from_node"] = json!("shift");
+    let path = config(dir.path(), &c_node, vec![], vec![wrong]);
+    let finished = common::run_binary(
+        &["--config_path", &path.to_string_lossy()],
+        std::time::Duration::from_secs(30),
+    );
+    assert_ne!(finished.code, Some(0));
+    assert!(
+        finished
+            .stderr
+            .contains("node \"join\" gathers from node \"shift\", which does not demultiply"),
+        "{}",
+        finished.stderr
     );
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use inferd_tensor::Tensor;
 
-use super::{Graph, Node, NodeRunner};
+use super::{Graph, Node, NodeRunner, branches};
 use crate::executor::{Answer, Executor, ExecutorFuture, Job};
 use crate::{ContentEncoding, CoreError, InferInput, InferRequest, Parameters, Servable};
 
@@ -36,49 +36,116 @@ impl Executor for PipelineExecutor {
     }
 }
 
+/// A value while the graph runs: one tensor, or one per branch of a
+/// demultiplexed node.
+#[derive(Clone)]
+enum Value {
+    One(Tensor),
+    Branches(Arc<Vec<Tensor>>),
+}
+
+impl Value {
+    /// The value as one tensor: branches are gathered.
+    fn joined(&self) -> Result<Tensor, CoreError> {
+        match self {
+            Value::One(tensor) => Ok(tensor.clone()),
+            Value::Branches(branches) => branches::gather(branches),
+        }
+    }
+}
+
 impl Graph {
     async fn run(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, CoreError> {
-        let mut values: Vec<Option<Tensor>> = inputs.into_iter().map(Some).collect();
+        let mut values: Vec<Option<Value>> =
+            inputs.into_iter().map(|t| Some(Value::One(t))).collect();
         values.resize(self.slots, None);
         for wave in &self.waves {
             let answers =
                 futures_util::future::join_all(wave.iter().map(|&i| self.nodes[i].run(&values)))
                     .await;
             for (&i, answer) in wave.iter().zip(answers) {
-                for (slot, tensor) in self.nodes[i].outputs.iter().map(|o| o.1).zip(answer?) {
-                    values[slot] = Some(tensor);
+                for (slot, value) in self.nodes[i].outputs.iter().map(|o| o.1).zip(answer?) {
+                    values[slot] = Some(value);
                 }
             }
         }
+        // The response gathers branches still open.
         self.response
             .iter()
-            .map(|&slot| values[slot].clone().ok_or(CoreError::Internal))
+            .map(|&slot| values[slot].as_ref().ok_or(CoreError::Internal)?.joined())
             .collect()
     }
 }
 
 impl Node {
-    /// Runs the node on the values it reads; answers its outputs in the
-    /// order of `self.outputs`.
-    async fn run(&self, values: &[Option<Tensor>]) -> Result<Vec<Tensor>, CoreError> {
+    /// Runs the node on the values it reads: once, or once per branch when
+    /// its inputs are branches it does not gather; splits its outputs when
+    /// it demultiplies. Answers in the order of `self.outputs`.
+    async fn run(&self, values: &[Option<Value>]) -> Result<Vec<Value>, CoreError> {
         let mut inputs = Vec::with_capacity(self.inputs.len());
+        let mut branches = None;
         for (name, slot) in &self.inputs {
-            let tensor = values[*slot].as_ref().ok_or(CoreError::Internal)?;
-            inputs.push((name.clone(), tensor.clone()));
+            let value = values[*slot].as_ref().ok_or(CoreError::Internal)?;
+            let value = match value {
+                Value::Branches(_) if self.gathers => Value::One(value.joined()?),
+                Value::Branches(list) => {
+                    branches = Some(list.len());
+                    value.clone()
+                }
+                Value::One(_) => value.clone(),
+            };
+            inputs.push((name.clone(), value));
         }
-        let produced = match &self.runner {
-            NodeRunner::Model(servable) => run_model(servable, inputs, &self.wanted).await,
-            NodeRunner::Custom(node) => {
-                let (node, wanted) = (node.clone(), self.wanted.clone());
-                tokio::task::spawn_blocking(move || node.run(&inputs, &wanted))
-                    .await
-                    .map_err(|_| {
-                        CoreError::CustomNode("Custom node failed during execution".into())
-                    })?
+        let produced: Vec<Value> = match branches {
+            None => {
+                let tensors = inputs
+                    .into_iter()
+                    .map(|(name, value)| match value {
+                        Value::One(tensor) => Ok((name, tensor)),
+                        Value::Branches(_) => Err(CoreError::Internal),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.run_once(tensors)
+                    .await?
+                    .into_iter()
+                    .map(Value::One)
+                    .collect()
             }
-        }
-        .inspect_err(|error| tracing::debug!(node = %self.name, %error, "pipeline node failed"))?;
-        // `produced` follows `wanted`; each output takes its tensor by name.
+            Some(count) => {
+                let runs = (0..count).map(|branch| {
+                    let tensors: Vec<(String, Tensor)> = inputs
+                        .iter()
+                        .map(|(name, value)| match value {
+                            Value::One(tensor) => (name.clone(), tensor.clone()),
+                            Value::Branches(list) => (name.clone(), list[branch].clone()),
+                        })
+                        .collect();
+                    self.run_once(tensors)
+                });
+                let answers = futures_util::future::join_all(runs)
+                    .await
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()?;
+                (0..self.wanted.len())
+                    .map(|i| {
+                        Value::Branches(Arc::new(answers.iter().map(|a| a[i].clone()).collect()))
+                    })
+                    .collect()
+            }
+        };
+        let produced = match self.demultiply {
+            None => produced,
+            Some(count) => produced
+                .iter()
+                .zip(&self.wanted)
+                .map(|(value, name)| {
+                    let tensor = value.joined()?;
+                    branches::split(&tensor, count, &self.name, name)
+                        .map(|b| Value::Branches(Arc::new(b)))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        // `produced` follows `wanted`; each output takes its value by name.
         self.outputs
             .iter()
             .map(|(name, _)| {
@@ -89,6 +156,22 @@ impl Node {
                     .ok_or(CoreError::Internal)
             })
             .collect()
+    }
+
+    /// One run of what the node runs.
+    async fn run_once(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<Tensor>, CoreError> {
+        match &self.runner {
+            NodeRunner::Model(servable) => run_model(servable, inputs, &self.wanted).await,
+            NodeRunner::Custom(node) => {
+                let (node, wanted) = (node.clone(), self.wanted.clone());
+                tokio::task::spawn_blocking(move || node.run(&inputs, &wanted))
+                    .await
+                    .map_err(|_| {
+                        CoreError::NodeFailed("Custom node failed during execution".into())
+                    })?
+            }
+        }
+        .inspect_err(|error| tracing::debug!(node = %self.name, %error, "pipeline node failed"))
     }
 }
 

@@ -7,6 +7,7 @@
 //! pipeline when a node model's serving version changes, so new requests
 //! use the new version.
 
+mod branches;
 mod custom;
 mod executor;
 
@@ -68,6 +69,11 @@ struct Node {
     outputs: Vec<(String, Slot)>,
     /// The model outputs to ask for (each once).
     wanted: Vec<String>,
+    /// Joins the branches its inputs are in (`gather_from_node`).
+    gathers: bool,
+    /// Splits its outputs along the first dimension into this many
+    /// branches (-1: as many as the dimension has).
+    demultiply: Option<i64>,
 }
 
 /// A pipeline's graph resolved against serving versions.
@@ -105,8 +111,9 @@ fn resolve(
     runners: Vec<NodeRunner>,
 ) -> Result<(Graph, Signature), String> {
     let order = config.order()?;
-    // Slots and specs of everything a node or the response may read.
-    let mut slots: HashMap<(&str, &str), (Slot, TensorSpec)> = HashMap::new();
+    // Slots and specs of everything a node or the response may read, and
+    // whether each is split into branches (its spec then that of one branch).
+    let mut slots: HashMap<(&str, &str), (Slot, TensorSpec, bool)> = HashMap::new();
     let mut inputs: Vec<Option<TensorSpec>> = vec![None; config.inputs.len()];
     let mut next_slot = config.inputs.len();
     let mut nodes: Vec<Option<Node>> = (0..config.nodes.len()).map(|_| None).collect();
@@ -123,6 +130,8 @@ fn resolve(
         let signature = runner.signature();
         let mut node_inputs = Vec::new();
         let mut wave = 0;
+        let gathers = node.gather_from_node.is_some();
+        let mut in_branches = false;
         for (name, source) in PipelineConfig::node_inputs(node) {
             let want = signature
                 .inputs
@@ -151,7 +160,7 @@ fn resolve(
                 }
                 position
             } else {
-                let (slot, have) = slots
+                let (slot, have, branched) = slots
                     .get(&(source.node_name.as_str(), source.data_item.as_str()))
                     .ok_or_else(|| {
                         format!(
@@ -159,7 +168,14 @@ fn resolve(
                             node.name, source.data_item, source.node_name
                         )
                     })?;
-                agree(have, want, &node.name, name)?;
+                match (*branched, gathers) {
+                    (true, true) => agree(&gathered(have), want, &node.name, name)?,
+                    (true, false) => {
+                        in_branches = true;
+                        agree(have, want, &node.name, name)?;
+                    }
+                    (false, _) => agree(have, want, &node.name, name)?,
+                }
                 wave = wave.max(wave_of[index[source.node_name.as_str()]] + 1);
                 *slot
             };
@@ -182,9 +198,13 @@ fn resolve(
                 })?;
             let slot = next_slot;
             next_slot += 1;
+            let (spec, branched) = match node.demultiply_count {
+                Some(_) => (one_branch(spec), true),
+                None => (spec.clone(), in_branches),
+            };
             slots.insert(
                 (node.name.as_str(), output.alias.as_str()),
-                (slot, spec.clone()),
+                (slot, spec, branched),
             );
             node_outputs.push((output.data_item.clone(), slot));
         }
@@ -197,6 +217,8 @@ fn resolve(
             inputs: node_inputs,
             outputs: node_outputs,
             wanted,
+            gathers,
+            demultiply: node.demultiply_count,
         });
     }
     let mut outputs = Vec::new();
@@ -213,7 +235,11 @@ fn resolve(
                 .ok_or_else(|| format!("pipeline input {:?} feeds no node", source.data_item))?;
             (position, spec)
         } else {
-            slots[&(source.node_name.as_str(), source.data_item.as_str())].clone()
+            // The response gathers branches still open.
+            match &slots[&(source.node_name.as_str(), source.data_item.as_str())] {
+                (slot, spec, true) => (*slot, gathered(spec)),
+                (slot, spec, false) => (*slot, spec.clone()),
+            }
         };
         outputs.push(TensorSpec::new(name.clone(), spec.dtype, spec.shape));
         response.push(slot);
@@ -260,4 +286,22 @@ fn agree(have: &TensorSpec, want: &TensorSpec, node: &str, input: &str) -> Resul
         ));
     }
     Ok(())
+}
+
+/// The spec of one branch of a demultiplexed tensor: without its first
+/// dimension.
+fn one_branch(spec: &TensorSpec) -> TensorSpec {
+    TensorSpec::new(
+        spec.name.clone(),
+        spec.dtype,
+        spec.shape.iter().skip(1).copied().collect(),
+    )
+}
+
+/// The spec of branches gathered: a first dimension of any size added.
+fn gathered(spec: &TensorSpec) -> TensorSpec {
+    let shape = std::iter::once(Dim::Any)
+        .chain(spec.shape.iter().copied())
+        .collect();
+    TensorSpec::new(spec.name.clone(), spec.dtype, shape)
 }

@@ -15,7 +15,7 @@ pub fn status_from_core(err: CoreError) -> Status {
         CoreError::Invalid(_) | CoreError::BackendInput(_) => Code::InvalidArgument,
         CoreError::Overloaded(_) => Code::ResourceExhausted,
         CoreError::StreamNotSupported => Code::Unimplemented,
-        CoreError::Internal | CoreError::CustomNode(_) => Code::Internal,
+        CoreError::Internal | CoreError::NodeFailed(_) => Code::Internal,
     };
     Status::new(code, err.to_string())
 }

@@ -41,7 +41,7 @@ impl From<CoreError> for ApiError {
             CoreError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
             CoreError::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             CoreError::StreamNotSupported => StatusCode::NOT_IMPLEMENTED,
-            CoreError::Internal | CoreError::CustomNode(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            CoreError::Internal | CoreError::NodeFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, err.to_string())
     }

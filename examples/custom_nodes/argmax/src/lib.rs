@@ -1,8 +1,10 @@
 //! Example custom node in Rust, built as a C library with OVMS's custom node
-//! ABI (see `examples/custom_nodes/include/custom_node_interface.h`): input
-//! `scores` (FP32, [N, C]) -> output `label` (I64, [N, 1]), the index of
-//! each row's largest score. Memory handed to the server comes from
-//! `malloc` and goes back through `release` (`free`).
+//! ABI (see `examples/custom_nodes/include/custom_node_interface.h`), in the
+//! "argmax + crop" style of a demultiplexing node: input `scores` (FP32,
+//! [N, C]) -> outputs `label` (I64, [N, 1]: the index of each row's largest
+//! score) and `row` (FP32, [N, 1, C]: each row on its own, so that
+//! `demultiply_count` hands one [1, C] row to each branch). Memory handed to
+//! the server comes from `malloc` and goes back through `release` (`free`).
 
 #![allow(unsafe_code)]
 
@@ -42,6 +44,7 @@ pub struct CustomNodeParam {
 
 const SCORES: &[u8] = b"scores\0";
 const LABEL: &[u8] = b"label\0";
+const ROW: &[u8] = b"row\0";
 
 /// Copies `values` into memory from `malloc` (null if that fails).
 fn malloc_copy<T: Copy>(values: &[T]) -> *mut T {
@@ -77,32 +80,32 @@ pub extern "C" fn deinitialize(_state: *mut c_void) -> c_int {
     0
 }
 
-/// One description `name` of `precision` with `dims`.
+/// Descriptions of `tensors`: (name, dims, precision).
 ///
 /// # Safety
 /// `info` and `count` are valid out-pointers.
 unsafe fn describe(
     info: *mut *mut CustomNodeTensorInfo,
     count: *mut c_int,
-    name: &'static [u8],
-    dims: &[u64],
-    precision: c_int,
+    tensors: &[(&'static [u8], &[u64], c_int)],
 ) -> c_int {
-    let dims_ptr = malloc_copy(dims);
-    let entry = CustomNodeTensorInfo {
-        name: name.as_ptr().cast(),
-        dims: dims_ptr,
-        dims_count: dims.len() as u64,
-        precision,
-    };
-    let entries = malloc_copy(std::slice::from_ref(&entry));
-    if dims_ptr.is_null() || entries.is_null() {
+    let entries: Vec<CustomNodeTensorInfo> = tensors
+        .iter()
+        .map(|(name, dims, precision)| CustomNodeTensorInfo {
+            name: name.as_ptr().cast(),
+            dims: malloc_copy(dims),
+            dims_count: dims.len() as u64,
+            precision: *precision,
+        })
+        .collect();
+    let array = malloc_copy(&entries);
+    if array.is_null() || entries.iter().any(|e| e.dims.is_null()) {
         return 1;
     }
     // SAFETY: valid out-pointers (caller's contract).
     unsafe {
-        *info = entries;
-        *count = 1;
+        *info = array;
+        *count = entries.len() as c_int;
     }
     0
 }
@@ -120,10 +123,10 @@ pub unsafe extern "C" fn getInputsInfo(
     _state: *mut c_void,
 ) -> c_int {
     // SAFETY: forwarded out-pointers.
-    unsafe { describe(info, count, SCORES, &[0, 0], FP32) }
+    unsafe { describe(info, count, &[(SCORES, &[0, 0], FP32)]) }
 }
 
-/// `label`: I64 [any, 1].
+/// `label`: I64 [any, 1]; `row`: FP32 [any, 1, any].
 ///
 /// # Safety
 /// Called by the server with valid out-pointers.
@@ -136,7 +139,13 @@ pub unsafe extern "C" fn getOutputsInfo(
     _state: *mut c_void,
 ) -> c_int {
     // SAFETY: forwarded out-pointers.
-    unsafe { describe(info, count, LABEL, &[0, 1], I64) }
+    unsafe {
+        describe(
+            info,
+            count,
+            &[(LABEL, &[0, 1], I64), (ROW, &[0, 1, 0], FP32)],
+        )
+    }
 }
 
 /// Argmax of each row of `scores`.
@@ -163,13 +172,13 @@ pub unsafe extern "C" fn execute(
     }
     // SAFETY: two dims, as declared.
     let (rows, columns) = unsafe { (*scores.dims as usize, *scores.dims.add(1) as usize) };
-    if rows * columns * 4 != scores.data_bytes as usize || columns == 0 {
+    if rows * columns * 4 != scores.data_bytes as usize || (columns == 0 && rows > 0) {
         return 3;
     }
     // SAFETY: `data_bytes` bytes of FP32 values (checked above).
     let values = unsafe { std::slice::from_raw_parts(scores.data.cast::<f32>(), rows * columns) };
     let labels: Vec<i64> = values
-        .chunks(columns)
+        .chunks(columns.max(1))
         .map(|row| {
             let mut best = 0;
             for (i, v) in row.iter().enumerate() {
@@ -180,24 +189,36 @@ pub unsafe extern "C" fn execute(
             best as i64
         })
         .collect();
-    let data = malloc_copy(&labels);
-    let dims = malloc_copy(&[rows as u64, 1]);
-    let output = CustomNodeTensor {
-        name: LABEL.as_ptr().cast(),
-        data: data.cast(),
-        data_bytes: (labels.len() * 8) as u64,
-        dims,
-        dims_count: 2,
-        precision: I64,
-    };
-    let array = malloc_copy(std::slice::from_ref(&output));
-    if data.is_null() || dims.is_null() || array.is_null() {
+    let produced = [
+        CustomNodeTensor {
+            name: LABEL.as_ptr().cast(),
+            data: malloc_copy(&labels).cast(),
+            data_bytes: (labels.len() * 8) as u64,
+            dims: malloc_copy(&[rows as u64, 1]),
+            dims_count: 2,
+            precision: I64,
+        },
+        CustomNodeTensor {
+            name: ROW.as_ptr().cast(),
+            data: malloc_copy(values).cast(),
+            data_bytes: scores.data_bytes,
+            dims: malloc_copy(&[rows as u64, 1, columns as u64]),
+            dims_count: 3,
+            precision: FP32,
+        },
+    ];
+    let array = malloc_copy(&produced);
+    if array.is_null()
+        || produced
+            .iter()
+            .any(|t| t.data.is_null() || t.dims.is_null())
+    {
         return 4;
     }
     // SAFETY: valid out-pointers.
     unsafe {
         *outputs = array;
-        *outputs_count = 1;
+        *outputs_count = produced.len() as c_int;
     }
     0
 }

@@ -239,7 +239,7 @@ impl CustomNode {
             let (TensorData::Raw(bytes), Some(precision)) =
                 (tensor.data(), abi::precision(tensor.dtype()))
             else {
-                return Err(CoreError::CustomNode(format!(
+                return Err(CoreError::NodeFailed(format!(
                     "Custom node input {:?} has type {}, which custom nodes cannot take",
                     name,
                     tensor.dtype().name()
@@ -269,7 +269,7 @@ impl CustomNode {
                 self.state,
             )
         };
-        let fail = |message: &str| CoreError::CustomNode(message.to_string());
+        let fail = |message: &str| CoreError::NodeFailed(message.to_string());
         if status != 0 {
             return Err(fail("Custom node failed during execution"));
         }
@@ -313,7 +313,7 @@ impl CustomNode {
     /// One output of `execute`: its dims copied and released, its data
     /// wrapped (released when the last tensor over it drops).
     fn take(self: &Arc<Self>, output: &CustomNodeTensor) -> Result<(String, Tensor), CoreError> {
-        let fail = |message: &str| CoreError::CustomNode(message.to_string());
+        let fail = |message: &str| CoreError::NodeFailed(message.to_string());
         let dims = copy_dims(output.dims, output.dims_count);
         self.release(output.dims.cast());
         let data = NodeBuffer {
