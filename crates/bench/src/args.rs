@@ -31,6 +31,12 @@ pub struct Args {
     #[arg(long)]
     pub model_version: Option<u64>,
 
+    /// A client-side chain (KServe gRPC only): after each answer, send its
+    /// outputs, in order, as the inputs of this model; the two calls are
+    /// measured as one request (compare with a server-side pipeline).
+    #[arg(long)]
+    pub then: Option<String>,
+
     /// Concurrency levels to measure in turn, e.g. 1,2,4,8 [default: 1].
     #[arg(short = 'c', long, value_parser = parse_concurrency_list, conflicts_with = "rate")]
     pub concurrency: Option<ConcurrencyList>,

@@ -52,7 +52,7 @@ pub async fn bench(args: Args) -> Result<Report, BenchError> {
         cert: args.tls_cert.clone(),
         key: args.tls_key.clone(),
     };
-    let clients = ClientConfig::new(
+    let mut clients = ClientConfig::new(
         args.protocol,
         target,
         Duration::from_millis(args.request_timeout_ms),
@@ -62,6 +62,20 @@ pub async fn bench(args: Args) -> Result<Report, BenchError> {
         name: args.model.clone(),
         version: args.model_version,
     };
+    if let Some(then) = &args.then {
+        if args.protocol != args::Protocol::KserveGrpc {
+            return Err(BenchError::Usage("--then needs --protocol kserve-grpc".into()));
+        }
+        let next = ModelRef {
+            name: then.clone(),
+            version: None,
+        };
+        let info = client::fetch_model_info(&clients, &next).await?;
+        clients.then = Some(client::Chain {
+            model: then.clone(),
+            inputs: info.inputs.into_iter().map(|i| i.name).collect(),
+        });
+    }
 
     let info = client::fetch_model_info(&clients, &model).await?;
     let numeric: Vec<_> = info

@@ -7,7 +7,7 @@ use inferd_proto::kserve::model_infer_request::InferInputTensor;
 use inferd_proto::kserve::{ModelInferRequest, ModelMetadataRequest};
 use tonic::transport::Channel;
 
-use super::{ModelInfo, ModelRef, limited};
+use super::{Chain, ModelInfo, ModelRef, limited};
 use crate::data::InputTensor;
 use crate::error::{BenchError, RequestError};
 use crate::model::{ModelInput, parse_datatype};
@@ -18,6 +18,7 @@ pub struct KserveGrpcClient {
     client: GrpcInferenceServiceClient<Channel>,
     request: ModelInferRequest,
     timeout: Duration,
+    then: Option<Chain>,
 }
 
 impl KserveGrpcClient {
@@ -27,14 +28,45 @@ impl KserveGrpcClient {
             client: unlimited(channel),
             request,
             timeout,
+            then: None,
         }
     }
 
-    /// Sends the request once.
+    /// Also sends each answer on to `chain`'s model (`--then`).
+    pub fn then(mut self, chain: Option<Chain>) -> Self {
+        self.then = chain;
+        self
+    }
+
+    /// Sends the request once (and its follow-up, for a chain).
     pub async fn infer(&mut self) -> Result<(), RequestError> {
         let request = self.request.clone(); // tensor bytes are shared, not copied
         limited(self.timeout, async {
-            self.client.model_infer(request).await?;
+            let answer = self.client.model_infer(request).await?.into_inner();
+            if let Some(chain) = &self.then {
+                if answer.raw_output_contents.len() != answer.outputs.len() {
+                    return Err(RequestError::Transport(
+                        "--then needs answers with raw_output_contents".into(),
+                    ));
+                }
+                let next = ModelInferRequest {
+                    model_name: chain.model.clone(),
+                    inputs: chain
+                        .inputs
+                        .iter()
+                        .zip(&answer.outputs)
+                        .map(|(name, output)| InferInputTensor {
+                            name: name.clone(),
+                            datatype: output.datatype.clone(),
+                            shape: output.shape.clone(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    raw_input_contents: answer.raw_output_contents,
+                    ..Default::default()
+                };
+                self.client.model_infer(next).await?;
+            }
             Ok(())
         })
         .await

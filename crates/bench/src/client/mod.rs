@@ -36,6 +36,17 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// TLS, for `https://` targets.
     pub tls: Option<TlsClient>,
+    /// `--then`: the model each answer is sent on to.
+    pub then: Option<Chain>,
+}
+
+/// A client-side chain's second model and its input names, in order.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    /// Model name.
+    pub model: String,
+    /// Its inputs, fed by the first answer's outputs in order.
+    pub inputs: Vec<String>,
 }
 
 impl ClientConfig {
@@ -66,6 +77,7 @@ impl ClientConfig {
             target,
             request_timeout,
             tls,
+            then: None,
         })
     }
 }
@@ -137,7 +149,8 @@ impl Client {
         Ok(match payload {
             Payload::KserveGrpc(request) => {
                 let channel = grpc_channel(config).await?;
-                let client = kserve_grpc::KserveGrpcClient::new(channel, request.clone(), timeout);
+                let client = kserve_grpc::KserveGrpcClient::new(channel, request.clone(), timeout)
+                    .then(config.then.clone());
                 Client::KserveGrpc(client)
             }
             Payload::KserveRest(request) => {
