@@ -4,7 +4,8 @@
 #   2. the native runtimes (OpenVINO, ONNX Runtime wheels) into runtimes/,
 #      so that every backend is exercised (INFERD_REQUIRE_BACKENDS makes a
 #      missing one a failure rather than a skip),
-#   3. every Rust test, from one release build of the workspace (integration
+#   3. one release build of the workspace (the example custom node cdylib
+#      included), then every Rust test from it (integration
 #      tests start the real `inferd` binary that this build produces),
 #   4. interop tests with the real Python clients, in a venv this script makes,
 #      against that same binary,
@@ -28,6 +29,9 @@ export INFERD_REQUIRE_BACKENDS=${INFERD_REQUIRE_BACKENDS-openvino,onnxruntime,tr
 step "promtool (checks the /metrics output)"
 INFERD_PROMTOOL=$(scripts/install-promtool.sh | tail -n 1)
 export INFERD_PROMTOOL INFERD_REQUIRE_PROMTOOL=1
+
+step "cargo build --release (the example custom node cdylib, which tests load)"
+cargo build --release --workspace --locked
 
 step "cargo test --release (builds target/release/inferd too)"
 cargo test --release --workspace --locked
