@@ -64,7 +64,9 @@ pub async fn bench(args: Args) -> Result<Report, BenchError> {
     };
     if let Some(then) = &args.then {
         if args.protocol != args::Protocol::KserveGrpc {
-            return Err(BenchError::Usage("--then needs --protocol kserve-grpc".into()));
+            return Err(BenchError::Usage(
+                "--then needs --protocol kserve-grpc".into(),
+            ));
         }
         let next = ModelRef {
             name: then.clone(),

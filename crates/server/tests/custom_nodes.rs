@@ -314,3 +314,106 @@ fn a_gather_without_its_demultiplexer_is_refused_at_start() {
         finished.stderr
     );
 }
+
+/// A node written to OVMS's documented ABI with no header of ours: it
+/// declares the structs itself (field order and types as documented) and
+/// adds the param `add_value` to every FP32 value of its input.
+const INDEPENDENT_NODE: &str = r#"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { UNSPECIFIED, FP32, FP16, U8, I8, I16, U16, I32, FP64, I64 } Precision;
+struct CustomNodeTensor { const char* name; uint8_t* data; uint64_t dataBytes;
+                          uint64_t* dims; uint64_t dimsCount; Precision precision; };
+struct CustomNodeTensorInfo { const char* name; uint64_t* dims; uint64_t dimsCount;
+                              Precision precision; };
+struct CustomNodeParam { const char *key, *value; };
+
+static float add_value(const struct CustomNodeParam* params, int count) {
+    for (int i = 0; i < count; i++)
+        if (strcmp(params[i].key, "add_value") == 0) return (float)atof(params[i].value);
+    return 0.0f;
+}
+int initialize(void** state, const struct CustomNodeParam* params, int count) {
+    float* value = malloc(sizeof(float));
+    *value = add_value(params, count);
+    *state = value;
+    return 0;
+}
+int deinitialize(void* state) { free(state); return 0; }
+static int info(struct CustomNodeTensorInfo** info, int* count, const char* name) {
+    *info = malloc(sizeof(struct CustomNodeTensorInfo));
+    (*info)->name = name;
+    (*info)->dimsCount = 2;
+    (*info)->dims = malloc(2 * sizeof(uint64_t));
+    (*info)->dims[0] = 0;
+    (*info)->dims[1] = 4;
+    (*info)->precision = FP32;
+    *count = 1;
+    return 0;
+}
+int getInputsInfo(struct CustomNodeTensorInfo** i, int* c, const struct CustomNodeParam* p, int n, void* s) {
+    (void)p; (void)n; (void)s; return info(i, c, "in");
+}
+int getOutputsInfo(struct CustomNodeTensorInfo** i, int* c, const struct CustomNodeParam* p, int n, void* s) {
+    (void)p; (void)n; (void)s; return info(i, c, "out");
+}
+int execute(const struct CustomNodeTensor* inputs, int inputsCount, struct CustomNodeTensor** outputs,
+            int* outputsCount, const struct CustomNodeParam* p, int n, void* state) {
+    (void)p; (void)n;
+    if (inputsCount != 1 || inputs[0].precision != FP32) return 1;
+    struct CustomNodeTensor* out = malloc(sizeof(struct CustomNodeTensor));
+    float* data = malloc(inputs[0].dataBytes);
+    const float* in = (const float*)inputs[0].data;
+    for (uint64_t i = 0; i < inputs[0].dataBytes / sizeof(float); i++) data[i] = in[i] + *(float*)state;
+    out->name = "out";
+    out->data = (uint8_t*)data;
+    out->dataBytes = inputs[0].dataBytes;
+    out->dimsCount = inputs[0].dimsCount;
+    out->dims = malloc(out->dimsCount * sizeof(uint64_t));
+    memcpy(out->dims, inputs[0].dims, out->dimsCount * sizeof(uint64_t));
+    out->precision = FP32;
+    *outputs = out;
+    *outputsCount = 1;
+    return 0;
+}
+int release(void* ptr, void* state) { (void)state; free(ptr); return 0; }
+"#;
+
+#[tokio::test]
+async fn a_node_written_to_the_documented_abi_alone_loads_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("add_one.c");
+    std::fs::write(&source, INDEPENDENT_NODE).unwrap();
+    let library = dir.path().join("libadd_one.so");
+    let status = Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Werror", "-shared", "-fPIC", "-O2"])
+        .arg(&source)
+        .arg("-o")
+        .arg(&library)
+        .status()
+        .expect("a C compiler (cc)");
+    assert!(status.success());
+    let c_node = build_c_node(dir.path());
+    let add = json!({"name": "add_one", "base_path": library});
+    let pipeline = json!({
+        "name": "plus",
+        "inputs": ["in"],
+        "nodes": [{"name": "add", "type": "custom", "library_name": "add_one",
+                   "params": {"add_value": "1.5"},
+                   "inputs": [{"in": from("request", "in")}],
+                   "outputs": [{"data_item": "out", "alias": "out"}]}],
+        "outputs": [{"out": from("add", "out")}]
+    });
+    let path = config(dir.path(), &c_node, vec![add], vec![pipeline]);
+    let server = TestServer::start(&["--config_path", &path.to_string_lossy()]).await;
+    let meta = assert_ok(server.get("/v2/models/plus").await);
+    assert_eq!(meta["inputs"][0]["shape"], json!([-1, 4]));
+    let answer = assert_ok(
+        server
+            .post_json("/v2/models/plus/infer", &rows(&[[1.0, 2.0, 3.0, 4.0]]))
+            .await,
+    );
+    assert_eq!(f32_data(output(&answer, "out")), [2.5, 3.5, 4.5, 5.5]);
+}
