@@ -292,15 +292,19 @@ impl PipelineConfig {
         .map(drop)
     }
 
-    /// The nodes (indices) in an order where each comes after every node
-    /// it reads from; a cycle is an error naming a node on it.
-    pub fn order(&self) -> Result<Vec<usize>, String> {
-        let index: HashMap<&str, usize> = self
-            .nodes
+    /// Each node's position, by name.
+    pub fn node_index(&self) -> HashMap<&str, usize> {
+        self.nodes
             .iter()
             .enumerate()
             .map(|(i, n)| (n.name.as_str(), i))
-            .collect();
+            .collect()
+    }
+
+    /// The nodes (indices) in an order where each comes after every node
+    /// it reads from; a cycle is an error naming a node on it.
+    pub fn order(&self) -> Result<Vec<usize>, String> {
+        let index = self.node_index();
         let mut order = Vec::with_capacity(self.nodes.len());
         // 0 unvisited, 1 on the current path, 2 done.
         let mut marks = vec![0u8; self.nodes.len()];

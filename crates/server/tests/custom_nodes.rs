@@ -12,22 +12,35 @@ use std::process::Command;
 use common::{TestServer, assert_error, assert_ok, f32_data, models_dir, output, repo_root};
 use serde_json::{Value, json};
 
+/// Compiles C `source` into the shared library `library` with the system
+/// C compiler, `include` on the header path if given.
+fn compile_c(source: &Path, library: &Path, include: Option<&Path>) {
+    let mut command = Command::new("cc");
+    command.args([
+        "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-O2",
+    ]);
+    if let Some(include) = include {
+        command.arg("-I").arg(include);
+    }
+    let status = command
+        .arg(source)
+        .arg("-o")
+        .arg(library)
+        .arg("-lm")
+        .status()
+        .expect("a C compiler (cc)");
+    assert!(status.success(), "cc failed on {}", source.display());
+}
+
 /// Compiles `examples/custom_nodes/normalize/normalize.c` into `dir`.
 fn build_c_node(dir: &Path) -> PathBuf {
     let examples = repo_root().join("examples/custom_nodes");
     let library = dir.join("libnormalize.so");
-    let status = Command::new("cc")
-        .args([
-            "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-O2", "-I",
-        ])
-        .arg(examples.join("include"))
-        .arg(examples.join("normalize/normalize.c"))
-        .arg("-o")
-        .arg(&library)
-        .arg("-lm")
-        .status()
-        .expect("a C compiler (cc)");
-    assert!(status.success(), "cc failed");
+    compile_c(
+        &examples.join("normalize/normalize.c"),
+        &library,
+        Some(&examples.join("include")),
+    );
     library
 }
 
@@ -387,14 +400,7 @@ async fn a_node_written_to_the_documented_abi_alone_loads_and_runs() {
     let source = dir.path().join("add_one.c");
     std::fs::write(&source, INDEPENDENT_NODE).unwrap();
     let library = dir.path().join("libadd_one.so");
-    let status = Command::new("cc")
-        .args(["-std=c11", "-Wall", "-Werror", "-shared", "-fPIC", "-O2"])
-        .arg(&source)
-        .arg("-o")
-        .arg(&library)
-        .status()
-        .expect("a C compiler (cc)");
-    assert!(status.success());
+    compile_c(&source, &library, None);
     let c_node = build_c_node(dir.path());
     let add = json!({"name": "add_one", "base_path": library});
     let pipeline = json!({

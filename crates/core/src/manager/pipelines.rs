@@ -103,6 +103,9 @@ impl Manager {
         name: &str,
         request: &VersionRequest,
     ) -> Result<Arc<Servable>, CoreError> {
+        if !self.is_pipeline(name) {
+            return Err(CoreError::ModelNotFound);
+        }
         match request {
             VersionRequest::Latest | VersionRequest::Specific(PIPELINE_VERSION) => {}
             VersionRequest::Specific(_) => return Err(CoreError::VersionNotFound),

@@ -118,12 +118,7 @@ fn resolve(
     let mut next_slot = config.inputs.len();
     let mut nodes: Vec<Option<Node>> = (0..config.nodes.len()).map(|_| None).collect();
     let mut wave_of = vec![0usize; config.nodes.len()];
-    let index: HashMap<&str, usize> = config
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.name.as_str(), i))
-        .collect();
+    let index = config.node_index();
     for &i in &order {
         let node = &config.nodes[i];
         let runner = runners[i].clone();
