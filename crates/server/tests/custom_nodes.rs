@@ -292,7 +292,11 @@ async fn demultiplexed_branches_run_and_are_gathered_in_order() {
 
     // A fixed count must match the rows.
     let answer = server.post_json("/v2/models/fixed/infer", &input).await;
-    assert_error(&answer, 500, "Node \"pick\" output \"label\" has 3 rows");
+    assert_error(
+        &answer,
+        500,
+        "Demultiplication count does not match tensor first dimension",
+    );
     let two = rows(&[[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]);
     let answer = assert_ok(server.post_json("/v2/models/fixed/infer", &two).await);
     assert_eq!(output(&answer, "label")["data"], json!([0, 1]));

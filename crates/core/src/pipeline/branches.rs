@@ -21,7 +21,7 @@ pub(super) fn split(
 ) -> Result<Vec<Tensor>, CoreError> {
     let Some((&rows, rest)) = tensor.shape().split_first() else {
         return Err(failed(format!(
-            "Node {node:?} output {name:?} has no dimension to demultiply"
+            "Wrong number of dimensions in a tensor to be sharded (node {node:?} output {name:?})"
         )));
     };
     if rows == 0 {
@@ -31,8 +31,8 @@ pub(super) fn split(
     }
     if count > 0 && rows as i64 != count {
         return Err(failed(format!(
-            "Node {node:?} output {name:?} has {rows} rows in its first dimension; \
-             demultiply_count is {count}"
+            "Demultiplication count does not match tensor first dimension \
+             (node {node:?} output {name:?}: {rows}, demultiply_count {count})"
         )));
     }
     let shape = rest.to_vec();
@@ -69,7 +69,7 @@ pub(super) fn gather(branches: &[Tensor]) -> Result<Tensor, CoreError> {
         .any(|b| b.dtype() != first.dtype() || b.shape() != first.shape())
     {
         return Err(failed(
-            "Gathered branches differ in type or shape; they cannot be joined".into(),
+            "Gathered tensor shards dimensions are different".into(),
         ));
     }
     let shape: Vec<usize> = std::iter::once(branches.len())
@@ -126,7 +126,7 @@ mod tests {
             split(&tensor, 2, "n", "o")
                 .unwrap_err()
                 .to_string()
-                .contains("demultiply_count is 2")
+                .starts_with("Demultiplication count does not match tensor first dimension")
         );
         let empty = rows(&[], vec![0, 2]);
         assert_eq!(
