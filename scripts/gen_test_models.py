@@ -113,6 +113,20 @@ def double_rows_model():
     save(graph, "double_rows", 1)
 
 
+def accumulator_model():
+    """accumulator: x, state_in FP32 [1, 4] -> y = x + state_in, state_out = y
+    (a stateful model whose state the server feeds back per sequence)."""
+    shape = [1, 4]
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "state_in"], ["y"]),
+         helper.make_node("Identity", ["y"], ["state_out"])],
+        "accumulator",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("x", "state_in")],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("y", "state_out")],
+    )
+    save(graph, "accumulator", 1)
+
+
 def echo_bytes_model():
     """echo_bytes: text BYTES [1] -> echo, the same element (Triton's raw
     binary requests send a BYTES [1] input as the whole body)."""
@@ -216,6 +230,17 @@ def pipeline_config():
         {"model_config_list": models, "pipeline_config_list": pipelines}, indent=2) + "\n")
 
 
+def stateful_config():
+    """models/stateful_config.json: the accumulator as a stateful model, its
+    state fed back by the server."""
+    entry = {"name": "accumulator", "base_path": "accumulator", "stateful": True,
+             "max_sequence_number": 100,
+             "sequence_batching": {"state": [{"input_name": "state_in",
+                                              "output_name": "state_out"}]}}
+    (ROOT / "stateful_config.json").write_text(
+        json.dumps({"model_config_list": [{"config": entry}]}, indent=2) + "\n")
+
+
 if __name__ == "__main__":
     add_model()
     versioned_model()
@@ -223,8 +248,10 @@ if __name__ == "__main__":
     unnamed_dims_models()
     echo_bytes_model()
     double_rows_model()
+    accumulator_model()
     image_models()
     config()
     image_config()
     pipeline_config()
+    stateful_config()
     print(f"models written under {ROOT}")

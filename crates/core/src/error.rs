@@ -165,6 +165,9 @@ pub enum CoreError {
     /// outputs could not be split or gathered (OVMS's words).
     #[error("{0}")]
     NodeFailed(String),
+    /// A stateful model refused the request's sequence controls.
+    #[error(transparent)]
+    Sequence(#[from] crate::executor::SequenceError),
     /// The request does not fit the model.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
@@ -196,6 +199,7 @@ impl CoreError {
             CoreError::VersionNotLoaded => "version_not_loaded",
             CoreError::PipelineNotReady(_) => "pipeline_not_ready",
             CoreError::NodeFailed(_) => "node_failed",
+            CoreError::Sequence(_) => "sequence",
             CoreError::Invalid(_) => "invalid_argument",
             CoreError::Overloaded(_) => "overloaded",
             CoreError::TimedOut => "timed_out",

@@ -47,7 +47,7 @@ impl ParamValue {
 pub type Parameters = BTreeMap<String, ParamValue>;
 
 /// Which sequence a request belongs to (Triton's correlation id).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SequenceId {
     /// A numeric id.
     Number(u64),

@@ -1,13 +1,18 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use inferd_tensor::Signature;
+use bytes::Bytes;
+use inferd_tensor::{DataType, Signature, Tensor, TensorData};
 
 use inferd_backend::LoadedModel;
 
+use crate::executor::SequenceError;
 use crate::executor::{Answer, DirectExecutor, Executor, ExecutorFuture, Job, SchedulerOptions};
 use crate::telemetry::{Api, Interface, RequestTracker, StatsSnapshot, VersionTelemetry};
-use crate::{CoreError, InferRequest, InferResponse, InputPlan, RequestOptions, validate};
+use crate::{
+    CoreError, InferInput, InferRequest, InferResponse, InputPlan, ParamValue, RequestOptions,
+    SequenceControl, SequenceId, validate,
+};
 
 /// What is left of a servable once its last handle is gone: its executor,
 /// which owns the engine's model, to be freed off the async threads.
@@ -110,7 +115,12 @@ impl Servable {
     pub async fn infer(&self, mut request: InferRequest) -> Result<InferResponse, CoreError> {
         let started = Instant::now();
         let parameters = std::mem::take(&mut request.parameters);
-        let options = RequestOptions::from_parameters(&parameters)?;
+        let mut options = RequestOptions::from_parameters(&parameters)?;
+        if self.executor.takes_sequences()
+            && let Some(control) = sequence_inputs(&mut request.inputs)?
+        {
+            options.sequence = Some(control);
+        }
         let valid = match self.plan.work_for(&request) {
             Some(true) => {
                 let plan = self.plan.clone();
@@ -141,11 +151,18 @@ impl Servable {
             return Err(CoreError::Internal);
         }
         let mut outputs: Vec<Option<_>> = outputs.into_iter().map(Some).collect();
-        let selected = valid
+        let mut selected: Vec<(String, Tensor)> = valid
             .outputs
             .iter()
             .filter_map(|&i| outputs[i].take().map(|t| (specs[i].name.clone(), t)))
             .collect();
+        // Stateful models answer the sequence's id, as OVMS does.
+        if let Some(ParamValue::UInt(id)) = parameters.get("sequence_id") {
+            let id = Bytes::copy_from_slice(&id.to_le_bytes());
+            if let Ok(tensor) = Tensor::new(DataType::U64, vec![1], TensorData::Raw(id)) {
+                selected.push(("sequence_id".to_string(), tensor));
+            }
+        }
         let stats = self.telemetry.stats();
         stats.output_collected(collecting.elapsed());
         stats.inferred(rows);
@@ -187,5 +204,66 @@ impl Executor for Released {
 
     fn slots(&self) -> usize {
         0
+    }
+}
+
+/// OVMS's sequence inputs, taken out of `inputs`: `sequence_id` (a
+/// non-negative integer; 0 or absent with a start: the server assigns one)
+/// and `sequence_control_input` (0 none, 1 start, 2 end). `None` when the
+/// request has neither (Triton's parameters may name the sequence).
+fn sequence_inputs(inputs: &mut Vec<InferInput>) -> Result<Option<SequenceControl>, CoreError> {
+    let mut take = |name: &str| {
+        inputs
+            .iter()
+            .position(|i| i.name == name)
+            .map(|at| inputs.remove(at))
+    };
+    let (id, control) = (take("sequence_id"), take("sequence_control_input"));
+    if id.is_none() && control.is_none() {
+        return Ok(None);
+    }
+    let id = match id {
+        Some(input) => one_integer(&input).ok_or(SequenceError::BadIdType)?,
+        None => 0,
+    };
+    let control = match control {
+        Some(input) => one_integer(&input).ok_or(SequenceError::BadControlType)?,
+        None => 0,
+    };
+    let (start, end) = match control {
+        0 => (false, false),
+        1 => (true, false),
+        2 => (false, true),
+        _ => return Err(SequenceError::BadControl.into()),
+    };
+    Ok(Some(SequenceControl {
+        id: SequenceId::Number(id),
+        start,
+        end,
+    }))
+}
+
+/// The value of a one-element, non-negative integer input.
+fn one_integer(input: &InferInput) -> Option<u64> {
+    let TensorData::Raw(bytes) = &input.data else {
+        return None;
+    };
+    if input.shape.iter().product::<i64>() != 1 {
+        return None;
+    }
+    let array = |n: usize| -> Option<[u8; 8]> {
+        let mut out = [0u8; 8];
+        out[..n].copy_from_slice(bytes.get(..n)?);
+        Some(out)
+    };
+    match (input.dtype, bytes.len()) {
+        (DataType::U64, 8) => Some(u64::from_le_bytes(array(8)?)),
+        (DataType::I64, 8) => u64::try_from(i64::from_le_bytes(array(8)?)).ok(),
+        (DataType::U32, 4) => Some(u64::from_le_bytes(array(4)?)),
+        (DataType::I32, 4) => {
+            let value = i32::from_le_bytes(array(4)?[..4].try_into().ok()?);
+            u64::try_from(value).ok()
+        }
+        _ => None,
     }
 }

@@ -191,9 +191,12 @@ pub struct ModelConfig {
     /// Backend settings such as `INFERENCE_NUM_THREADS`; values are strings or numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin_config: Option<serde_json::Map<String, serde_json::Value>>,
-    /// Sequence (stateful) model (not supported yet).
+    /// Sequence (stateful) model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stateful: Option<bool>,
+    /// Stateful models: idle limit and implicit state (Triton's section).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_batching: Option<crate::SequenceBatching>,
     /// Stateful models: most concurrent sequences.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_sequence_number: Option<u32>,
@@ -237,6 +240,7 @@ impl ModelConfig {
             target_device: None,
             plugin_config: None,
             stateful: None,
+            sequence_batching: None,
             max_sequence_number: None,
             idle_sequence_cleanup: None,
             low_latency_transformation: None,
@@ -327,7 +331,24 @@ impl ModelConfig {
             batching.check().or_else(invalid)?;
         }
         if self.stateful == Some(true) {
-            return invalid("stateful models are not supported yet".into());
+            if self.max_sequence_number == Some(0) {
+                return invalid("max_sequence_number must be positive".into());
+            }
+            if self.dynamic_batching.is_some() {
+                return invalid("a stateful model cannot take dynamic_batching".into());
+            }
+            if let Some(sequences) = &self.sequence_batching {
+                sequences.check().or_else(invalid)?;
+            }
+        } else if self.max_sequence_number.is_some()
+            || self.idle_sequence_cleanup.is_some()
+            || self.low_latency_transformation.is_some()
+            || self.sequence_batching.is_some()
+        {
+            return invalid(
+                "Stateful model config parameter used for non stateful model (set \"stateful\": true)"
+                    .into(),
+            );
         }
         for (label, version) in self.version_labels.iter().flatten() {
             if label.trim().is_empty() || label.bytes().all(|b| b.is_ascii_digit()) {

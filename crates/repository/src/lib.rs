@@ -8,6 +8,7 @@ mod pipeline;
 mod policy;
 mod preprocess;
 mod remote;
+mod sequence;
 mod shape;
 mod source;
 
@@ -24,5 +25,6 @@ pub use pipeline::{
 pub use policy::VersionPolicy;
 pub use preprocess::{ChannelValues, Color, ColorFormat, InputSetting};
 pub use remote::set_cache_root;
+pub use sequence::{DEFAULT_MAX_SEQUENCE_NUMBER, SequenceBatching, StateConfig};
 pub use shape::{InputShape, ShapeSetting, parse_dims, parse_layout};
 pub use source::{Fingerprint, LocalVersion, Source, SourceError, open_source};

@@ -8,6 +8,7 @@ mod batching;
 mod direct;
 mod run_estimate;
 mod scheduler;
+mod sequence;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,6 +20,7 @@ use crate::{CoreError, Parameters, RequestOptions};
 pub use batching::{BatchingExecutor, BatchingOptions};
 pub use direct::DirectExecutor;
 pub use scheduler::SchedulerOptions;
+pub use sequence::{SequenceError, SequenceExecutor, StatePlan};
 
 /// A future an executor returns, borrowing the executor.
 pub type ExecutorFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, CoreError>> + Send + 'a>>;
@@ -61,4 +63,10 @@ pub trait Executor: Send + Sync {
 
     /// Inferences that may run at once (reported as execution slots).
     fn slots(&self) -> usize;
+
+    /// Whether requests belong to sequences (a stateful model): the
+    /// servable then reads OVMS's sequence inputs and answers `sequence_id`.
+    fn takes_sequences(&self) -> bool {
+        false
+    }
 }

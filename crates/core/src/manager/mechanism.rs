@@ -18,7 +18,12 @@ use super::policy::{LoadDecision, LoadFacts, RetireFacts, load_decision, version
 use super::{LoadTiming, Manager, ModelEntry, VersionEntry};
 use crate::executor::{
     BatchingExecutor, BatchingOptions, DirectExecutor, Executor, SchedulerOptions,
+    SequenceExecutor, StatePlan,
 };
+
+/// How long a sequence may stay idle without `max_sequence_idle_microseconds`
+/// (OVMS's sequence cleaner period).
+const DEFAULT_SEQUENCE_IDLE: std::time::Duration = std::time::Duration::from_secs(300);
 use crate::release::release;
 use crate::reshaping::follow_request_shapes;
 use crate::telemetry::VersionTelemetry;
@@ -483,7 +488,22 @@ impl Manager {
             .filter(|n| *n > 0)
             .or_else(|| loaded.max_concurrency().map(|n| n as u32));
         let scheduler = SchedulerOptions::with_nireq(nireq);
-        let plan = InputPlan::new(loaded.signature(), &options, loaded.applies_preprocessing())?;
+        // A stateful model's implicit states are the server's, not the client's.
+        let states = match model.stateful {
+            Some(true) => {
+                let configured = model
+                    .sequence_batching
+                    .as_ref()
+                    .map(|s| s.state.as_slice())
+                    .unwrap_or_default();
+                Some(StatePlan::new(loaded.signature(), configured)?)
+            }
+            _ => None,
+        };
+        let client = states
+            .as_ref()
+            .map_or(loaded.signature(), StatePlan::client_signature);
+        let plan = InputPlan::new(client, &options, loaded.applies_preprocessing())?;
         for line in plan.describe_inputs() {
             tracing::info!(model = %model.name, version, "{line}");
         }
@@ -525,6 +545,27 @@ impl Manager {
                     DirectExecutor::new(&model.name, version, loaded, scheduler, telemetry.clone());
                 (Box::new(executor), String::new())
             }
+        };
+        let (executor, how) = match states {
+            Some(states) => {
+                let max = model
+                    .max_sequence_number
+                    .unwrap_or(inferd_repository::DEFAULT_MAX_SEQUENCE_NUMBER);
+                let idle = match model.idle_sequence_cleanup {
+                    Some(false) => None,
+                    _ => Some(
+                        model
+                            .sequence_batching
+                            .as_ref()
+                            .and_then(|s| s.max_sequence_idle_microseconds)
+                            .map_or(DEFAULT_SEQUENCE_IDLE, std::time::Duration::from_micros),
+                    ),
+                };
+                let executor = SequenceExecutor::new(executor, states, max as usize, idle);
+                let how = format!("{how}, stateful: up to {max} sequences");
+                (Box::new(executor) as Box<dyn Executor>, how)
+            }
+            None => (executor, how),
         };
         let servable = Servable::new(
             &model.name,

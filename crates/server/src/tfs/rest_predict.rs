@@ -126,9 +126,12 @@ fn input(spec: &TensorSpec, value: &Value, batch: Option<usize>) -> Result<Infer
     })
 }
 
-/// The model's spec for input `name`; for a name the model does not have, a
-/// stand-in that lets validation answer "Missing input" for the real one.
+/// The model's spec for input `name`; OVMS's sequence inputs are UINT64
+/// (`sequence_id`) and UINT32 (`sequence_control_input`); for another name
+/// the model does not have, a stand-in that lets validation answer
+/// "Missing input" for the real one.
 fn spec_for(signature: &Signature, name: &str) -> TensorSpec {
+    use inferd_tensor::DataType;
     signature
         .inputs
         .iter()
@@ -136,10 +139,11 @@ fn spec_for(signature: &Signature, name: &str) -> TensorSpec {
         .cloned()
         .unwrap_or_else(|| TensorSpec {
             name: name.to_string(),
-            dtype: signature
-                .inputs
-                .first()
-                .map_or(inferd_tensor::DataType::F32, |s| s.dtype),
+            dtype: match name {
+                "sequence_id" => DataType::U64,
+                "sequence_control_input" => DataType::U32,
+                _ => signature.inputs.first().map_or(DataType::F32, |s| s.dtype),
+            },
             shape: vec![],
         })
 }

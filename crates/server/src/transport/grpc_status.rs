@@ -1,4 +1,5 @@
 use inferd_core::CoreError;
+use inferd_core::executor::SequenceError;
 use tonic::{Code, Status};
 
 /// The gRPC status for a core error (codes as OVMS uses them).
@@ -16,6 +17,12 @@ pub fn status_from_core(err: CoreError) -> Status {
         CoreError::Overloaded(_) => Code::ResourceExhausted,
         CoreError::StreamNotSupported => Code::Unimplemented,
         CoreError::Internal | CoreError::NodeFailed(_) => Code::Internal,
+        CoreError::Sequence(error) => match error {
+            SequenceError::Missing => Code::NotFound,
+            SequenceError::Exists => Code::AlreadyExists,
+            SequenceError::TooMany => Code::Unavailable,
+            _ => Code::InvalidArgument,
+        },
     };
     Status::new(code, err.to_string())
 }

@@ -3,6 +3,7 @@ use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use inferd_core::CoreError;
+use inferd_core::executor::SequenceError;
 
 /// An error answered as `{"error": "<message>"}` with an HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,12 @@ impl From<CoreError> for ApiError {
             CoreError::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             CoreError::StreamNotSupported => StatusCode::NOT_IMPLEMENTED,
             CoreError::Internal | CoreError::NodeFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            CoreError::Sequence(error) => match error {
+                SequenceError::Missing => StatusCode::NOT_FOUND,
+                SequenceError::Exists => StatusCode::CONFLICT,
+                SequenceError::TooMany => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            },
         };
         ApiError::new(status, err.to_string())
     }

@@ -1,0 +1,131 @@
+//! The sequence executor: stateful models. Each request names its sequence
+//! (Triton's `sequence_id`/`sequence_start`/`sequence_end` parameters, or
+//! OVMS's `sequence_id`/`sequence_control_input` inputs, both read into
+//! [`SequenceControl`](crate::SequenceControl) before the request gets
+//! here); the sequence's implicit states are added to its inputs and taken
+//! from its outputs; its requests run in order, one at a time; different
+//! sequences run concurrently through the inner executor.
+
+mod state;
+mod table;
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use super::{Answer, Executor, ExecutorFuture, Job};
+use crate::{CoreError, ParamValue, SequenceId};
+
+pub use state::StatePlan;
+pub use table::SequenceError;
+use table::Sequences;
+
+/// Runs the requests of sequences through `inner`.
+pub struct SequenceExecutor {
+    inner: Box<dyn Executor>,
+    plan: Arc<StatePlan>,
+    sequences: Arc<Sequences>,
+}
+
+impl SequenceExecutor {
+    /// Sequences of at most `max` at once over `inner`, with `plan`'s
+    /// states; sequences idle for `idle` are dropped (`None`: never).
+    pub fn new(
+        inner: Box<dyn Executor>,
+        plan: StatePlan,
+        max: usize,
+        idle: Option<Duration>,
+    ) -> Self {
+        let sequences = Arc::new(Sequences::new(max));
+        if let (Some(idle), Ok(runtime)) = (idle, tokio::runtime::Handle::try_current()) {
+            runtime.spawn(clean(Arc::downgrade(&sequences), idle));
+        }
+        SequenceExecutor {
+            inner,
+            plan: Arc::new(plan),
+            sequences,
+        }
+    }
+
+    /// Live sequences.
+    pub fn live(&self) -> usize {
+        self.sequences.count()
+    }
+
+    async fn run(&self, mut job: Job) -> Result<Answer, CoreError> {
+        let control = job.options.sequence.take().ok_or(SequenceError::NoId)?;
+        let (id, sequence) = if control.start {
+            let id = match control.id {
+                SequenceId::Number(0) => None,
+                id => Some(id),
+            };
+            self.sequences.start(id, self.plan.initial())?
+        } else {
+            if control.id == SequenceId::Number(0) {
+                return Err(SequenceError::NoId.into());
+            }
+            let sequence = self.sequences.get(&control.id)?;
+            (control.id, sequence)
+        };
+        let mut state = sequence.state.lock().await;
+        let Some(states) = state.as_ref() else {
+            return Err(SequenceError::Missing.into());
+        };
+        sequence.touch();
+        job.inputs = self.plan.inputs(std::mem::take(&mut job.inputs), states);
+        let answer = self.inner.execute(job).await;
+        let (outputs, mut parameters) = match answer {
+            Ok(Answer::Outputs(outputs, parameters)) => (outputs, parameters),
+            Ok(Answer::Stream(_)) => return Err(CoreError::StreamNotSupported),
+            Err(error) => {
+                if control.start {
+                    *state = None;
+                    self.sequences.remove(&id);
+                }
+                return Err(error);
+            }
+        };
+        let (outputs, next) = self.plan.outputs(outputs);
+        sequence.touch();
+        if control.end {
+            *state = None;
+            self.sequences.remove(&id);
+        } else {
+            *state = Some(next);
+        }
+        let id = match id {
+            SequenceId::Number(n) => ParamValue::UInt(n),
+            SequenceId::Text(text) => ParamValue::String(text),
+        };
+        parameters.insert("sequence_id".into(), id);
+        Ok(Answer::Outputs(outputs, parameters))
+    }
+}
+
+/// Drops idle sequences while the table lives.
+async fn clean(sequences: Weak<Sequences>, idle: Duration) {
+    let period = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(sequences) = sequences.upgrade() else {
+            return;
+        };
+        let dropped = sequences.drop_idle(idle);
+        if dropped > 0 {
+            tracing::info!(dropped, "idle sequences dropped");
+        }
+    }
+}
+
+impl Executor for SequenceExecutor {
+    fn execute(&self, job: Job) -> ExecutorFuture<'_> {
+        Box::pin(self.run(job))
+    }
+
+    fn slots(&self) -> usize {
+        self.inner.slots()
+    }
+
+    fn takes_sequences(&self) -> bool {
+        true
+    }
+}
