@@ -217,3 +217,59 @@ async fn idle_sequences_are_dropped_and_a_reload_ends_sequences() {
         "Sequence with provided ID does not exist",
     );
 }
+
+#[tokio::test]
+async fn concurrent_sequences_under_load_keep_their_sums() {
+    let (server, _dir) = start(json!({"max_sequence_number": 16})).await;
+    let server = std::sync::Arc::new(server);
+    let tasks: Vec<_> = (1..=8u64)
+        .map(|sequence| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let mut expected = 0.0f32;
+                for step in 0..40u32 {
+                    let value = (sequence * 100) as f32 + step as f32;
+                    expected += value;
+                    let control = match step {
+                        0 => 1,
+                        39 => 2,
+                        _ => 0,
+                    };
+                    let answer = server
+                        .post_json("/v2/models/acc/infer", &ovms(value, sequence, control))
+                        .await;
+                    let answer = assert_ok(answer);
+                    assert_eq!(sum(&answer), expected, "sequence {sequence} step {step}");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn live_sequences_are_a_metric() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(dir.path(), json!({}));
+    let server =
+        TestServer::start(&["--config_path", &path.to_string_lossy(), "--metrics_enable"]).await;
+    for id in [21, 22] {
+        assert_ok(
+            server
+                .post_json("/v2/models/acc/infer", &ovms(1.0, id, 1))
+                .await,
+        );
+    }
+    assert_ok(
+        server
+            .post_json("/v2/models/acc/infer", &ovms(1.0, 21, 2))
+            .await,
+    );
+    let text = server.get_text("/metrics").await;
+    assert!(
+        text.contains(r#"inferd_sequences{name="acc",version="1"} 1"#),
+        "{text}"
+    );
+}

@@ -561,7 +561,8 @@ impl Manager {
                             .map_or(DEFAULT_SEQUENCE_IDLE, std::time::Duration::from_micros),
                     ),
                 };
-                let executor = SequenceExecutor::new(executor, states, max as usize, idle);
+                let executor =
+                    SequenceExecutor::new(executor, states, max as usize, idle, telemetry.clone());
                 let how = format!("{how}, stateful: up to {max} sequences");
                 (Box::new(executor) as Box<dyn Executor>, how)
             }

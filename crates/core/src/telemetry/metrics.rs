@@ -12,7 +12,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, Prometheu
 use super::{Api, Interface, Method};
 
 /// Every metric the server can report, by OVMS name.
-pub const METRIC_NAMES: [&str; 11] = [
+pub const METRIC_NAMES: [&str; 12] = [
     STREAMS,
     CURRENT_REQUESTS,
     REQUESTS_SUCCESS,
@@ -24,6 +24,7 @@ pub const METRIC_NAMES: [&str; 11] = [
     ACTIVE,
     REFUSED,
     BATCH_SIZE,
+    SEQUENCES,
 ];
 
 const STREAMS: &str = "ovms_streams";
@@ -37,9 +38,10 @@ const QUEUE_SIZE: &str = "ovms_infer_req_queue_size";
 const ACTIVE: &str = "ovms_infer_req_active";
 const REFUSED: &str = "inferd_requests_refused";
 const BATCH_SIZE: &str = "inferd_batch_size";
+const SEQUENCES: &str = "inferd_sequences";
 
 /// Reported when `--metrics_enable` is given without `--metrics_list` (OVMS's default set).
-const DEFAULT_METRICS: [&str; 9] = [
+const DEFAULT_METRICS: [&str; 10] = [
     STREAMS,
     CURRENT_REQUESTS,
     REQUESTS_SUCCESS,
@@ -49,13 +51,15 @@ const DEFAULT_METRICS: [&str; 9] = [
     WAIT_TIME,
     REFUSED,
     BATCH_SIZE,
+    SEQUENCES,
 ];
 
-const HELP: [(&str, &str); 11] = [
+const HELP: [(&str, &str); 12] = [
     (
         STREAMS,
         "Execution slots (infer requests) of the model version.",
     ),
+    (SEQUENCES, "Live sequences of a stateful model version."),
     (
         CURRENT_REQUESTS,
         "Requests the model version is processing now.",
@@ -282,6 +286,7 @@ impl Metrics {
             streams: self.gauge(STREAMS, model()),
             queue_size: self.gauge(QUEUE_SIZE, model()),
             active: self.gauge(ACTIVE, model()),
+            sequences: self.gauge(SEQUENCES, model()),
         }
     }
 
@@ -318,6 +323,7 @@ pub(super) struct VersionMetrics {
     streams: Option<Gauge>,
     queue_size: Option<Gauge>,
     active: Option<Gauge>,
+    sequences: Option<Gauge>,
 }
 
 fn micros(d: Duration) -> f64 {
@@ -328,6 +334,12 @@ impl VersionMetrics {
     pub(super) fn set_slots(&self, slots: usize) {
         for gauge in [&self.streams, &self.queue_size].into_iter().flatten() {
             gauge.set(slots as f64);
+        }
+    }
+
+    pub(super) fn set_sequences(&self, live: usize) {
+        if let Some(g) = &self.sequences {
+            g.set(live as f64);
         }
     }
 

@@ -142,6 +142,13 @@ impl VersionTelemetry {
     }
 
     /// An execution slot was taken (`true`) or given back (`false`).
+    /// Live sequences of a stateful version now.
+    pub(crate) fn sequences_live(&self, live: usize) {
+        if let Some(m) = &self.metrics {
+            m.set_sequences(live);
+        }
+    }
+
     pub(crate) fn slot_taken(&self, taken: bool) {
         if let Some(m) = &self.metrics {
             m.slot_taken(taken);

@@ -13,6 +13,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::{Answer, Executor, ExecutorFuture, Job};
+use crate::telemetry::VersionTelemetry;
 use crate::{CoreError, ParamValue, SequenceId};
 
 pub use state::StatePlan;
@@ -24,31 +25,35 @@ pub struct SequenceExecutor {
     inner: Box<dyn Executor>,
     plan: Arc<StatePlan>,
     sequences: Arc<Sequences>,
+    telemetry: Arc<VersionTelemetry>,
 }
 
 impl SequenceExecutor {
     /// Sequences of at most `max` at once over `inner`, with `plan`'s
-    /// states; sequences idle for `idle` are dropped (`None`: never).
+    /// states; sequences idle for `idle` are dropped (`None`: never); the
+    /// live count goes to `telemetry`.
     pub fn new(
         inner: Box<dyn Executor>,
         plan: StatePlan,
         max: usize,
         idle: Option<Duration>,
+        telemetry: Arc<VersionTelemetry>,
     ) -> Self {
         let sequences = Arc::new(Sequences::new(max));
         if let (Some(idle), Ok(runtime)) = (idle, tokio::runtime::Handle::try_current()) {
-            runtime.spawn(clean(Arc::downgrade(&sequences), idle));
+            runtime.spawn(clean(Arc::downgrade(&sequences), idle, telemetry.clone()));
         }
+        telemetry.sequences_live(0);
         SequenceExecutor {
             inner,
             plan: Arc::new(plan),
             sequences,
+            telemetry,
         }
     }
 
-    /// Live sequences.
-    pub fn live(&self) -> usize {
-        self.sequences.count()
+    fn counted(&self) {
+        self.telemetry.sequences_live(self.sequences.count());
     }
 
     async fn run(&self, mut job: Job) -> Result<Answer, CoreError> {
@@ -58,7 +63,9 @@ impl SequenceExecutor {
                 SequenceId::Number(0) => None,
                 id => Some(id),
             };
-            self.sequences.start(id, self.plan.initial())?
+            let started = self.sequences.start(id, self.plan.initial())?;
+            self.counted();
+            started
         } else {
             if control.id == SequenceId::Number(0) {
                 return Err(SequenceError::NoId.into());
@@ -80,6 +87,7 @@ impl SequenceExecutor {
                 if control.start {
                     *state = None;
                     self.sequences.remove(&id);
+                    self.counted();
                 }
                 return Err(error);
             }
@@ -89,6 +97,7 @@ impl SequenceExecutor {
         if control.end {
             *state = None;
             self.sequences.remove(&id);
+            self.counted();
         } else {
             *state = Some(next);
         }
@@ -102,7 +111,7 @@ impl SequenceExecutor {
 }
 
 /// Drops idle sequences while the table lives.
-async fn clean(sequences: Weak<Sequences>, idle: Duration) {
+async fn clean(sequences: Weak<Sequences>, idle: Duration, telemetry: Arc<VersionTelemetry>) {
     let period = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(30));
     loop {
         tokio::time::sleep(period).await;
@@ -111,6 +120,7 @@ async fn clean(sequences: Weak<Sequences>, idle: Duration) {
         };
         let dropped = sequences.drop_idle(idle);
         if dropped > 0 {
+            telemetry.sequences_live(sequences.count());
             tracing::info!(dropped, "idle sequences dropped");
         }
     }
