@@ -6,7 +6,9 @@ committed; rerun only to change the models. Every model is a few hundred bytes.
 """
 import json
 import pathlib
+import sys
 
+import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
@@ -125,6 +127,32 @@ def accumulator_model():
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("y", "state_out")],
     )
     save(graph, "accumulator", 1)
+
+
+def accumulator_ov_model():
+    """accumulator_ov (OpenVINO IR): x FP32 [1, 4] -> y = x + acc, acc = y,
+    with the state inside the model (ReadValue/Assign on the variable
+    "acc", initially zeros). Written with the openvino wheel that
+    scripts/install-runtimes.sh unpacks into runtimes/."""
+    sys.path.insert(0, str(ROOT.parent / "runtimes"))
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    info = ov.op.util.VariableInfo()
+    info.data_shape = ov.PartialShape([1, 4])
+    info.data_type = ov.Type.f32
+    info.variable_id = "acc"
+    variable = ov.op.util.Variable(info)
+    x = ops.parameter([1, 4], np.float32, name="x")
+    x.output(0).get_tensor().set_names({"x"})
+    state = ops.read_value(ops.constant(np.zeros((1, 4), np.float32)), variable)
+    total = ops.add(x, state)
+    total.output(0).get_tensor().set_names({"y"})
+    model = ov.Model(results=[ops.result(total)], sinks=[ops.assign(total, variable)],
+                     parameters=[x], name="accumulator_ov")
+    folder = ROOT / "accumulator_ov" / "1"
+    folder.mkdir(parents=True, exist_ok=True)
+    ov.save_model(model, str(folder / "model.xml"))
 
 
 def echo_bytes_model():
@@ -249,6 +277,7 @@ if __name__ == "__main__":
     echo_bytes_model()
     double_rows_model()
     accumulator_model()
+    accumulator_ov_model()
     image_models()
     config()
     image_config()

@@ -128,4 +128,17 @@ pub trait LoadedModel: Send + Sync {
     fn applies_preprocessing(&self) -> bool {
         false
     }
+    /// A session of its own for one sequence of a stateful model, where the
+    /// engine keeps the model's internal state (OpenVINO's ReadValue/Assign
+    /// variables) between calls; `None` for engines that keep none.
+    fn session(&self) -> Option<Result<Box<dyn ModelSession>, BackendError>> {
+        None
+    }
+}
+
+/// One sequence's own runs of a model (see [`LoadedModel::session`]): the
+/// state the model keeps lives here, from a fresh start, call to call.
+pub trait ModelSession: Send {
+    /// Runs one inference, as [`LoadedModel::execute`].
+    fn execute(&mut self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, BackendError>;
 }

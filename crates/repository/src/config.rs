@@ -337,6 +337,13 @@ impl ModelConfig {
             if self.dynamic_batching.is_some() {
                 return invalid("a stateful model cannot take dynamic_batching".into());
             }
+            if self.low_latency_transformation == Some(true) {
+                return invalid(
+                    "low_latency_transformation is not supported (OpenVINO's C API has no \
+                     LowLatency2 pass); save the model with its state as ReadValue/Assign"
+                        .into(),
+                );
+            }
             if let Some(sequences) = &self.sequence_batching {
                 sequences.check().or_else(invalid)?;
             }

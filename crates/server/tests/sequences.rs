@@ -273,3 +273,39 @@ async fn live_sequences_are_a_metric() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn an_openvino_model_with_internal_state_keeps_one_state_per_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = json!({"config": {"name": "ov", "base_path": models_dir().join("accumulator_ov"),
+                                  "stateful": true, "max_sequence_number": 4}});
+    let path = dir.path().join("config.json");
+    std::fs::write(&path, json!({"model_config_list": [model]}).to_string()).unwrap();
+    let server = TestServer::start(&["--config_path", &path.to_string_lossy()]).await;
+    if server.get("/v2/models/ov/ready").await.0 != 200 {
+        assert!(
+            !common::required_backends().iter().any(|b| b == "openvino"),
+            "OpenVINO is required; log:\n{}",
+            server.log()
+        );
+        eprintln!("note: OpenVINO not available here; internal state not exercised");
+        return;
+    }
+    let infer = |body: Value| {
+        let server = &server;
+        async move { server.post_json("/v2/models/ov/infer", &body).await }
+    };
+    // Two interleaved sequences, each from the model's initial state (zeros).
+    assert_eq!(sum(&assert_ok(infer(ovms(1.0, 1, 1)).await)), 1.0);
+    assert_eq!(sum(&assert_ok(infer(ovms(10.0, 2, 1)).await)), 10.0);
+    assert_eq!(sum(&assert_ok(infer(ovms(2.0, 1, 0)).await)), 3.0);
+    assert_eq!(sum(&assert_ok(infer(ovms(5.0, 2, 0)).await)), 15.0);
+    assert_eq!(sum(&assert_ok(infer(ovms(3.0, 1, 2)).await)), 6.0);
+    // A new sequence with the same id starts from zero again.
+    assert_eq!(sum(&assert_ok(infer(ovms(4.0, 1, 1)).await)), 4.0);
+    assert_error(
+        &infer(ovms(1.0, 9, 0)).await,
+        404,
+        "Sequence with provided ID does not exist",
+    );
+}

@@ -10,7 +10,7 @@ use super::ffi::{Api, ElementType};
 use super::ov::{CompiledModel, InferRequest};
 use super::tensor::Tensor;
 use super::types::{data_type, element_type};
-use crate::{BackendError, LoadedModel};
+use crate::{BackendError, LoadedModel, ModelSession};
 
 /// A model compiled by OpenVINO, run through a fixed pool of infer requests.
 pub struct OvModel {
@@ -52,48 +52,96 @@ impl LoadedModel for OvModel {
     }
 
     fn execute(&self, inputs: Vec<InferdTensor>) -> Result<Vec<InferdTensor>, BackendError> {
-        if inputs.len() != self.signature.inputs.len() {
-            return Err(BackendError::InvalidInput(format!(
-                "the model takes {} inputs, not {}",
-                self.signature.inputs.len(),
-                inputs.len()
-            )));
-        }
         // Convert before taking a request, so that requests are held only
         // while OpenVINO works.
-        let tensors = inputs
-            .iter()
-            .zip(&self.signature.inputs)
-            .map(|(t, spec)| {
-                if t.dtype() != spec.dtype {
-                    return Err(BackendError::InvalidInput(format!(
-                        "input {} is {}, not {}",
-                        spec.name,
-                        spec.dtype,
-                        t.dtype()
-                    )));
-                }
-                to_openvino(self.api, t, &spec.name)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let tensors = convert_inputs(self.api, &self.signature, &inputs)?;
         let mut request = self.pool.take();
-        for (index, tensor) in tensors.iter().enumerate() {
-            request
-                .set_input(index, tensor)
-                .map_err(BackendError::Execution)?;
-        }
-        request.infer().map_err(BackendError::Execution)?;
-        (0..self.signature.outputs.len())
-            .map(|index| {
-                let tensor = request.output(index).map_err(BackendError::Execution)?;
-                from_openvino(&tensor).map_err(BackendError::Execution)
-            })
-            .collect()
+        run(&mut request, &tensors, &self.signature)
+    }
+
+    fn session(&self) -> Option<Result<Box<dyn ModelSession>, BackendError>> {
+        Some(
+            self._compiled
+                .create_request()
+                .map(|request| {
+                    Box::new(OvSession {
+                        request,
+                        signature: self.signature.clone(),
+                        api: self.api,
+                    }) as Box<dyn ModelSession>
+                })
+                .map_err(BackendError::Load),
+        )
     }
 
     fn max_concurrency(&self) -> Option<usize> {
         Some(self.pool.size)
     }
+}
+
+/// A sequence's own infer request: OpenVINO keeps the model's variables in
+/// it (a fresh request starts from their initial values).
+struct OvSession {
+    request: InferRequest,
+    signature: Signature,
+    api: &'static Api,
+}
+
+impl ModelSession for OvSession {
+    fn execute(&mut self, inputs: Vec<InferdTensor>) -> Result<Vec<InferdTensor>, BackendError> {
+        let tensors = convert_inputs(self.api, &self.signature, &inputs)?;
+        run(&mut self.request, &tensors, &self.signature)
+    }
+}
+
+/// Checks the inputs' count and types and copies them into OpenVINO tensors.
+fn convert_inputs(
+    api: &'static Api,
+    signature: &Signature,
+    inputs: &[InferdTensor],
+) -> Result<Vec<Tensor>, BackendError> {
+    if inputs.len() != signature.inputs.len() {
+        return Err(BackendError::InvalidInput(format!(
+            "the model takes {} inputs, not {}",
+            signature.inputs.len(),
+            inputs.len()
+        )));
+    }
+    inputs
+        .iter()
+        .zip(&signature.inputs)
+        .map(|(t, spec)| {
+            if t.dtype() != spec.dtype {
+                return Err(BackendError::InvalidInput(format!(
+                    "input {} is {}, not {}",
+                    spec.name,
+                    spec.dtype,
+                    t.dtype()
+                )));
+            }
+            to_openvino(api, t, &spec.name)
+        })
+        .collect()
+}
+
+/// One inference on `request`: inputs set, run, outputs copied out.
+fn run(
+    request: &mut InferRequest,
+    tensors: &[Tensor],
+    signature: &Signature,
+) -> Result<Vec<InferdTensor>, BackendError> {
+    for (index, tensor) in tensors.iter().enumerate() {
+        request
+            .set_input(index, tensor)
+            .map_err(BackendError::Execution)?;
+    }
+    request.infer().map_err(BackendError::Execution)?;
+    (0..signature.outputs.len())
+        .map(|index| {
+            let tensor = request.output(index).map_err(BackendError::Execution)?;
+            from_openvino(&tensor).map_err(BackendError::Execution)
+        })
+        .collect()
 }
 
 /// Copies a validated request tensor into a new OpenVINO tensor.

@@ -508,6 +508,23 @@ impl Manager {
             tracing::info!(model = %model.name, version, "{line}");
         }
         let signature = loaded.signature().clone();
+        // A stateful model without declared state pairs keeps its own state
+        // in the engine: each sequence runs on a session of its own.
+        let sessions = match &states {
+            Some(plan) if plan.pairs() == 0 => match loaded.session() {
+                Some(Ok(_)) => Some(loaded.clone()),
+                Some(Err(error)) => return Err(error.to_string()),
+                None => {
+                    return Err(format!(
+                        "stateful: this engine ({}) keeps no model state; declare the state \
+                         pairs in sequence_batching.state, or serve a model with internal \
+                         state (ReadValue/Assign) on OpenVINO",
+                        backend.name()
+                    ));
+                }
+            },
+            _ => None,
+        };
         let batching = match batching_for(&self.options, model, &files.dir)? {
             BatchingChoice::Off => None,
             BatchingChoice::Model(settings) => Some(
@@ -561,8 +578,14 @@ impl Manager {
                             .map_or(DEFAULT_SEQUENCE_IDLE, std::time::Duration::from_micros),
                     ),
                 };
-                let executor =
-                    SequenceExecutor::new(executor, states, max as usize, idle, telemetry.clone());
+                let executor = SequenceExecutor::with_sessions(
+                    executor,
+                    sessions,
+                    states,
+                    max as usize,
+                    idle,
+                    telemetry.clone(),
+                );
                 let how = format!("{how}, stateful: up to {max} sequences");
                 (Box::new(executor) as Box<dyn Executor>, how)
             }

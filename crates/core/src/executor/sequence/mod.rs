@@ -12,19 +12,25 @@ mod table;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use inferd_backend::LoadedModel;
+
 use super::{Answer, Executor, ExecutorFuture, Job};
 use crate::telemetry::VersionTelemetry;
 use crate::{CoreError, ParamValue, SequenceId};
 
 pub use state::StatePlan;
 pub use table::SequenceError;
-use table::Sequences;
+use table::{SequenceState, Sequences};
 
-/// Runs the requests of sequences through `inner`.
+/// Runs the requests of sequences through `inner`, or through each
+/// sequence's own engine session for models that keep their own state.
 pub struct SequenceExecutor {
-    inner: Box<dyn Executor>,
-    plan: Arc<StatePlan>,
+    // Before `inner` and `sessions`: sessions go before their model.
     sequences: Arc<Sequences>,
+    inner: Box<dyn Executor>,
+    /// The model, when each sequence runs on a session of its own.
+    sessions: Option<Arc<dyn LoadedModel>>,
+    plan: Arc<StatePlan>,
     telemetry: Arc<VersionTelemetry>,
 }
 
@@ -39,15 +45,29 @@ impl SequenceExecutor {
         idle: Option<Duration>,
         telemetry: Arc<VersionTelemetry>,
     ) -> Self {
+        Self::with_sessions(inner, None, plan, max, idle, telemetry)
+    }
+
+    /// As [`SequenceExecutor::new`]; with `sessions`, each sequence runs on
+    /// a session of that model's own (the engine keeps the model's state).
+    pub fn with_sessions(
+        inner: Box<dyn Executor>,
+        sessions: Option<Arc<dyn LoadedModel>>,
+        plan: StatePlan,
+        max: usize,
+        idle: Option<Duration>,
+        telemetry: Arc<VersionTelemetry>,
+    ) -> Self {
         let sequences = Arc::new(Sequences::new(max));
         if let (Some(idle), Ok(runtime)) = (idle, tokio::runtime::Handle::try_current()) {
             runtime.spawn(clean(Arc::downgrade(&sequences), idle, telemetry.clone()));
         }
         telemetry.sequences_live(0);
         SequenceExecutor {
-            inner,
-            plan: Arc::new(plan),
             sequences,
+            inner,
+            sessions,
+            plan: Arc::new(plan),
             telemetry,
         }
     }
@@ -63,7 +83,20 @@ impl SequenceExecutor {
                 SequenceId::Number(0) => None,
                 id => Some(id),
             };
-            let started = self.sequences.start(id, self.plan.initial())?;
+            let session = match &self.sessions {
+                Some(model) => Some(
+                    model
+                        .session()
+                        .ok_or(CoreError::Internal)?
+                        .map_err(|e| CoreError::from_execution("sequence", 0, e))?,
+                ),
+                None => None,
+            };
+            let state = SequenceState {
+                tensors: self.plan.initial(),
+                session,
+            };
+            let started = self.sequences.start(id, state)?;
             self.counted();
             started
         } else {
@@ -74,12 +107,29 @@ impl SequenceExecutor {
             (control.id, sequence)
         };
         let mut state = sequence.state.lock().await;
-        let Some(states) = state.as_ref() else {
+        let Some(current) = state.as_mut() else {
             return Err(SequenceError::Missing.into());
         };
         sequence.touch();
-        job.inputs = self.plan.inputs(std::mem::take(&mut job.inputs), states);
-        let answer = self.inner.execute(job).await;
+        job.inputs = self
+            .plan
+            .inputs(std::mem::take(&mut job.inputs), &current.tensors);
+        let answer = match current.session.take() {
+            None => self.inner.execute(job).await,
+            Some(mut session) => {
+                let inputs = std::mem::take(&mut job.inputs);
+                let (session, outputs) = tokio::task::spawn_blocking(move || {
+                    let outputs = session.execute(inputs);
+                    (session, outputs)
+                })
+                .await
+                .map_err(|_| CoreError::Internal)?;
+                current.session = Some(session);
+                outputs
+                    .map(|outputs| Answer::Outputs(outputs, Default::default()))
+                    .map_err(|e| CoreError::from_execution("sequence", 0, e))
+            }
+        };
         let (outputs, mut parameters) = match answer {
             Ok(Answer::Outputs(outputs, parameters)) => (outputs, parameters),
             Ok(Answer::Stream(_)) => return Err(CoreError::StreamNotSupported),
@@ -98,8 +148,8 @@ impl SequenceExecutor {
             *state = None;
             self.sequences.remove(&id);
             self.counted();
-        } else {
-            *state = Some(next);
+        } else if let Some(current) = state.as_mut() {
+            current.tensors = next;
         }
         let id = match id {
             SequenceId::Number(n) => ParamValue::UInt(n),

@@ -99,6 +99,11 @@ impl StatePlan {
         })
     }
 
+    /// How many implicit state pairs there are.
+    pub fn pairs(&self) -> usize {
+        self.pairs.len()
+    }
+
     /// What clients send and receive.
     pub fn client_signature(&self) -> &Signature {
         &self.client

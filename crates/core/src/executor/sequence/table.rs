@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use inferd_backend::ModelSession;
 use inferd_tensor::Tensor;
 
 use crate::SequenceId;
@@ -38,10 +39,19 @@ pub enum SequenceError {
     TooMany,
 }
 
+/// What a sequence carries from one request to the next.
+pub struct SequenceState {
+    /// The implicit states, one per state pair.
+    pub tensors: Vec<Tensor>,
+    /// The engine session holding the model's own state, for models that
+    /// keep it (OpenVINO's ReadValue/Assign).
+    pub session: Option<Box<dyn ModelSession>>,
+}
+
 /// One live sequence.
 pub struct Sequence {
-    /// The states; `None` once the sequence ended or was dropped.
-    pub state: tokio::sync::Mutex<Option<Vec<Tensor>>>,
+    /// Its state; `None` once the sequence ended or was dropped.
+    pub state: tokio::sync::Mutex<Option<SequenceState>>,
     last_used: Mutex<Instant>,
 }
 
@@ -80,11 +90,11 @@ impl Sequences {
         self.live().len()
     }
 
-    /// Starts sequence `id` (`None` or 0: a new id) with `states`.
+    /// Starts sequence `id` (`None` or 0: a new id) with `state`.
     pub fn start(
         &self,
         id: Option<SequenceId>,
-        states: Vec<Tensor>,
+        state: SequenceState,
     ) -> Result<(SequenceId, Arc<Sequence>), SequenceError> {
         let mut live = self.live();
         if live.len() >= self.max {
@@ -101,7 +111,7 @@ impl Sequences {
             Some(id) => id,
         };
         let sequence = Arc::new(Sequence {
-            state: tokio::sync::Mutex::new(Some(states)),
+            state: tokio::sync::Mutex::new(Some(state)),
             last_used: Mutex::new(Instant::now()),
         });
         live.insert(id.clone(), sequence.clone());
