@@ -118,24 +118,30 @@ fn config(
     path
 }
 
+/// A server on a config with the C node (compiled into a fresh folder),
+/// the Rust node, `extra` libraries and `pipelines`.
+async fn serve(extra: Vec<Value>, pipelines: Vec<Value>) -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let c_node = build_c_node(dir.path());
+    let path = config(dir.path(), &c_node, extra, pipelines);
+    let server = TestServer::start(&["--config_path", &path.to_string_lossy()]).await;
+    (server, dir)
+}
+
 fn rows(values: &[[f32; 4]]) -> Value {
     json!({"inputs": [{"name": "in", "shape": [values.len(), 4], "datatype": "FP32", "data": values.concat()}]})
 }
 
 #[tokio::test]
 async fn c_and_rust_custom_nodes_run_in_pipelines_with_models() {
-    let dir = tempfile::tempdir().unwrap();
-    let c_node = build_c_node(dir.path());
-    let path = config(
-        dir.path(),
-        &c_node,
+    let (server, _dir) = serve(
         vec![],
         vec![
             normalized("normalized", json!({"epsilon": "0.000001"})),
             argmax(),
         ],
-    );
-    let server = TestServer::start(&["--config_path", &path.to_string_lossy()]).await;
+    )
+    .await;
 
     // Metadata comes from the library's getInputsInfo (any size: -1).
     let meta = assert_ok(server.get("/v2/models/normalized").await);
@@ -262,15 +268,7 @@ fn demux(name: &str, count: i64) -> Value {
 
 #[tokio::test]
 async fn demultiplexed_branches_run_and_are_gathered_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let c_node = build_c_node(dir.path());
-    let path = config(
-        dir.path(),
-        &c_node,
-        vec![],
-        vec![demux("dynamic", -1), demux("fixed", 2)],
-    );
-    let server = TestServer::start(&["--config_path", &path.to_string_lossy()]).await;
+    let (server, _dir) = serve(vec![], vec![demux("dynamic", -1), demux("fixed", 2)]).await;
 
     let meta = assert_ok(server.get("/v2/models/dynamic").await);
     assert_eq!(meta["outputs"][0]["shape"], json!([-1, 1, 4]));
