@@ -20,7 +20,7 @@ use crate::{CoreError, Parameters, RequestOptions};
 pub use batching::{BatchingExecutor, BatchingOptions};
 pub use direct::DirectExecutor;
 pub use scheduler::SchedulerOptions;
-pub use sequence::{SequenceError, SequenceExecutor, StatePlan};
+pub use sequence::{SequenceError, SequenceExecutor, SequenceSettings, StatePlan};
 
 /// A future an executor returns, borrowing the executor.
 pub type ExecutorFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, CoreError>> + Send + 'a>>;

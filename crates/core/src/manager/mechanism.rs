@@ -18,7 +18,7 @@ use super::policy::{LoadDecision, LoadFacts, RetireFacts, load_decision, version
 use super::{LoadTiming, Manager, ModelEntry, VersionEntry};
 use crate::executor::{
     BatchingExecutor, BatchingOptions, DirectExecutor, Executor, SchedulerOptions,
-    SequenceExecutor, StatePlan,
+    SequenceExecutor, SequenceSettings, StatePlan,
 };
 
 /// How long a sequence may stay idle without `max_sequence_idle_microseconds`
@@ -578,12 +578,16 @@ impl Manager {
                             .map_or(DEFAULT_SEQUENCE_IDLE, std::time::Duration::from_micros),
                     ),
                 };
-                let executor = SequenceExecutor::with_sessions(
-                    executor,
-                    sessions,
-                    states,
-                    max as usize,
+                let settings = SequenceSettings {
+                    max: max as usize,
                     idle,
+                    sessions,
+                };
+                let executor = SequenceExecutor::new(
+                    (&model.name, version),
+                    executor,
+                    states,
+                    settings,
                     telemetry.clone(),
                 );
                 let how = format!("{how}, stateful: up to {max} sequences");

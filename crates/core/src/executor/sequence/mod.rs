@@ -22,6 +22,17 @@ pub use state::StatePlan;
 pub use table::SequenceError;
 use table::{SequenceState, Sequences};
 
+/// How a stateful version keeps its sequences.
+pub struct SequenceSettings {
+    /// Live sequences at most.
+    pub max: usize,
+    /// Sequences idle this long are dropped (`None`: never).
+    pub idle: Option<Duration>,
+    /// The model, when each sequence runs on a session of its own (the
+    /// engine keeps the model's state).
+    pub sessions: Option<Arc<dyn LoadedModel>>,
+}
+
 /// Runs the requests of sequences through `inner`, or through each
 /// sequence's own engine session for models that keep their own state.
 pub struct SequenceExecutor {
@@ -32,32 +43,25 @@ pub struct SequenceExecutor {
     sessions: Option<Arc<dyn LoadedModel>>,
     plan: Arc<StatePlan>,
     telemetry: Arc<VersionTelemetry>,
+    name: String,
+    version: u64,
 }
 
 impl SequenceExecutor {
-    /// Sequences of at most `max` at once over `inner`, with `plan`'s
-    /// states; sequences idle for `idle` are dropped (`None`: never); the
-    /// live count goes to `telemetry`.
+    /// Version `version` of model `name`: its sequences over `inner` with
+    /// `plan`'s states and `settings`; the live count goes to `telemetry`.
     pub fn new(
+        (name, version): (&str, u64),
         inner: Box<dyn Executor>,
         plan: StatePlan,
-        max: usize,
-        idle: Option<Duration>,
+        settings: SequenceSettings,
         telemetry: Arc<VersionTelemetry>,
     ) -> Self {
-        Self::with_sessions(inner, None, plan, max, idle, telemetry)
-    }
-
-    /// As [`SequenceExecutor::new`]; with `sessions`, each sequence runs on
-    /// a session of that model's own (the engine keeps the model's state).
-    pub fn with_sessions(
-        inner: Box<dyn Executor>,
-        sessions: Option<Arc<dyn LoadedModel>>,
-        plan: StatePlan,
-        max: usize,
-        idle: Option<Duration>,
-        telemetry: Arc<VersionTelemetry>,
-    ) -> Self {
+        let SequenceSettings {
+            max,
+            idle,
+            sessions,
+        } = settings;
         let sequences = Arc::new(Sequences::new(max));
         if let (Some(idle), Ok(runtime)) = (idle, tokio::runtime::Handle::try_current()) {
             runtime.spawn(clean(Arc::downgrade(&sequences), idle, telemetry.clone()));
@@ -69,6 +73,8 @@ impl SequenceExecutor {
             sessions,
             plan: Arc::new(plan),
             telemetry,
+            name: name.to_string(),
+            version,
         }
     }
 
@@ -88,7 +94,7 @@ impl SequenceExecutor {
                     model
                         .session()
                         .ok_or(CoreError::Internal)?
-                        .map_err(|e| CoreError::from_execution("sequence", 0, e))?,
+                        .map_err(|e| CoreError::from_execution(&self.name, self.version, e))?,
                 ),
                 None => None,
             };
@@ -127,7 +133,7 @@ impl SequenceExecutor {
                 current.session = Some(session);
                 outputs
                     .map(|outputs| Answer::Outputs(outputs, Default::default()))
-                    .map_err(|e| CoreError::from_execution("sequence", 0, e))
+                    .map_err(|e| CoreError::from_execution(&self.name, self.version, e))
             }
         };
         let (outputs, mut parameters) = match answer {
