@@ -105,6 +105,11 @@ impl Servable {
         self.platform
     }
 
+    /// Whether requests belong to sequences (a stateful model).
+    pub fn is_stateful(&self) -> bool {
+        self.executor.takes_sequences()
+    }
+
     /// Inputs and outputs.
     pub fn signature(&self) -> &Signature {
         self.plan.signature()

@@ -309,3 +309,29 @@ async fn an_openvino_model_with_internal_state_keeps_one_state_per_sequence() {
         "Sequence with provided ID does not exist",
     );
 }
+
+#[tokio::test]
+async fn a_stateful_model_cannot_be_a_pipeline_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(dir.path(), json!({}));
+    let mut text: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    text["pipeline_config_list"] = json!([{
+        "name": "p",
+        "inputs": ["in"],
+        "nodes": [{"name": "n", "type": "DL model", "model_name": "acc",
+                   "inputs": [{"x": {"node_name": "request", "data_item": "in"}}],
+                   "outputs": [{"data_item": "y", "alias": "y"}]}],
+        "outputs": [{"y": {"node_name": "n", "data_item": "y"}}]
+    }]);
+    std::fs::write(&path, text.to_string()).unwrap();
+    let server = TestServer::start(&["--config_path", &path.to_string_lossy()]).await;
+    let status = assert_ok(server.get("/v1/models/p").await);
+    let message = status["model_version_status"][0]["status"]["error_message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("Stateful model cannot be subscribed to pipeline"),
+        "{message}"
+    );
+}

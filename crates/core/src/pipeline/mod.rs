@@ -122,6 +122,15 @@ fn resolve(
     for &i in &order {
         let node = &config.nodes[i];
         let runner = runners[i].clone();
+        if let NodeRunner::Model(servable) = &runner
+            && servable.is_stateful()
+        {
+            return Err(format!(
+                "Stateful model cannot be subscribed to pipeline (node {:?}, model {})",
+                node.name,
+                servable.name()
+            ));
+        }
         let signature = runner.signature();
         let mut node_inputs = Vec::new();
         let mut wave = 0;
