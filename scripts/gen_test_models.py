@@ -93,26 +93,24 @@ def unnamed_dims_models():
         [helper.make_tensor_value_info("sum", TensorProto.FLOAT, unnamed)],
     )
     save(graph, "unnamed_dims", 1)
+    doubling_model("double", unnamed)
+
+
+def doubling_model(name, shape):
+    """`name`: x FP32 `shape` -> y = x + x."""
     graph = helper.make_graph(
         [helper.make_node("Add", ["x", "x"], ["y"])],
-        "double",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, unnamed)],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, unnamed)],
+        name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
     )
-    save(graph, "double", 1)
+    save(graph, name, 1)
 
 
 def double_rows_model():
     """double_rows: x FP32 [batch, 1, 4] -> y = x + x (what a pipeline gathers
     from branches of [1, 4] rows)."""
-    shape = ["batch", 1, 4]
-    graph = helper.make_graph(
-        [helper.make_node("Add", ["x", "x"], ["y"])],
-        "double_rows",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
-    )
-    save(graph, "double_rows", 1)
+    doubling_model("double_rows", ["batch", 1, 4])
 
 
 def accumulator_model():

@@ -52,6 +52,15 @@ impl Manager {
 
     /// Clears model `name`'s storage fault once its storage answers again.
     pub(super) fn storage_answered(&self, name: &str) {
+        // Every poll of every model ends here: take the write lock (which
+        // requests' routing waits for) only when there is a fault to clear.
+        let faulty = self
+            .read()
+            .get(name)
+            .is_some_and(|m| m.storage_fault.is_some());
+        if !faulty {
+            return;
+        }
         let mut models = self.write();
         if let Some(fault) = models.get_mut(name).and_then(|m| m.storage_fault.take()) {
             tracing::info!(model = %name, failures = fault.failures, "model storage answers again");

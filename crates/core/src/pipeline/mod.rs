@@ -149,11 +149,7 @@ fn resolve(
                     )
                 })?;
             let slot = if source.node_name == REQUEST_NODE {
-                let position = config
-                    .inputs
-                    .iter()
-                    .position(|p| *p == source.data_item)
-                    .ok_or_else(|| format!("no pipeline input {:?}", source.data_item))?;
+                let position = input_position(config, &source.data_item)?;
                 match &inputs[position] {
                     Some(seen) => agree(seen, want, &node.name, name)?,
                     None => {
@@ -229,11 +225,7 @@ fn resolve(
     let mut response = Vec::new();
     for (name, source) in config.response() {
         let (slot, spec) = if source.node_name == REQUEST_NODE {
-            let position = config
-                .inputs
-                .iter()
-                .position(|p| *p == source.data_item)
-                .ok_or_else(|| format!("no pipeline input {:?}", source.data_item))?;
+            let position = input_position(config, &source.data_item)?;
             let spec = inputs[position]
                 .clone()
                 .ok_or_else(|| format!("pipeline input {:?} feeds no node", source.data_item))?;
@@ -290,6 +282,15 @@ fn agree(have: &TensorSpec, want: &TensorSpec, node: &str, input: &str) -> Resul
         ));
     }
     Ok(())
+}
+
+/// The position of pipeline input `name` (a pipeline input is slot `position`).
+fn input_position(config: &PipelineConfig, name: &str) -> Result<Slot, String> {
+    config
+        .inputs
+        .iter()
+        .position(|p| p == name)
+        .ok_or_else(|| format!("no pipeline input {name:?}"))
 }
 
 /// The spec of one branch of a demultiplexed tensor: without its first
