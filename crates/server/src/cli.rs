@@ -247,6 +247,11 @@ pub struct Cli {
     /// Write logs to this file instead of standard output.
     #[arg(long = "log_path")]
     pub log_path: Option<PathBuf>,
+
+    /// Probe mode, for container health checks: GET this http:// URL (e.g.
+    /// http://127.0.0.1:8000/v2/health/ready), exit 0 on 200, else 1. Serves nothing.
+    #[arg(long = "health_probe", value_name = "URL")]
+    pub health_probe: Option<String>,
 }
 
 /// `--log_level` values.

@@ -12,6 +12,7 @@ pub mod config;
 pub mod fuzzing;
 pub mod kserve;
 mod ovms;
+pub mod probe;
 pub mod reload;
 mod run;
 pub mod security;

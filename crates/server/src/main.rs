@@ -8,6 +8,9 @@ use inferd_server::config::ServerConfig;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(url) = &cli.health_probe {
+        return health_probe(url);
+    }
     let config = match ServerConfig::from_cli(&cli) {
         Ok(config) => config,
         Err(e) => {
@@ -29,11 +32,36 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(inferd_server::run(config)) {
+    let outcome = runtime.block_on(inferd_server::run(config));
+    // In-flight requests have drained; a model load still running on a
+    // blocking thread (SIGTERM during start-up) must not hold the exit.
+    runtime.shutdown_background();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("inferd: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--health_probe URL`: 0 when the URL answers 200, else 1 with the reason.
+fn health_probe(url: &str) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("inferd: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(inferd_server::probe::probe(url)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("inferd: health probe failed: {e}");
             ExitCode::FAILURE
         }
     }

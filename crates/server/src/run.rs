@@ -42,27 +42,42 @@ pub fn init_logging(level: LogLevel, path: Option<&Path>) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Resolves when SIGTERM or SIGINT arrives.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// SIGTERM and SIGINT, caught from the first moment of [`run`]: as a
+/// container's PID 1 the kernel drops signals that have no handler, so they
+/// must be registered before the (possibly long) first model loads.
+struct ShutdownSignals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn register() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(ShutdownSignals {
+                terminate: signal(SignalKind::terminate()).context("cannot catch SIGTERM")?,
+                interrupt: signal(SignalKind::interrupt()).context("cannot catch SIGINT")?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT received, shutting down"),
-        () = term => tracing::info!("SIGTERM received, shutting down"),
+        #[cfg(not(unix))]
+        Ok(ShutdownSignals {})
+    }
+
+    /// Resolves when SIGTERM or SIGINT arrives.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => tracing::info!("SIGINT received, shutting down"),
+            _ = self.terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("Ctrl-C received, shutting down");
+        }
     }
 }
 
@@ -108,6 +123,7 @@ fn telemetry(config: &ServerConfig, models: &ServerModelsConfig) -> anyhow::Resu
 /// Serves until SIGTERM/SIGINT, then stops accepting, lets in-flight requests
 /// finish, and returns.
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
+    let mut signals = ShutdownSignals::register()?;
     if let Some(dir) = &config.model_cache_dir {
         inferd_repository::set_cache_root(dir.clone());
     }
@@ -234,7 +250,13 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     for tls in [&grpc_tls, &rest_tls].into_iter().flatten() {
         tokio::spawn(tls.clone().watch(stopped(stop_rx.clone())));
     }
-    reloader.start().await;
+    tokio::select! {
+        () = reloader.start() => {}
+        () = signals.recv() => {
+            tracing::info!("stopping before the first models finished loading");
+            return drain(&stop_tx, servers, config.exit_timeout_seconds).await;
+        }
+    }
     if let Some(interval) = config.poll_interval {
         let reloader = reloader.clone();
         let stop = stopped(stop_rx.clone());
@@ -278,26 +300,35 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     tracing::info!("server ready");
 
     tokio::select! {
-        () = shutdown_signal() => {}
+        () = signals.recv() => {}
         Some(result) = servers.join_next() => {
             // A server stopped on its own: that is an error worth exiting on.
             let _ = stop_tx.send(true);
             return result.context("server task panicked")?.and(Err(anyhow::anyhow!("a server stopped unexpectedly")));
         }
     }
+    drain(&stop_tx, servers, config.exit_timeout_seconds).await
+}
+
+/// Stops accepting, lets in-flight requests finish for at most
+/// `exit_timeout_seconds`, and returns.
+async fn drain(
+    stop_tx: &watch::Sender<bool>,
+    mut servers: tokio::task::JoinSet<anyhow::Result<()>>,
+    exit_timeout_seconds: u64,
+) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
-    let drain = async {
+    let drained = async {
         while let Some(result) = servers.join_next().await {
             result.context("server task panicked")??;
         }
         anyhow::Ok(())
     };
-    let grace = std::time::Duration::from_secs(config.exit_timeout_seconds);
-    match tokio::time::timeout(grace, drain).await {
+    let grace = std::time::Duration::from_secs(exit_timeout_seconds);
+    match tokio::time::timeout(grace, drained).await {
         Ok(result) => result?,
         Err(_) => tracing::warn!(
-            "requests still in flight {} s after the shutdown signal (--exit_timeout_seconds); exiting",
-            config.exit_timeout_seconds
+            "requests still in flight {exit_timeout_seconds} s after the shutdown signal (--exit_timeout_seconds); exiting"
         ),
     }
     tracing::info!("shutdown complete");

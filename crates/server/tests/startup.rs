@@ -449,3 +449,104 @@ async fn sigterm_with_a_stalled_client_still_exits() {
     );
     drop(stalled);
 }
+
+/// As a container's PID 1 a signal without a handler is dropped, so SIGTERM
+/// must be caught from the start: here it arrives while the only model is
+/// still being listed from a store that never answers, and the server exits
+/// 0 at once instead of finishing (or being killed by) the start-up.
+#[test]
+fn sigterm_during_the_first_loads_exits_zero() {
+    let store = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", store.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let config = json!({"model_config_list": [
+        {"config": {"name": "stalled", "base_path": "s3://bucket/stalled"}}
+    ]});
+    let config_path = write_config(dir.path(), &config);
+    let cache = dir.path().join("cache");
+    let (port, rest_port) = free_ports();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = std::process::Command::new(common::BIN)
+        .args(["--config_path", &config_path, "--model_cache_dir"])
+        .arg(&cache)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--rest_port",
+            &rest_port.to_string(),
+        ])
+        .args([
+            "--grpc_bind_address",
+            "127.0.0.1",
+            "--rest_bind_address",
+            "127.0.0.1",
+        ])
+        .env("S3_ENDPOINT", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "key")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .stdout(log.reopen().unwrap())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .expect("spawn inferd");
+    // The listing request connects and then waits for an answer that never comes.
+    store.set_nonblocking(false).unwrap();
+    let (_held, _) = store.accept().expect("the server lists the store");
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "still running 10 s after SIGTERM:\n{}",
+                std::fs::read_to_string(log.path()).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+    assert_eq!(status.code(), Some(0), "{status}; log:\n{text}");
+    assert!(
+        text.contains("stopping before the first models finished loading"),
+        "log:\n{text}"
+    );
+}
+
+/// `--health_probe` (the container images' health check): 0 for a ready
+/// server, 1 with the reason for a closed port, a non-200 answer or a bad URL.
+#[tokio::test]
+async fn health_probe_reports_readiness_in_its_exit_code() {
+    let server = TestServer::with_models().await;
+    let ready = server.rest_url("/v2/health/ready");
+    let finished = run_binary(&["--health_probe", &ready], RUN_TIMEOUT);
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+
+    let missing = server.rest_url("/v2/models/ghost/ready");
+    let finished = run_binary(&["--health_probe", &missing], RUN_TIMEOUT);
+    assert_eq!(finished.code, Some(1));
+    assert!(
+        finished.stderr.contains("answered 404"),
+        "{}",
+        finished.stderr
+    );
+
+    let (closed, _) = free_ports();
+    let url = format!("http://127.0.0.1:{closed}/v2/health/ready");
+    let finished = run_binary(&["--health_probe", &url], RUN_TIMEOUT);
+    assert_eq!(finished.code, Some(1));
+    assert!(finished.stderr.contains("refused"), "{}", finished.stderr);
+
+    let finished = run_binary(&["--health_probe", "https://127.0.0.1/"], RUN_TIMEOUT);
+    assert_eq!(finished.code, Some(1));
+    assert!(
+        finished.stderr.contains("http:// URL"),
+        "{}",
+        finished.stderr
+    );
+}
