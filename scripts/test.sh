@@ -9,7 +9,9 @@
 #      tests start the real `inferd` binary that this build produces),
 #   4. interop tests with the real Python clients, in a venv this script makes,
 #      against that same binary,
-#   5. README.md's quick start, run exactly as written.
+#   5. README.md's quick start, run exactly as written,
+#   6. the container images: built from ./Containerfile with podman and run
+#      with real clients (scripts/container.sh; needs root and apt).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -48,3 +50,6 @@ INFERD_BIN="$root/target/release/inferd" "$python" -m pytest -q tests/interop
 
 step "README quick start (scripts/readme-quickstart.sh)"
 scripts/readme-quickstart.sh
+
+step "container images (scripts/container.sh)"
+scripts/container.sh

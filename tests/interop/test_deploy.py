@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 
 import jsonschema
@@ -179,3 +180,64 @@ def test_the_serving_runtime_matches_the_binary(tmp_path):
         "--model_path": str(REPO / "models" / "add"),
     }, prometheus=(runtime["spec"]["annotations"]["prometheus.kserve.io/port"],
                    runtime["spec"]["annotations"]["prometheus.kserve.io/path"]))
+
+
+def containerfile_instructions(stage):
+    """The instructions of one stage of ./Containerfile: {KEYWORD: [text, ...]}."""
+    text = (REPO / "Containerfile").read_text().replace("\\\n", " ")
+    found, current = {}, None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, rest = line.partition(" ")
+        if keyword == "FROM":
+            current = rest.split(" AS ")[-1].strip()
+        elif current == stage:
+            found.setdefault(keyword, []).append(rest.strip())
+    return found
+
+
+def test_the_containerfile_matches_the_binary_and_the_manifests(tmp_path):
+    image = containerfile_instructions("tract-only")
+    entrypoint = json.loads(image["ENTRYPOINT"][0])
+    cmd = json.loads(image["CMD"][0])
+    health = json.loads(image["HEALTHCHECK"][0].split("CMD", 1)[1])
+    exposed = {int(p) for p in image["EXPOSE"][0].split()}
+    baked = dict(zip(entrypoint[1::2], entrypoint[2::2]))
+    assert entrypoint[0] == health[0] == "/usr/local/bin/inferd"
+    assert {name for name in [*baked, *cmd[::2]]} <= known_flags()
+    assert {int(baked["--port"]), int(baked["--rest_port"])} == exposed
+    probe = urllib.parse.urlsplit(health[2])
+    assert health[1] == "--health_probe" and probe.port == int(baked["--rest_port"])
+    uid = int(image["USER"][0].split(":")[0])
+
+    deployment = next(d for d in render("base") if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["securityContext"]["runAsUser"] == uid
+    assert kserve("servingruntime.yaml")["spec"]["containers"][0]["securityContext"]["runAsUser"] == uid
+    assert {p["containerPort"] for p in container["ports"]} <= exposed
+    assert container["readinessProbe"]["httpGet"]["path"] == probe.path
+
+    # The entrypoint's ports can be overridden by later flags (as the
+    # manifests do), and the health check's probe passes on a ready server.
+    grpc_port, rest_port = free_port(), free_port()
+    command = [str(server_binary()), *entrypoint[1:], "--model_name", "add",
+               "--model_path", str(REPO / "models" / "add"), "--port", str(grpc_port),
+               "--rest_port", str(rest_port), "--grpc_bind_address", "127.0.0.1",
+               "--rest_bind_address", "127.0.0.1"]
+    log = open(tmp_path / "inferd.log", "wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{rest_port}{probe.path}"
+        assert answers(url), (tmp_path / "inferd.log").read_text()
+        checked = subprocess.run([str(server_binary()), "--health_probe", url],
+                                 capture_output=True, text=True, timeout=30)
+        assert checked.returncode == 0, checked.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    down = subprocess.run([str(server_binary()), "--health_probe", url],
+                          capture_output=True, text=True, timeout=30)
+    assert down.returncode == 1 and "refused" in down.stderr

@@ -8,9 +8,15 @@ use clap::{Parser, ValueEnum};
 /// inferd: serve ONNX models over KServe v2 gRPC and REST.
 ///
 /// Single-model mode: --model_name and --model_path. Multi-model mode:
-/// --config_path with an OVMS config.json. Not both.
+/// --config_path with an OVMS config.json. Not both. A flag given twice
+/// takes its last value (so a container entrypoint's defaults can be overridden).
 #[derive(Debug, Clone, Parser)]
-#[command(name = "inferd", version, max_term_width = 100)]
+#[command(
+    name = "inferd",
+    version,
+    max_term_width = 100,
+    args_override_self = true
+)]
 pub struct Cli {
     /// gRPC port (KServe v2 GRPCInferenceService and grpc.health.v1); 0 turns gRPC off.
     #[arg(long = "port", default_value_t = 9178)]
