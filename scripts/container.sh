@@ -74,7 +74,6 @@ build tract-only localhost/inferd:tract
 build full localhost/inferd:latest
 podman image prune -f >/dev/null
 
-.venv/bin/python scripts/container_check.py localhost/inferd:latest localhost/inferd:tract "$resnet"
 
 size_mb() { podman image inspect --format '{{.Size}}' "$1" | awk '{printf "%.1f", $1 / 1e6}'; }
 du_mb() { du -sb "$@" 2>/dev/null | awk '{s += $1} END {printf "%.1f", s / 1e6}'; }
@@ -95,3 +94,6 @@ echo "  OpenVINO AUTO/HETERO/batch, TBB, hwloc: $(du_mb "$libs"/openvino/libs/li
 echo "  ONNX Runtime:                        $(du_mb "$libs"/onnxruntime/capi)"
 echo "  C/C++ libraries, certificates:       $(du_mb "$mnt/lib" "$mnt/lib64" "$mnt/usr/lib" "$mnt/etc")"
 podman image unmount localhost/inferd:latest >/dev/null
+
+echo
+.venv/bin/python scripts/container_check.py localhost/inferd:latest localhost/inferd:tract "$resnet"

@@ -3,7 +3,9 @@
 real clients over loopback, and prints what it measured. Exits non-zero on
 the first failed check.
 
-For each image (full: OpenVINO, ONNX Runtime and tract; tract-only):
+The images' sizes are under their targets (tract-only 50 MB, full 200 MB,
+uncompressed). For each image (full: OpenVINO, ONNX Runtime and tract;
+tract-only):
   - serves the sample models (the repository's models/ mounted read-only,
     a config.json mounted beside) over KServe REST and gRPC (tritonclient)
     and TF Serving gRPC (ovmsclient); on the full image the same `add`
@@ -107,9 +109,13 @@ def client_module(client):
     return httpclient if isinstance(client, httpclient.InferenceServerClient) else grpcclient
 
 
+PASSED = []
+
+
 def check(condition, message):
     if not condition:
         raise RuntimeError(message)
+    PASSED.append(message)
     print(f"  ok: {message}")
 
 
@@ -248,6 +254,9 @@ def startup_figures(full, tract, resnet_dir, work):
 
 def main():
     full, tract, resnet_dir = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3]).resolve()
+    for image, limit in ((tract, 50e6), (full, 200e6)):
+        size = int(podman("image", "inspect", "--format", "{{.Size}}", image).stdout)
+        check(size < limit, f"{image} is {size / 1e6:.1f} MB, under {limit / 1e6:.0f} MB")
     with tempfile.TemporaryDirectory(prefix="inferd-container-") as tmp:
         work = pathlib.Path(tmp)
         print(f"{full}:")
@@ -268,4 +277,6 @@ if __name__ == "__main__":
         main()
     except RuntimeError as e:
         print(f"FAILED: {e}", file=sys.stderr)
+        print(f"containers: {len(PASSED)} passed, 1 failed")
         sys.exit(1)
+    print(f"containers: {len(PASSED)} passed, 0 failed")
