@@ -125,13 +125,14 @@ def write_config(folder, models):
     return f"{folder}:/config:ro"
 
 
-def serving_checks(image, models, work):
+def serving_checks(image, models, work, resnet_dir):
     """Clients, user, health check, SIGTERM under load."""
     config = write_config(work / "serve", [
         {"name": name, "base_path": f"/models/{folder}", **({"backend": backend} if backend else {})}
         for name, folder, backend in models
-    ])
-    box = Container(image, ["--config_path", "/config/config.json"], [f"{REPO / 'models'}:/models:ro", config])
+    ] + [{"name": "slow", "base_path": "/slow", "backend": "tract"}])
+    box = Container(image, ["--config_path", "/config/config.json"],
+                    [f"{REPO / 'models'}:/models:ro", config, f"{resnet_dir}:/slow:ro"])
     try:
         box.wait_for(lambda: box.http().is_server_ready(), "readiness")
         http = box.http()
@@ -154,7 +155,25 @@ def serving_checks(image, models, work):
         box.remove()
 
 
+def resnet_input():
+    data = httpclient.InferInput("data", [1, 3, 224, 224], "FP32")
+    data.set_data_from_numpy(np.random.default_rng(1).standard_normal((1, 3, 224, 224), dtype=np.float32),
+                             binary_data=True)
+    return data
+
+
 def sigterm_under_load(box):
+    """4 clients looping on `add` and 2 slow (ResNet-sized, tract) requests
+    in flight when SIGTERM arrives: those must still be answered."""
+    slow_done = []
+
+    def slow_request():
+        try:
+            result = box.http().infer("slow", [resnet_input()])
+            slow_done.append((time.perf_counter(), result.as_numpy("logits").shape))
+        except Exception as e:
+            slow_done.append((time.perf_counter(), repr(e)))
+
     stop = threading.Event()
     signalled = threading.Event()
     results = {"ok": 0, "wrong": 0, "early_errors": [], "late_errors": 0}
@@ -184,12 +203,20 @@ def sigterm_under_load(box):
     for t in threads:
         t.start()
     time.sleep(1.0)
+    slow = [threading.Thread(target=slow_request) for _ in range(2)]
+    for t in slow:
+        t.start()
+    time.sleep(0.1)
     signalled.set()
+    signalled_at = time.perf_counter()
     podman("kill", "--signal", "TERM", NAME)
     code = podman("wait", NAME).stdout.strip()
     stop.set()
-    for t in threads:
+    for t in threads + slow:
         t.join()
+    answered_late = [shape for at, shape in slow_done if at > signalled_at and shape == (1, 1000)]
+    check(len(answered_late) == 2 and len(slow_done) == 2,
+          f"the 2 slow requests in flight at SIGTERM were answered after it: {[s for _, s in slow_done]}")
     check(results["ok"] > 0 and results["wrong"] == 0,
           f"under load: {results['ok']} correct answers, {results['wrong']} wrong")
     check(not results["early_errors"], f"no error before SIGTERM {results['early_errors'][:3]}")
@@ -222,9 +249,7 @@ def startup_figures(full, tract, resnet_dir, work):
                 for _ in range(3)]
         rows.append((label, "add (tiny ONNX), engine of choice", statistics.median(runs)))
 
-    data = httpclient.InferInput("data", [1, 3, 224, 224], "FP32")
-    data.set_data_from_numpy(np.random.default_rng(1).standard_normal((1, 3, 224, 224), dtype=np.float32),
-                             binary_data=True)
+    data = resnet_input()
     mount = f"{resnet_dir}:/models/resnet50:ro"
     ov_config = write_config(work / "resnet-ov", [
         {"name": "resnet50", "base_path": "/models/resnet50", "backend": "openvino"}])
@@ -262,9 +287,9 @@ def main():
         print(f"{full}:")
         serving_checks(full, [("add", "add", None), ("add_openvino", "add", "openvino"),
                               ("add_onnxruntime", "add", "onnxruntime"), ("add_tract", "add", "tract"),
-                              ("add_ir", "add_ir", None)], work / "full")
+                              ("add_ir", "add_ir", None)], work / "full", resnet_dir)
         print(f"{tract}:")
-        serving_checks(tract, [("add", "add", None)], work / "tract")
+        serving_checks(tract, [("add", "add", None)], work / "tract", resnet_dir)
         print("container start (podman run) to first correct answer, this machine:")
         rows = startup_figures(full, tract, resnet_dir, work)
     print(f"| image | model | seconds |\n|---|---|---:|")
