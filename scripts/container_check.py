@@ -12,9 +12,10 @@ tract-only):
     model is served by each engine;
   - the process runs as the image's non-root user (uid 10001);
   - the image's HEALTHCHECK (inferd --health_probe) answers healthy;
-  - SIGTERM under load (podman kill): every answer received is correct,
-    errors only after the signal, the container exits 0 and logs
-    "shutdown complete";
+  - SIGTERM under load (podman kill; 4 clients on `add`, and 2 ResNet-sized
+    requests in flight at the signal, which must be answered): every answer
+    is correct, errors only after the signal, the container exits 0 and
+    logs "shutdown complete";
   - container start (podman run) to first correct answer: the small `add`
     model (median of 3), and a ResNet-50-sized ONNX model (full image:
     OpenVINO without and with the compiled-model cache volume; tract-only:
