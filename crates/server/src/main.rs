@@ -22,15 +22,8 @@ fn main() -> ExitCode {
         eprintln!("inferd: error: {e}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("inferd: error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = async_runtime(tokio::runtime::Builder::new_multi_thread()) else {
+        return ExitCode::FAILURE;
     };
     let outcome = runtime.block_on(inferd_server::run(config));
     // In-flight requests have drained; a model load still running on a
@@ -48,21 +41,25 @@ fn main() -> ExitCode {
 
 /// `--health_probe URL`: 0 when the URL answers 200, else 1 with the reason.
 fn health_probe(url: &str) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("inferd: error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = async_runtime(tokio::runtime::Builder::new_current_thread()) else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(inferd_server::probe::probe(url)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("inferd: health probe failed: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The tokio runtime from `builder`, or `None` after saying why it failed.
+fn async_runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runtime::Runtime> {
+    match builder.enable_all().build() {
+        Ok(runtime) => Some(runtime),
+        Err(e) => {
+            eprintln!("inferd: error: cannot start the async runtime: {e}");
+            None
         }
     }
 }
