@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/tensorflow/serving/model_service.proto",
         "proto/tensorflow/serving/ssl_config.proto",
         "proto/tensorflow/serving/batching_parameters.proto",
+        "proto/tensorflow/serving/monitoring_config.proto",
     ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");

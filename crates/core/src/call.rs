@@ -47,7 +47,11 @@ impl Call {
     /// Reads the request's parameters, validates it against the signature,
     /// runs it and returns the requested outputs.
     pub async fn infer(&self, request: InferRequest) -> Result<InferResponse, CoreError> {
-        self.servable.infer(request).await
+        let answer = self.servable.infer(request).await;
+        if let Err(e) = &answer {
+            self.tracker.failed_with(e.canonical_code().name());
+        }
+        answer
     }
 
     /// The answer reached the client's transport: count the call as a success.

@@ -188,7 +188,67 @@ pub enum CoreError {
     Internal,
 }
 
+/// The gRPC canonical status a request error maps to, on every API (gRPC
+/// codes, TF Serving's `status` metric label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CanonicalCode {
+    /// `INVALID_ARGUMENT`.
+    InvalidArgument,
+    /// `NOT_FOUND`.
+    NotFound,
+    /// `ALREADY_EXISTS`.
+    AlreadyExists,
+    /// `RESOURCE_EXHAUSTED`.
+    ResourceExhausted,
+    /// `UNIMPLEMENTED`.
+    Unimplemented,
+    /// `INTERNAL`.
+    Internal,
+    /// `UNAVAILABLE`.
+    Unavailable,
+}
+
+impl CanonicalCode {
+    /// The code's upper-case name, as gRPC and TensorFlow spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CanonicalCode::InvalidArgument => "INVALID_ARGUMENT",
+            CanonicalCode::NotFound => "NOT_FOUND",
+            CanonicalCode::AlreadyExists => "ALREADY_EXISTS",
+            CanonicalCode::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            CanonicalCode::Unimplemented => "UNIMPLEMENTED",
+            CanonicalCode::Internal => "INTERNAL",
+            CanonicalCode::Unavailable => "UNAVAILABLE",
+        }
+    }
+}
+
 impl CoreError {
+    /// The canonical status of this error.
+    pub fn canonical_code(&self) -> CanonicalCode {
+        use crate::executor::SequenceError;
+        match self {
+            CoreError::ModelNotFound
+            | CoreError::VersionNotFound
+            | CoreError::StorageFault { .. }
+            | CoreError::LabelNotFound(_) => CanonicalCode::NotFound,
+            // Triton answers a request that timed out in its queue UNAVAILABLE.
+            CoreError::VersionNotLoaded | CoreError::PipelineNotReady(_) | CoreError::TimedOut => {
+                CanonicalCode::Unavailable
+            }
+            CoreError::Invalid(_) | CoreError::BackendInput(_) => CanonicalCode::InvalidArgument,
+            CoreError::Overloaded(_) => CanonicalCode::ResourceExhausted,
+            CoreError::StreamNotSupported => CanonicalCode::Unimplemented,
+            CoreError::Internal | CoreError::NodeFailed(_) => CanonicalCode::Internal,
+            CoreError::Sequence(error) => match error {
+                SequenceError::Missing => CanonicalCode::NotFound,
+                SequenceError::Exists => CanonicalCode::AlreadyExists,
+                SequenceError::TooMany => CanonicalCode::Unavailable,
+                _ => CanonicalCode::InvalidArgument,
+            },
+        }
+    }
+
     /// A stable short name for logs and metric labels.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -22,7 +22,7 @@ mod validate;
 use std::sync::Arc;
 
 pub use call::Call;
-pub use error::{CoreError, ValidationError};
+pub use error::{CanonicalCode, CoreError, ValidationError};
 pub use executor::SchedulerOptions;
 pub use manager::{
     BatchingFileParser, Detached, LoadTiming, Manager, ManagerOptions, PER_MODEL_BATCHING_FILE,

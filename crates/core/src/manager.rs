@@ -67,6 +67,9 @@ pub struct ManagerOptions {
     /// in a version's folder (or the model's) is read with this parser and
     /// wins over `batching`.
     pub batching_file: Option<BatchingFileParser>,
+    /// Engine settings every model gets unless its plugin_config sets them
+    /// (TF Serving's --tensorflow_intra_op_parallelism: INFERENCE_NUM_THREADS).
+    pub default_plugin_config: std::collections::BTreeMap<String, String>,
 }
 
 impl ManagerOptions {

@@ -78,6 +78,8 @@ pub struct ServerConfig {
     pub rest_request_timeout: Option<std::time::Duration>,
     /// How far a compressed REST body may expand, times its length.
     pub max_decompression_ratio: u64,
+    /// TensorFlow Serving's own flags, checked.
+    pub tfs: crate::tfs::TfsSettings,
 }
 
 /// Whether to serve Prometheus metrics, and which.
@@ -111,7 +113,7 @@ impl ModelSource {
     /// that version labels point at versions that are on disk.
     pub fn load(&self) -> Result<ServerModelsConfig, ConfigError> {
         let config = match self {
-            ModelSource::ConfigFile(path) => ServerModelsConfig::load(path)?,
+            ModelSource::ConfigFile(path) => crate::tfs::load_models_file(path)?,
             ModelSource::Single(config) => config.clone(),
         };
         config.check_labels_on_disk()?;
@@ -220,6 +222,7 @@ impl ServerConfig {
             max_decompression_ratio: cli.max_decompression_ratio.max(1),
             rest_request_timeout: (cli.rest_api_timeout_in_ms > 0)
                 .then(|| std::time::Duration::from_millis(cli.rest_api_timeout_in_ms)),
+            tfs: crate::tfs::TfsSettings::from_flags(&cli.tfs).map_err(StartupError::Flags)?,
         })
     }
 }
@@ -312,6 +315,36 @@ mod tests {
         let cli = Cli::try_parse_from(std::iter::once("inferd").chain(args.iter().copied()))
             .map_err(|e| e.to_string())?;
         ServerConfig::from_cli(&cli).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn boolean_flags_take_tensorflow_servings_true_and_false() {
+        let single = [
+            "--model_name",
+            "a",
+            "--model_path",
+            "/m",
+            "--rest_port",
+            "8000",
+        ];
+        let on = parse(&[&single[..], &["--enable_batching=true", "--metrics_enable"]].concat())
+            .unwrap();
+        assert!(on.batching.default.is_some());
+        assert!(on.metrics.enable);
+        let off = parse(
+            &[
+                &single[..],
+                &["--enable_batching=false", "--metrics_enable=0"],
+            ]
+            .concat(),
+        )
+        .unwrap();
+        assert!(off.batching.default.is_none());
+        assert!(!off.metrics.enable);
+        // A bare flag does not swallow the next argument.
+        let next = parse(&[&["--metrics_enable"], &single[..]].concat()).unwrap();
+        assert!(next.metrics.enable);
+        assert!(parse(&[&single[..], &["--enable_batching=maybe"]].concat()).is_err());
     }
 
     #[test]

@@ -2,12 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use inferd_server::cli::Cli;
 use inferd_server::config::ServerConfig;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = inferd_server::cli::parse(std::env::args_os());
     if let Some(url) = &cli.health_probe {
         return health_probe(url);
     }

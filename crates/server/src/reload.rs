@@ -10,6 +10,7 @@ use inferd_core::{LoadTiming, Manager, ServableState, VersionStatus};
 use inferd_repository::{ConfigError, ServerModelsConfig};
 
 use crate::config::ModelSource;
+use crate::tfs::settings::ConfigFilePoll;
 
 /// Why an explicit model load or unload was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +37,8 @@ struct ReloadState {
     last_error: Option<String>,
     /// Models unloaded through the repository extension, until loaded again.
     unloaded: BTreeSet<String>,
+    /// When the config file was last read by a poll (or at start).
+    last_read: std::time::Instant,
 }
 
 impl ReloadState {
@@ -54,6 +57,7 @@ impl ReloadState {
 pub struct Reloader {
     manager: Arc<Manager>,
     source: ModelSource,
+    config_file_poll: ConfigFilePoll,
     state: tokio::sync::Mutex<ReloadState>,
 }
 
@@ -63,13 +67,22 @@ impl Reloader {
         Reloader {
             manager,
             source,
+            config_file_poll: ConfigFilePoll::EveryPoll,
             state: tokio::sync::Mutex::new(ReloadState {
                 from_file: Some(initial.clone()),
                 current: initial,
                 last_error: None,
                 unloaded: BTreeSet::new(),
+                last_read: std::time::Instant::now(),
             }),
         }
+    }
+
+    /// How often polls read the config file again (TF Serving's
+    /// --model_config_file_poll_wait_seconds; every poll by default).
+    pub fn with_config_file_poll(mut self, poll: ConfigFilePoll) -> Self {
+        self.config_file_poll = poll;
+        self
     }
 
     /// The manager changes are applied to.
@@ -112,7 +125,15 @@ impl Reloader {
     /// load, and a model still busy takes its change up when it is done.
     pub async fn poll(&self) {
         let mut state = self.state.lock().await;
-        if let ModelSource::ConfigFile(path) = &self.source {
+        let read_file = match self.config_file_poll {
+            ConfigFilePoll::EveryPoll => true,
+            ConfigFilePoll::Never => false,
+            ConfigFilePoll::Every(wait) => state.last_read.elapsed() >= wait,
+        };
+        if let ModelSource::ConfigFile(path) = &self.source
+            && read_file
+        {
+            state.last_read = std::time::Instant::now();
             match self.source.load() {
                 Ok(models) => {
                     state.last_error = None;

@@ -17,7 +17,7 @@ use crate::reload::Reloader;
 use crate::tls::{Alpn, ServerTls, TlsSource};
 use crate::transport::RestGuard;
 use crate::transport::access::AccessControl;
-use crate::transport::grpc::GrpcSettings;
+use crate::transport::grpc::{GrpcListener, GrpcSettings};
 use crate::transport::rest::RestTimeouts;
 
 /// Sets up `tracing` at `level`, to `path` when given, else to standard output.
@@ -81,6 +81,25 @@ impl ShutdownSignals {
     }
 }
 
+/// Listens on TF Serving's --grpc_socket_path; a socket file left by an
+/// earlier run is replaced, any other file is not.
+#[cfg(unix)]
+fn bind_unix(path: &Path) -> anyhow::Result<(tokio::net::UnixListener, std::path::PathBuf)> {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && meta.file_type().is_socket()
+    {
+        let _ = std::fs::remove_file(path);
+    }
+    let listener = tokio::net::UnixListener::bind(path).with_context(|| {
+        format!(
+            "cannot listen for gRPC on the Unix domain socket {}",
+            path.display()
+        )
+    })?;
+    Ok((listener, path.to_path_buf()))
+}
+
 async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
@@ -110,13 +129,19 @@ const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 /// says. Metrics need the REST port, and only known names are accepted.
 fn telemetry(config: &ServerConfig, models: &ServerModelsConfig) -> anyhow::Result<Arc<Telemetry>> {
     let setting = config.metrics.effective(models);
-    if !setting.enable {
+    let tensorflow_names = config.tfs.prometheus_path.is_some();
+    if !setting.enable && !tensorflow_names {
         return Ok(Arc::new(Telemetry::disabled()));
     }
     if config.rest_addr.is_none() {
-        anyhow::bail!("cannot start: metrics are served on the REST port; set --rest_port");
+        anyhow::bail!(
+            "cannot start: metrics are served on the REST port; set --rest_port (--rest_api_port)"
+        );
     }
-    let metrics = Metrics::new(setting.list.as_deref()).context("cannot start")?;
+    let mut metrics = Metrics::new(setting.list.as_deref()).context("cannot start")?;
+    if tensorflow_names {
+        metrics = metrics.with_tensorflow_names();
+    }
     Ok(Arc::new(Telemetry::with_metrics(metrics)))
 }
 
@@ -131,6 +156,11 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let telemetry = telemetry(&config, &models)?;
     let grpc_listener = match config.grpc_addr {
         Some(addr) => Some(bind(addr, "gRPC").await?),
+        None => None,
+    };
+    #[cfg(unix)]
+    let grpc_socket = match &config.tfs.grpc_socket_path {
+        Some(path) => Some(bind_unix(path)?),
         None => None,
     };
     let rest_listener = match config.rest_addr {
@@ -165,6 +195,12 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         num_load_threads: config.num_load_threads,
         batching: config.batching.default.clone(),
         batching_file: config.batching.file_parser(),
+        default_plugin_config: config
+            .tfs
+            .intra_op_threads
+            .map(|n| ("INFERENCE_NUM_THREADS".to_string(), n.to_string()))
+            .into_iter()
+            .collect(),
     };
     let manager =
         Arc::new(Manager::with_options(backends, options).with_telemetry(telemetry.clone()));
@@ -172,11 +208,10 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         tracing::info!(metrics = ?metrics.enabled(), "Prometheus metrics on GET /metrics");
     }
     let core = Arc::new(Core::new(manager.clone()));
-    let reloader = Arc::new(Reloader::new(
-        manager.clone(),
-        config.models.clone(),
-        models,
-    ));
+    let reloader = Arc::new(
+        Reloader::new(manager.clone(), config.models.clone(), models)
+            .with_config_file_poll(config.tfs.config_file_poll),
+    );
     let access = AccessControl::new(config.access.clone(), telemetry.clone());
     let grpc_tls = server_tls(
         "gRPC",
@@ -198,12 +233,21 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let mut servers = tokio::task::JoinSet::new();
     let (health, health_service) = tonic_health::server::health_reporter();
     crate::transport::grpc::set_serving(&health, false).await;
+    let mut grpc_listeners = Vec::new();
     if let Some(listener) = grpc_listener {
         tracing::info!(address = %listener.local_addr()?, tls = grpc_tls.is_some(), "gRPC server listening");
+        grpc_listeners.push(GrpcListener::Tcp(listener));
+    }
+    #[cfg(unix)]
+    if let Some((listener, path)) = grpc_socket {
+        tracing::info!(socket = %path.display(), "gRPC server listening on a Unix domain socket");
+        grpc_listeners.push(GrpcListener::Unix(listener));
+    }
+    for listener in grpc_listeners {
         let server = crate::transport::grpc::serve(
             core.clone(),
             reloader.clone(),
-            health_service,
+            health_service.clone(),
             GrpcSettings {
                 max_message_bytes: config.max_request_bytes,
                 max_streams: config.rest_limits.http2_max_streams,
@@ -225,6 +269,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             max_request_bytes: config.max_request_bytes,
             allowed_origins: config.cors.origins.clone(),
             max_decompression_ratio: config.max_decompression_ratio,
+            tfs_metrics_path: config.tfs.prometheus_path.clone(),
         };
         let timeouts = RestTimeouts {
             body: config.rest_body_timeout,
@@ -257,7 +302,12 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             return drain(&stop_tx, servers, config.exit_timeout_seconds).await;
         }
     }
-    if let Some(interval) = config.poll_interval {
+    // TF Serving's config-file poll runs even with version polling off.
+    let config_poll = match config.tfs.config_file_poll {
+        crate::tfs::settings::ConfigFilePoll::Every(wait) => Some(wait),
+        _ => None,
+    };
+    if let Some(interval) = config.poll_interval.or(config_poll) {
         let reloader = reloader.clone();
         let stop = stopped(stop_rx.clone());
         tokio::spawn(async move {

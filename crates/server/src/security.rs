@@ -68,7 +68,14 @@ pub fn access_rules(cli: &Cli) -> Result<AccessRules, StartupError> {
 /// The CORS settings the flags ask for, checked.
 pub fn cors_settings(cli: &Cli) -> Result<CorsSettings, StartupError> {
     let settings = CorsSettings {
-        origins: list(cli.allowed_origins.as_deref(), &[]),
+        origins: list(
+            cli.allowed_origins.as_deref(),
+            if cli.tfs.rest_api_enable_cors_support {
+                &["*"]
+            } else {
+                &[]
+            },
+        ),
         methods: list(cli.allowed_methods.as_deref(), &["GET", "POST", "OPTIONS"]),
         headers: list(
             cli.allowed_headers.as_deref(),

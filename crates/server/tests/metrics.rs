@@ -377,18 +377,9 @@ fn bad_metric_settings_refuse_to_start() {
 /// (scripts/test.sh sets both, from scripts/install-promtool.sh).
 #[tokio::test]
 async fn promtool_accepts_the_output() {
-    let promtool_bin = std::env::var("INFERD_PROMTOOL").unwrap_or_else(|_| "promtool".into());
-    let promtool = std::process::Command::new(&promtool_bin)
-        .arg("--version")
-        .output();
-    if promtool.is_err() {
-        assert!(
-            std::env::var_os("INFERD_REQUIRE_PROMTOOL").is_none(),
-            "promtool is required but not installed"
-        );
-        eprintln!("promtool not installed: skipped");
+    let Some(promtool) = common::promtool() else {
         return;
-    }
+    };
     let server = TestServer::start(&[
         "--config_path",
         &config_path(),
@@ -399,28 +390,9 @@ async fn promtool_accepts_the_output() {
     .await;
     traffic(&server).await;
     let text = scrape(&server).await;
-    let mut child = std::process::Command::new(&promtool_bin)
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run promtool");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().expect("promtool output");
-    let findings = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
-    // 0: clean; 3: lint findings only (1 would be a parse error).
-    assert!(
-        matches!(output.status.code(), Some(0 | 3)),
-        "promtool: {findings}"
-    );
+    let checked = common::promtool_findings(&promtool, &text);
+    let findings = checked.text;
+    assert!(checked.parsed, "promtool: {findings}");
     let inherited = [
         "ovms_requests_success counter metrics should have \"_total\" suffix",
         "ovms_requests_fail counter metrics should have \"_total\" suffix",

@@ -463,6 +463,12 @@ impl Manager {
         };
         let mut options = model_options(model);
         options.cache_dir.clone_from(&self.options.cache_dir);
+        for (key, value) in &self.options.default_plugin_config {
+            options
+                .plugin_config
+                .entry(key.clone())
+                .or_insert_with(|| value.clone());
+        }
         let Loaded {
             engine: backend,
             model: loaded,

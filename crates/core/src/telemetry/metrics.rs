@@ -9,6 +9,7 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
+use super::tfs_metrics::TfsVersionMetrics;
 use super::{Api, Interface, Method};
 
 /// Every metric the server can report, by OVMS name.
@@ -122,9 +123,11 @@ pub enum MetricsError {
 
 /// The server's Prometheus metrics.
 pub struct Metrics {
-    recorder: PrometheusRecorder,
+    recorder: std::sync::Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
     enabled: Vec<&'static str>,
+    /// TF Serving's names too (`--monitoring_config_file`).
+    tensorflow_names: bool,
 }
 
 impl Metrics {
@@ -168,10 +171,18 @@ impl Metrics {
         }
         let handle = recorder.handle();
         Ok(Metrics {
-            recorder,
+            recorder: std::sync::Arc::new(recorder),
             handle,
             enabled,
+            tensorflow_names: false,
         })
+    }
+
+    /// Reports TF Serving's names beside OVMS's, for requests through its API.
+    pub fn with_tensorflow_names(mut self) -> Self {
+        super::tfs_metrics::describe(&self.recorder);
+        self.tensorflow_names = true;
+        self
     }
 
     /// The names being reported.
@@ -287,6 +298,9 @@ impl Metrics {
             queue_size: self.gauge(QUEUE_SIZE, model()),
             active: self.gauge(ACTIVE, model()),
             sequences: self.gauge(SEQUENCES, model()),
+            tfs: self
+                .tensorflow_names
+                .then(|| TfsVersionMetrics::new(self.recorder.clone(), name)),
         }
     }
 
@@ -307,7 +321,7 @@ impl Metrics {
     }
 }
 
-static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
+pub(super) static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
 
 /// One version's metric handles; a disabled metric has none.
 pub(super) struct VersionMetrics {
@@ -324,6 +338,7 @@ pub(super) struct VersionMetrics {
     queue_size: Option<Gauge>,
     active: Option<Gauge>,
     sequences: Option<Gauge>,
+    tfs: Option<TfsVersionMetrics>,
 }
 
 fn micros(d: Duration) -> f64 {
@@ -349,11 +364,27 @@ impl VersionMetrics {
         }
     }
 
-    pub(super) fn finished(&self, api: Api, interface: Interface, ok: bool, spent: Duration) {
+    /// A request ended; `failure` is its canonical code when it failed.
+    pub(super) fn finished(
+        &self,
+        api: Api,
+        interface: Interface,
+        failure: Option<&'static str>,
+        spent: Duration,
+    ) {
         if let Some(g) = &self.current {
             g.decrement(1.0);
         }
-        let outcome = if ok { &self.success } else { &self.fail };
+        if let Some(tfs) = &self.tfs
+            && api == Api::TensorFlowServing
+        {
+            tfs.finished(interface, failure, spent);
+        }
+        let outcome = if failure.is_none() {
+            &self.success
+        } else {
+            &self.fail
+        };
         if let Some(c) = &outcome[api.index()][interface.index()] {
             c.increment(1);
         }
@@ -404,7 +435,7 @@ mod tests {
     fn only_listed_metrics_are_rendered() {
         let metrics = Metrics::new(Some(&[REQUESTS_SUCCESS.into()])).unwrap();
         let version = metrics.for_version("m", 3);
-        version.finished(Api::KServe, Interface::Rest, true, Duration::from_micros(5));
+        version.finished(Api::KServe, Interface::Rest, None, Duration::from_micros(5));
         version.executed(Duration::ZERO, Duration::from_micros(5));
         let text = metrics.render();
         assert!(

@@ -5,6 +5,7 @@
 
 mod metrics;
 mod stats;
+mod tfs_metrics;
 mod tracker;
 
 use std::sync::Arc;

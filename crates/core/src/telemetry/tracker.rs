@@ -15,6 +15,8 @@ pub struct RequestTracker {
     interface: Interface,
     started: Instant,
     ok: bool,
+    /// The canonical code of the error that ended the request, when known.
+    failure: std::sync::OnceLock<&'static str>,
 }
 
 impl RequestTracker {
@@ -28,7 +30,13 @@ impl RequestTracker {
             interface,
             started: Instant::now(),
             ok: false,
+            failure: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The request failed with this canonical code (the first one given counts).
+    pub fn failed_with(&self, code: &'static str) {
+        let _ = self.failure.set(code);
     }
 
     /// The request was answered.
@@ -42,7 +50,11 @@ impl Drop for RequestTracker {
         let spent = self.started.elapsed();
         self.telemetry.stats.finished(self.ok, spent);
         if let Some(m) = &self.telemetry.metrics {
-            m.finished(self.api, self.interface, self.ok, spent);
+            // A failure before inference ran (the frontend could not decode
+            // the request) is the client's: INVALID_ARGUMENT.
+            let failure =
+                (!self.ok).then(|| self.failure.get().copied().unwrap_or("INVALID_ARGUMENT"));
+            m.finished(self.api, self.interface, failure, spent);
         }
     }
 }

@@ -16,3 +16,8 @@ pub fn rest_routes() -> Router<RestState> {
         .route("/v1/config/reload", post(rest_config::reload))
         .route("/metrics", get(rest_metrics::metrics))
 }
+
+/// The same metrics at TF Serving's Prometheus path.
+pub fn metrics_at(path: &str) -> Router<RestState> {
+    Router::new().route(path, get(rest_metrics::metrics))
+}

@@ -60,30 +60,51 @@ fn model_config(model: ModelConfig) -> Result<inferd_repository::ModelConfig, St
     Ok(config)
 }
 
+/// Why a `ModelServerConfig` gives no model list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelListError {
+    /// Neither `model_config_list` nor anything else is set.
+    #[error("no model_config_list")]
+    Missing,
+    /// `custom_model_config` instead of a list.
+    #[error("custom_model_config is not supported; send a model_config_list")]
+    Custom,
+    /// A model's settings are out of range or the list does not check.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A `ModelServerConfig` (reload request or --model_config_file) in the
+/// repository's terms, checked; base paths as given.
+pub fn model_list(config: Option<ModelServerConfig>) -> Result<ServerModelsConfig, ModelListError> {
+    let list = match config.and_then(|c| c.config) {
+        Some(Config::ModelConfigList(list)) => list,
+        Some(Config::CustomModelConfig(_)) => return Err(ModelListError::Custom),
+        None => return Err(ModelListError::Missing),
+    };
+    let mut models = ServerModelsConfig::default();
+    for model in list.config {
+        let config = model_config(model).map_err(ModelListError::Invalid)?;
+        models.model_config_list.push(ModelConfigEntry { config });
+    }
+    models
+        .check()
+        .map_err(|e| ModelListError::Invalid(e.to_string()))?;
+    Ok(models)
+}
+
 /// The model list of a reload request; INVALID_ARGUMENT when there is none
 /// or a model's settings are out of range.
 pub fn server_models(config: Option<ModelServerConfig>) -> Result<ServerModelsConfig, Status> {
-    let list = match config.and_then(|c| c.config) {
-        Some(Config::ModelConfigList(list)) => list,
-        Some(Config::CustomModelConfig(_)) => {
-            return Err(Status::invalid_argument(
-                "custom_model_config is not supported; send a model_config_list",
-            ));
+    model_list(config).map_err(|e| match e {
+        ModelListError::Missing => {
+            Status::invalid_argument("ReloadConfigRequest has no model_config_list")
         }
-        None => {
-            return Err(Status::invalid_argument(
-                "ReloadConfigRequest has no model_config_list",
-            ));
+        ModelListError::Custom => Status::invalid_argument(e.to_string()),
+        ModelListError::Invalid(message) => {
+            Status::invalid_argument(format!("{RELOAD_FAILED}: {message}"))
         }
-    };
-    let refused = |message: String| Status::invalid_argument(format!("{RELOAD_FAILED}: {message}"));
-    let mut models = ServerModelsConfig::default();
-    for model in list.config {
-        let config = model_config(model).map_err(refused)?;
-        models.model_config_list.push(ModelConfigEntry { config });
-    }
-    models.check().map_err(|e| refused(e.to_string()))?;
-    Ok(models)
+    })
 }
 
 #[cfg(test)]

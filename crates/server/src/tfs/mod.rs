@@ -1,6 +1,7 @@
 //! TensorFlow Serving's API (as OVMS serves it): gRPC PredictionService and
 //! ModelService, and the REST predict, status and metadata endpoints.
 
+mod config_file;
 mod grpc_model;
 mod grpc_predict;
 mod grpc_reload;
@@ -9,12 +10,15 @@ pub(crate) mod grpc_tensor;
 pub(crate) mod rest_json;
 pub(crate) mod rest_predict;
 pub mod rest_status;
+pub mod settings;
 
 use axum::Router;
 use axum::routing::get;
 
+pub use config_file::load_models_file;
 pub use grpc_model::TfsModels;
 pub use grpc_predict::TfsPrediction;
+pub use settings::TfsSettings;
 
 use crate::transport::RestState;
 

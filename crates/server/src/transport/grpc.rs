@@ -81,7 +81,7 @@ pub async fn serve<H: Health>(
     reloader: Arc<Reloader>,
     health: HealthServer<H>,
     settings: GrpcSettings,
-    listener: TcpListener,
+    listener: GrpcListener,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let kserve = GrpcInferenceServiceServer::new(KServeGrpc::new(core.clone(), reloader.clone()))
@@ -103,14 +103,29 @@ pub async fn serve<H: Health>(
         .add_service(kserve)
         .add_service(tfs_prediction)
         .add_service(tfs_models);
-    match settings.tls {
-        Some(tls) => {
+    match (listener, settings.tls) {
+        (GrpcListener::Tcp(listener), Some(tls)) => {
             let incoming = tls_incoming(listener, tls, settings.handshake_timeout);
             router.serve_with_incoming_shutdown(incoming, stop).await
         }
-        None => {
+        (GrpcListener::Tcp(listener), None) => {
             let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
             router.serve_with_incoming_shutdown(incoming, stop).await
         }
+        #[cfg(unix)]
+        (GrpcListener::Unix(listener), _) => {
+            let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+            router.serve_with_incoming_shutdown(incoming, stop).await
+        }
     }
+}
+
+/// Where gRPC is served: a TCP port (with TLS when configured), or a Unix
+/// domain socket (TF Serving's --grpc_socket_path; plain, local only).
+pub enum GrpcListener {
+    /// `--port`.
+    Tcp(TcpListener),
+    /// `--grpc_socket_path`.
+    #[cfg(unix)]
+    Unix(tokio::net::UnixListener),
 }

@@ -63,7 +63,13 @@ pub fn router(
         reloader,
     };
     let max_request_bytes = guard.max_request_bytes;
+    let tfs_metrics = guard
+        .tfs_metrics_path
+        .as_deref()
+        .map(crate::ovms::metrics_at)
+        .unwrap_or_default();
     let routes = Router::new()
+        .merge(tfs_metrics)
         .merge(crate::ovms::rest_routes())
         .merge(crate::tfs::rest_routes())
         .merge(crate::kserve::rest_routes())

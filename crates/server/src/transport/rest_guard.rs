@@ -31,6 +31,8 @@ pub struct RestGuard {
     /// `--max_decompression_ratio`: a compressed body may expand to at most
     /// this many times its declared length.
     pub max_decompression_ratio: u64,
+    /// TF Serving's Prometheus path (`--monitoring_config_file`), open like `/metrics`.
+    pub tfs_metrics_path: Option<String>,
 }
 
 /// The most bytes a compressed request body may expand to, set by the
@@ -39,7 +41,10 @@ pub struct RestGuard {
 struct DecompressedLimit(usize);
 
 /// What a REST path needs.
-fn access_of(path: &str) -> Access {
+fn access_of(path: &str, tfs_metrics_path: Option<&str>) -> Access {
+    if tfs_metrics_path == Some(path) {
+        return Access::Health;
+    }
     match path {
         "/v2/health/live" | "/v2/health/ready" | "/metrics" => Access::Health,
         "/v1/config/reload" => Access::Management,
@@ -121,7 +126,7 @@ impl RestGuard {
     /// The answer refusing `request`, or `None` to let it through (noting
     /// its decompression limit).
     fn refusal<B>(&self, request: &mut http::Request<B>) -> Option<Response> {
-        let access = access_of(request.uri().path());
+        let access = access_of(request.uri().path(), self.tfs_metrics_path.as_deref());
         let headers = request.headers();
         let presented = headers
             .get(header::AUTHORIZATION)

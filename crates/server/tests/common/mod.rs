@@ -102,9 +102,24 @@ impl TestServer {
         client: reqwest::Client,
         scheme: &'static str,
     ) -> TestServer {
+        TestServer::start_program(Path::new(BIN), args, client, scheme).await
+    }
+
+    /// Like [`TestServer::start`], running `program` (e.g. a link to the
+    /// binary under another server's name).
+    pub async fn start_as(program: &Path, args: &[&str]) -> TestServer {
+        TestServer::start_program(program, args, http_client(), "http").await
+    }
+
+    async fn start_program(
+        program: &Path,
+        args: &[&str],
+        client: reqwest::Client,
+        scheme: &'static str,
+    ) -> TestServer {
         let mut last_log = String::new();
         for _ in 0..START_ATTEMPTS {
-            match TestServer::try_start(args, client.clone(), scheme).await {
+            match TestServer::try_start(program, args, client.clone(), scheme).await {
                 Ok(server) => return server,
                 Err(log) if log.contains("cannot listen") => last_log = log,
                 Err(log) => panic!("inferd did not become ready (args {args:?}); log:\n{log}"),
@@ -116,6 +131,7 @@ impl TestServer {
     }
 
     async fn try_start(
+        program: &Path,
         args: &[&str],
         client: reqwest::Client,
         scheme: &'static str,
@@ -124,7 +140,7 @@ impl TestServer {
         let log = tempfile::NamedTempFile::new().expect("log file");
         let out = log.as_file().try_clone().expect("clone log handle");
         let err = log.as_file().try_clone().expect("clone log handle");
-        let child = Command::new(BIN)
+        let child = Command::new(program)
             .args([
                 "--grpc_bind_address",
                 "127.0.0.1",
@@ -494,4 +510,52 @@ pub fn f32_data(tensor: &Value) -> Vec<f32> {
     data.iter()
         .map(|v| v.as_f64().expect("a number") as f32)
         .collect()
+}
+
+/// `$INFERD_PROMTOOL` (default `promtool`) when it runs; `None` (the check
+/// skipped) when it does not, which fails the test when
+/// INFERD_REQUIRE_PROMTOOL is set (scripts/test.sh sets both).
+pub fn promtool() -> Option<String> {
+    let bin = std::env::var("INFERD_PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    if Command::new(&bin).arg("--version").output().is_ok() {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var_os("INFERD_REQUIRE_PROMTOOL").is_none(),
+        "promtool is required but not installed"
+    );
+    eprintln!("promtool not installed: skipped");
+    None
+}
+
+/// What `promtool check metrics` said about a scrape.
+pub struct PromtoolFindings {
+    /// It parsed (exit 0: clean, or 3: lint findings only).
+    pub parsed: bool,
+    /// Its output, one finding a line.
+    pub text: String,
+}
+
+/// Runs `promtool check metrics` on `text`.
+pub fn promtool_findings(bin: &str, text: &str) -> PromtoolFindings {
+    use std::io::Write;
+    let mut child = Command::new(bin)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().expect("promtool output");
+    PromtoolFindings {
+        parsed: matches!(output.status.code(), Some(0 | 3)),
+        text: String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr),
+    }
 }

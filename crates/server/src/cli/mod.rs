@@ -3,7 +3,11 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+pub mod foreign;
+pub mod tfs;
+
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Parser, ValueEnum};
 
 /// inferd: serve ONNX models over KServe v2 gRPC and REST.
 ///
@@ -151,11 +155,11 @@ pub struct Cli {
     pub admin_key_file: Option<PathBuf>,
 
     /// Refuse every management call (403 / PERMISSION_DENIED).
-    #[arg(long = "disable_management_endpoints")]
+    #[arg(long = "disable_management_endpoints", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new(), default_value_t = false)]
     pub disable_management_endpoints: bool,
 
     /// Health and metrics endpoints need the API key too (they are open by default).
-    #[arg(long = "restrict_health_and_metrics")]
+    #[arg(long = "restrict_health_and_metrics", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new(), default_value_t = false)]
     pub restrict_health_and_metrics: bool,
 
     /// PEM certificate chain both ports serve over TLS, with --tls_key [default: plain text]; re-read when it changes.
@@ -211,11 +215,11 @@ pub struct Cli {
     pub allowed_headers: Option<String>,
 
     /// CORS: allow credentials (cookies, authorization) in cross-origin requests; needs explicit origins and headers.
-    #[arg(long = "allow_credentials")]
+    #[arg(long = "allow_credentials", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new(), default_value_t = false)]
     pub allow_credentials: bool,
 
     /// TF Serving: batch concurrent requests of every model whose config has no dynamic_batching of its own (settings from --batching_parameters_file, else no delay and batches of up to 64).
-    #[arg(long = "enable_batching")]
+    #[arg(long = "enable_batching", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new(), default_value_t = false)]
     pub enable_batching: bool,
 
     /// TF Serving: a text-format BatchingParameters file (max_batch_size, batch_timeout_micros, max_enqueued_batches, num_batch_threads, allowed_batch_sizes, pad_variable_length_inputs); needs --enable_batching.
@@ -223,11 +227,11 @@ pub struct Cli {
     pub batching_parameters_file: Option<PathBuf>,
 
     /// TF Serving: read a model's own batching_params.pbtxt (in its version folder, or its base path) instead of --batching_parameters_file; needs --enable_batching.
-    #[arg(long = "enable_per_model_batching_parameters")]
+    #[arg(long = "enable_per_model_batching_parameters", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new(), default_value_t = false)]
     pub enable_per_model_batching_parameters: bool,
 
     /// Serve Prometheus metrics on `GET /metrics` (REST port); with --config_path, config.json's `monitoring` section can enable them too.
-    #[arg(long = "metrics_enable")]
+    #[arg(long = "metrics_enable", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new(), default_value_t = false)]
     pub metrics_enable: bool,
 
     /// Comma-separated metrics to report instead of the default set, e.g. ovms_requests_success,ovms_infer_req_active; needs --metrics_enable.
@@ -258,6 +262,10 @@ pub struct Cli {
     /// http://127.0.0.1:8000/v2/health/ready), exit 0 on 200, else 1. Serves nothing.
     #[arg(long = "health_probe", value_name = "URL")]
     pub health_probe: Option<String>,
+
+    /// TensorFlow Serving's own flags.
+    #[command(flatten)]
+    pub tfs: tfs::TfsFlags,
 }
 
 /// `--log_level` values.
@@ -289,4 +297,44 @@ impl LogLevel {
             LogLevel::Error => LevelFilter::ERROR,
         }
     }
+}
+
+/// Names under which the binary takes another server's defaults.
+const TFS_PROGRAM: &str = "tensorflow_model_server";
+
+/// Parses `args` (program name first) as [`Cli::parse_from`] does, with
+/// TensorFlow Serving's defaults when the program is called
+/// `tensorflow_model_server` (gRPC port 8500, model name "default"); exits
+/// with clap's message on bad flags, and with a reason on TensorFlow
+/// Serving flags that have no meaning here.
+pub fn parse<I, T>(args: I) -> Cli
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let text: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if let Some(message) = foreign::refusal(&text[1.min(text.len())..]) {
+        eprintln!("inferd: error: {message}");
+        std::process::exit(2);
+    }
+    let tfs = text.first().is_some_and(|program| {
+        std::path::Path::new(program)
+            .file_name()
+            .is_some_and(|name| name == TFS_PROGRAM)
+    });
+    let mut command = Cli::command();
+    if tfs {
+        command = command.mut_arg("port", |arg| arg.default_value("8500"));
+    }
+    let matches = command.get_matches_from(args);
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if tfs && cli.model_name.is_none() && cli.model_path.is_some() {
+        cli.model_name = Some("default".into());
+    }
+    cli
 }
