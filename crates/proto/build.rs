@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/tensorflow/serving/ssl_config.proto",
         "proto/tensorflow/serving/batching_parameters.proto",
         "proto/tensorflow/serving/monitoring_config.proto",
+        "proto/tensorflow/serving/prediction_log.proto",
     ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");

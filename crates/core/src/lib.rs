@@ -26,7 +26,7 @@ pub use error::{CanonicalCode, CoreError, ValidationError};
 pub use executor::SchedulerOptions;
 pub use manager::{
     BatchingFileParser, Detached, LoadTiming, Manager, ManagerOptions, PER_MODEL_BATCHING_FILE,
-    Submitted, VersionStatistics,
+    Submitted, VersionStatistics, WarmupReader,
 };
 pub use options::model_options;
 pub use parameters::{ParamValue, Parameters, RequestOptions, SequenceControl, SequenceId};

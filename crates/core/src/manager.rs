@@ -6,6 +6,7 @@ mod mechanism;
 mod pipelines;
 mod policy;
 mod storage_fault;
+mod warmup;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -70,7 +71,16 @@ pub struct ManagerOptions {
     /// Engine settings every model gets unless its plugin_config sets them
     /// (TF Serving's --tensorflow_intra_op_parallelism: INFERENCE_NUM_THREADS).
     pub default_plugin_config: std::collections::BTreeMap<String, String>,
+    /// Warm-up requests read from a version's folder (TF Serving's
+    /// assets.extra/tf_serving_warmup_requests), run before the version
+    /// becomes AVAILABLE; `None`: no warm-up.
+    pub warmup: Option<WarmupReader>,
+    /// How many times each warm-up request runs (at least once).
+    pub warmup_iterations: u32,
 }
+
+/// Reads a version folder's warm-up requests (none when it has no file).
+pub type WarmupReader = fn(&std::path::Path) -> Result<Vec<crate::InferRequest>, String>;
 
 impl ManagerOptions {
     /// Loads that may run at once.

@@ -201,6 +201,11 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             .map(|n| ("INFERENCE_NUM_THREADS".to_string(), n.to_string()))
             .into_iter()
             .collect(),
+        warmup: config
+            .tfs
+            .warmup
+            .then_some(crate::tfs::warmup::read_warmup as inferd_core::WarmupReader),
+        warmup_iterations: config.tfs.warmup_iterations,
     };
     let manager =
         Arc::new(Manager::with_options(backends, options).with_telemetry(telemetry.clone()));

@@ -321,3 +321,135 @@ async fn the_monitoring_config_serves_tensorflow_servings_metric_names() {
         );
     }
 }
+
+/// TensorFlow's TFRecord framing of `data` (masked CRC-32C).
+fn tf_record(data: &[u8]) -> Vec<u8> {
+    fn masked(bytes: &[u8]) -> u32 {
+        let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, bytes) as u32;
+        crc.rotate_right(15).wrapping_add(0xa282_ead8)
+    }
+    let length = (data.len() as u64).to_le_bytes();
+    let mut out = length.to_vec();
+    out.extend(masked(&length).to_le_bytes());
+    out.extend(data);
+    out.extend(masked(data).to_le_bytes());
+    out
+}
+
+/// A copy of the `add` model whose version 1 has the warm-up file `records`.
+fn add_with_warmup(dir: &Path, records: &[Vec<u8>]) -> PathBuf {
+    let base = dir.join("add");
+    let version = base.join("1");
+    std::fs::create_dir_all(version.join("assets.extra")).unwrap();
+    std::fs::copy(
+        models_dir().join("add/1/model.onnx"),
+        version.join("model.onnx"),
+    )
+    .unwrap();
+    let file: Vec<u8> = records.iter().flat_map(|r| tf_record(r)).collect();
+    std::fs::write(
+        version.join("assets.extra/tf_serving_warmup_requests"),
+        file,
+    )
+    .unwrap();
+    base
+}
+
+fn predict_log(request: PredictRequest) -> Vec<u8> {
+    use inferd_server::proto::tensorflow::serving::prediction_log::LogType;
+    use inferd_server::proto::tensorflow::serving::{PredictLog, PredictionLog};
+    use prost::Message;
+    PredictionLog {
+        log_metadata: None,
+        log_type: Some(LogType::PredictLog(PredictLog {
+            request: Some(request),
+            response: None,
+        })),
+    }
+    .encode_to_vec()
+}
+
+/// Executions the version has run, from the statistics extension.
+async fn executions(server: &TestServer) -> u64 {
+    let (status, body) = server.get("/v2/models/add/versions/1/stats").await;
+    assert_eq!(status, 200, "{body}");
+    body["model_stats"][0]["execution_count"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no execution_count: {body}"))
+}
+
+#[tokio::test]
+async fn warmup_records_run_before_the_version_is_available() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = add_with_warmup(
+        dir.path(),
+        &[predict_log(predict_add()), predict_log(predict_add())],
+    );
+    let server = TestServer::start(&[
+        "--model_name=add",
+        &format!("--model_base_path={}", base.display()),
+        "--num_request_iterations_for_warmup=3",
+    ])
+    .await;
+    assert_eq!(executions(&server).await, 6, "{}", server.log());
+    assert!(
+        server.log().contains("warmed up with 2 requests"),
+        "{}",
+        server.log()
+    );
+    drop(server);
+
+    let server = TestServer::start(&[
+        "--model_name=add",
+        &format!("--model_base_path={}", base.display()),
+        "--enable_model_warmup=false",
+    ])
+    .await;
+    assert_eq!(executions(&server).await, 0);
+}
+
+#[tokio::test]
+async fn a_failing_warmup_keeps_the_version_from_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wrong = predict_add();
+    wrong.inputs.remove("b");
+    let base = add_with_warmup(
+        dir.path(),
+        &[predict_log(predict_add()), predict_log(wrong)],
+    );
+    let server = TestServer::start(&[
+        "--model_name=add",
+        &format!("--model_base_path={}", base.display()),
+    ])
+    .await;
+    let (status, body) = server.get("/v1/models/add").await;
+    assert_eq!(status, 200, "{body}");
+    let state = &body["model_version_status"][0];
+    assert_eq!(state["state"], "LOADING", "{body}");
+    let message = state["status"]["error_message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("warm-up request 2 of 2 failed"), "{body}");
+
+    let corrupt = tempfile::tempdir().unwrap();
+    let base = add_with_warmup(corrupt.path(), &[predict_log(predict_add())]);
+    let file = base.join("1/assets.extra/tf_serving_warmup_requests");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 5;
+    bytes[last] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    let server = TestServer::start(&[
+        "--model_name=add",
+        &format!("--model_base_path={}", base.display()),
+    ])
+    .await;
+    let (_, body) = server.get("/v1/models/add").await;
+    let message = body["model_version_status"][0]["status"]["error_message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("record 1: the data's checksum does not match"),
+        "{body}"
+    );
+}

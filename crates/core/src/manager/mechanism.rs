@@ -416,8 +416,17 @@ impl Manager {
                 return Some(message);
             }
         };
+        let dir = local.dir.clone();
         let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.build_servable(model, version, local, telemetry)
+            let (servable, engine) = self.build_servable(model, version, local, telemetry)?;
+            let Some(reader) = self.options.warmup else {
+                return Ok((servable, engine));
+            };
+            let iterations = self.options.warmup_iterations;
+            match super::warmup::warm_up(&servable, reader, &dir, iterations)? {
+                0 => Ok((servable, engine)),
+                n => Ok((servable, format!("{engine}, warmed up with {n} requests"))),
+            }
         }))
         .unwrap_or_else(|_| Err("the backend panicked while loading the model".to_string()));
         match built {

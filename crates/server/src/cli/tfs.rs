@@ -57,6 +57,14 @@ pub struct TfsFlags {
     #[arg(long = "enable_grpc_healthcheck_service", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new(), default_value_t = true)]
     pub enable_grpc_healthcheck_service: bool,
 
+    /// TF Serving: run the Predict requests of a version's assets.extra/tf_serving_warmup_requests (TFRecord of PredictionLog) before it becomes AVAILABLE.
+    #[arg(long = "enable_model_warmup", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new(), default_value_t = true)]
+    pub enable_model_warmup: bool,
+
+    /// TF Serving: how many times each warm-up request runs.
+    #[arg(long = "num_request_iterations_for_warmup", default_value_t = 1)]
+    pub num_request_iterations_for_warmup: u32,
+
     /// TF Serving: the SavedModel tag set to serve; only "serve" (the default) is.
     #[arg(long = "saved_model_tags", default_value = "serve")]
     pub saved_model_tags: String,

@@ -45,6 +45,22 @@ impl TfsPrediction {
     }
 }
 
+/// A Predict request's tensors as a core request.
+pub(crate) fn infer_request(
+    inputs: BTreeMap<String, crate::proto::tensorflow::TensorProto>,
+    outputs: Vec<String>,
+) -> Result<InferRequest, Status> {
+    let inputs = inputs
+        .into_iter()
+        .map(|(name, tensor)| decode_input(name, tensor))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(InferRequest {
+        inputs,
+        outputs,
+        ..InferRequest::default()
+    })
+}
+
 fn tensor_infos(specs: &[TensorSpec]) -> BTreeMap<String, TensorInfo> {
     specs
         .iter()
@@ -87,16 +103,7 @@ impl PredictionService for TfsPrediction {
             .core
             .call(Api::TensorFlowServing, Interface::Grpc, &name, version)
             .map_err(status_from_core)?;
-        let inputs = request
-            .inputs
-            .into_iter()
-            .map(|(name, tensor)| decode_input(name, tensor))
-            .collect::<Result<Vec<_>, _>>()?;
-        let infer = InferRequest {
-            inputs,
-            outputs: request.output_filter,
-            ..InferRequest::default()
-        };
+        let infer = infer_request(request.inputs, request.output_filter)?;
         let response = call.infer(infer).await.map_err(status_from_core)?;
         let outputs = response
             .outputs

@@ -35,6 +35,10 @@ pub struct TfsSettings {
     pub grpc_socket_path: Option<PathBuf>,
     /// The path TF Serving-named Prometheus metrics are served on.
     pub prometheus_path: Option<String>,
+    /// Run each version's warm-up requests before it serves.
+    pub warmup: bool,
+    /// Runs of each warm-up request.
+    pub warmup_iterations: u32,
 }
 
 impl TfsSettings {
@@ -72,6 +76,8 @@ impl TfsSettings {
             config_file_poll,
             grpc_socket_path: flags.grpc_socket_path.clone(),
             prometheus_path,
+            warmup: flags.enable_model_warmup,
+            warmup_iterations: flags.num_request_iterations_for_warmup.max(1),
         })
     }
 }
