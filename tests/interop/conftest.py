@@ -138,11 +138,12 @@ def add_inputs(module):
     return inputs, values
 
 
-def start_server(tmp_path_factory, extra_args=(), https_context=None, config=CONFIG):
+def start_server(tmp_path_factory, extra_args=(), https_context=None, config=CONFIG, program=None):
     """Starts inferd on `config` (models/config.json) with `extra_args`;
     yields it, then stops it with SIGTERM and checks it exits 0 in time. With
-    `https_context` (an ssl.SSLContext) the REST port is taken to speak TLS."""
-    binary = server_binary()
+    `https_context` (an ssl.SSLContext) the REST port is taken to speak TLS;
+    `program` runs a link to the binary under another name."""
+    binary = program or server_binary()
     grpc_port, rest_port = free_ports(2)
     log_path = tmp_path_factory.mktemp("inferd") / "server.log"
     command = [
