@@ -4,6 +4,9 @@ use std::process::ExitCode;
 
 use inferd_server::config::ServerConfig;
 
+/// How long the exit waits for a model load that a signal interrupted.
+const LOADS_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn main() -> ExitCode {
     let cli = inferd_server::cli::parse(std::env::args_os());
     if let Some(url) = &cli.health_probe {
@@ -24,9 +27,11 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let outcome = runtime.block_on(inferd_server::run(config));
-    // In-flight requests have drained; a model load still running on a
-    // blocking thread (SIGTERM during start-up) must not hold the exit.
-    runtime.shutdown_background();
+    // In-flight requests have drained. The runtime's tasks must be dropped
+    // before the process exits (engines' libraries are torn down at exit),
+    // but a model load still running on a blocking thread (a signal during
+    // start-up) holds the exit for at most this long.
+    runtime.shutdown_timeout(LOADS_AT_EXIT);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
