@@ -3,6 +3,7 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "proto/kserve.proto",
+        "proto/model_config.proto",
         "proto/tensorflow/tensor.proto",
         "proto/tensorflow/meta_graph.proto",
         "proto/tensorflow/serving/model.proto",

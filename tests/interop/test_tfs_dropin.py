@@ -173,3 +173,16 @@ def test_editing_the_model_config_file_reloads_it(tfs):
             time.sleep(0.2)
     finally:
         tfs.config_path.write_text(original)
+
+
+def test_classify_is_refused_with_the_reason(tfs):
+    from ovmsclient.tfs_compat.protos.tensorflow_serving.apis import classification_pb2
+    request = classification_pb2.ClassificationRequest()
+    request.model_spec.name = "add"
+    request.input.example_list.examples.add()
+    with grpc.insecure_channel(f"127.0.0.1:{tfs.grpc_port}") as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.Classify(request, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert refused.value.details().startswith("Classify is not supported")

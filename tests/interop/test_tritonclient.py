@@ -152,6 +152,25 @@ def test_model_metadata_add(protocol):
         assert list(tensor["shape"]) == [-1, 16], tensor
 
 
+def test_model_config_add(protocol):
+    """Triton's model configuration extension, as get_model_config reads it
+    (JSON on HTTP, the ModelConfig message on gRPC)."""
+    if protocol.kind == "grpc":
+        config = protocol.client.get_model_config("add", as_json=True)["config"]
+    else:
+        config = protocol.client.get_model_config("add")
+    assert config["name"] == "add"
+    assert [t["name"] for t in config["input"]] == ["a", "b"]
+    assert [t["name"] for t in config["output"]] == ["sum", "diff"]
+    for tensor in [*config["input"], *config["output"]]:
+        assert tensor["data_type"] == "TYPE_FP32", tensor
+        assert [int(d) for d in tensor["dims"]] == [-1, 16], tensor
+    assert config.get("max_batch_size", 0) == 0
+    assert config["instance_group"][0]["kind"] == "KIND_CPU"
+    with pytest.raises(Exception, match="not found"):
+        protocol.client.get_model_config("ghost")
+
+
 # ---------------------------------------------------------------- inference
 
 

@@ -30,4 +30,5 @@ pub mod google {
     }
 }
 
+pub mod json;
 pub mod text_format;

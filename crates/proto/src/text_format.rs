@@ -20,7 +20,7 @@ pub enum TextFormatError {
     UnknownMessage(String),
 }
 
-fn pool() -> &'static DescriptorPool {
+pub(crate) fn pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
     POOL.get_or_init(|| {
         DescriptorPool::decode(DESCRIPTORS).expect("descriptors written by build.rs decode")

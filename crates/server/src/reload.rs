@@ -78,6 +78,12 @@ impl Reloader {
         }
     }
 
+    /// The settings `name` is served with, when the model list holds it.
+    pub async fn model_config(&self, name: &str) -> Option<inferd_repository::ModelConfig> {
+        let state = self.state.lock().await;
+        state.current.models().find(|m| m.name == name).cloned()
+    }
+
     /// How often polls read the config file again (TF Serving's
     /// --model_config_file_poll_wait_seconds; every poll by default).
     pub fn with_config_file_poll(mut self, poll: ConfigFilePoll) -> Self {

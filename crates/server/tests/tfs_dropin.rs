@@ -453,3 +453,51 @@ async fn a_failing_warmup_keeps_the_version_from_serving() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn classify_and_regress_are_refused_with_the_reason() {
+    use inferd_server::proto::tensorflow::serving::{ClassificationRequest, RegressionRequest};
+    let server = TestServer::with_models().await;
+    let mut client = PredictionServiceClient::new(server.grpc_channel().await);
+    let spec = Some(ModelSpec {
+        name: "add".into(),
+        ..Default::default()
+    });
+    let refused = client
+        .classify(ClassificationRequest {
+            model_spec: spec.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unimplemented);
+    assert!(
+        refused
+            .message()
+            .starts_with("Classify is not supported: models are served by"),
+        "{}",
+        refused.message()
+    );
+    let refused = client
+        .regress(RegressionRequest { model_spec: spec })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unimplemented);
+    let body = json!({"examples": [{"a": 1.0}]});
+    let (status, answer) = server.post_json("/v1/models/add:classify", &body).await;
+    assert_eq!(status, 501, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Classify is not supported"),
+        "{answer}"
+    );
+    let (status, _) = server
+        .post_json("/v1/models/add/versions/1:regress", &body)
+        .await;
+    assert_eq!(status, 501);
+    assert_eq!(
+        server.post_json("/v1/models/add:explain", &body).await.0,
+        404
+    );
+}

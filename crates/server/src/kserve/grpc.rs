@@ -237,6 +237,21 @@ impl GrpcInferenceService for KServeGrpc {
         Ok(Response::new(super::statistics::to_proto(&selected)))
     }
 
+    async fn model_config(
+        &self,
+        request: Request<ModelConfigRequest>,
+    ) -> Result<Response<ModelConfigResponse>, Status> {
+        let request = request.into_inner();
+        let servable = self.servable(&request.name, &request.version)?;
+        let settings = self.reloader.model_config(&request.name).await;
+        Ok(Response::new(ModelConfigResponse {
+            config: Some(super::model_config::model_config(
+                &servable,
+                settings.as_ref(),
+            )),
+        }))
+    }
+
     async fn repository_index(
         &self,
         request: Request<RepositoryIndexRequest>,

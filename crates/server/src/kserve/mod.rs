@@ -4,6 +4,7 @@
 pub(crate) mod grpc;
 mod grpc_repository;
 mod grpc_tensor;
+pub mod model_config;
 mod parameters;
 pub mod repository_index;
 pub(crate) mod rest;
@@ -22,7 +23,12 @@ pub use rest_infer::HEADER_LENGTH;
 use crate::transport::RestState;
 
 /// KServe protocol extensions this server implements.
-pub const EXTENSIONS: &[&str] = &["binary_tensor_data", "model_repository", "statistics"];
+pub const EXTENSIONS: &[&str] = &[
+    "binary_tensor_data",
+    "model_repository",
+    "statistics",
+    "model_configuration",
+];
 
 /// The REST routes under `/v2`.
 pub fn rest_routes() -> Router<RestState> {
@@ -35,6 +41,11 @@ pub fn rest_routes() -> Router<RestState> {
         .route(
             "/v2/models/{model}/versions/{version}/stats",
             get(rest_statistics::version),
+        )
+        .route("/v2/models/{model}/config", get(model_config::rest_config))
+        .route(
+            "/v2/models/{model}/versions/{version}/config",
+            get(model_config::rest_version_config),
         )
         .route("/v2/models/{model}", get(rest::model_metadata))
         .route(

@@ -118,6 +118,29 @@ impl PredictionService for TfsPrediction {
         Ok(Response::new(answer))
     }
 
+    async fn classify(
+        &self,
+        _request: Request<ClassificationRequest>,
+    ) -> Result<Response<ClassificationResponse>, Status> {
+        Err(Status::unimplemented(super::unsupported_method("Classify")))
+    }
+
+    async fn regress(
+        &self,
+        _request: Request<RegressionRequest>,
+    ) -> Result<Response<RegressionResponse>, Status> {
+        Err(Status::unimplemented(super::unsupported_method("Regress")))
+    }
+
+    async fn multi_inference(
+        &self,
+        _request: Request<MultiInferenceRequest>,
+    ) -> Result<Response<MultiInferenceResponse>, Status> {
+        Err(Status::unimplemented(super::unsupported_method(
+            "MultiInference",
+        )))
+    }
+
     async fn get_model_metadata(
         &self,
         request: Request<GetModelMetadataRequest>,

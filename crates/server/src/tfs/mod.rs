@@ -23,6 +23,14 @@ pub use settings::TfsSettings;
 
 use crate::transport::RestState;
 
+/// Why Classify, Regress and MultiInference are refused (UNIMPLEMENTED, 501).
+pub(crate) fn unsupported_method(method: &str) -> String {
+    format!(
+        "{method} is not supported: models are served by OpenVINO, ONNX Runtime or tract, \
+         which take tensors, not tf.Example; send the tensors with Predict"
+    )
+}
+
 /// The REST routes under `/v1/models`.
 pub fn rest_routes() -> Router<RestState> {
     Router::new()

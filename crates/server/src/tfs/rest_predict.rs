@@ -24,12 +24,29 @@ fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "Invalid request URL")
 }
 
+/// The name before `:predict` in the last path segment; `:classify` and
+/// `:regress` are answered 501 with the reason.
+fn predict_target(segment: &str) -> Result<&str, ApiError> {
+    if let Some(target) = segment.strip_suffix(":predict") {
+        return Ok(target);
+    }
+    for (verb, method) in [(":classify", "Classify"), (":regress", "Regress")] {
+        if segment.ends_with(verb) {
+            return Err(ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                super::unsupported_method(method),
+            ));
+        }
+    }
+    Err(not_found())
+}
+
 pub async fn predict(
     State(state): State<RestState>,
     Path(segment): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let model = segment.strip_suffix(":predict").ok_or_else(not_found)?;
+    let model = predict_target(&segment)?;
     run(&state, model, VersionRequest::Latest, body).await
 }
 
@@ -38,7 +55,7 @@ pub async fn predict_version(
     Path((model, segment)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let version = segment.strip_suffix(":predict").ok_or_else(not_found)?;
+    let version = predict_target(&segment)?;
     run(&state, &model, VersionRequest::parse(version)?, body).await
 }
 
@@ -48,7 +65,7 @@ pub async fn predict_label(
     Path((model, segment)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let label = segment.strip_suffix(":predict").ok_or_else(not_found)?;
+    let label = predict_target(&segment)?;
     run(
         &state,
         &model,

@@ -1,0 +1,165 @@
+//! Triton's model configuration extension: `GET /v2/models/{m}[/versions/{v}]/config`
+//! and the gRPC `ModelConfig` call, answered with the configuration a model
+//! version is served with, completed from the model itself as Triton
+//! completes a model without `config.pbtxt`: its inputs and outputs, the
+//! batch dimension (`max_batch_size` > 0 only with dynamic batching, the
+//! dims then without it), the version policy, one CPU instance group of
+//! `nireq` instances, and the dynamic batching settings.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use inferd_core::Servable;
+use inferd_repository::{ModelConfig as Settings, VersionPolicy};
+use inferd_tensor::TensorSpec;
+
+use crate::proto::kserve::model_config::SchedulingChoice;
+use crate::proto::kserve::model_instance_group::Kind;
+use crate::proto::kserve::model_version_policy::{All, Latest, PolicyChoice, Specific};
+use crate::proto::kserve::{
+    DataType, ModelConfig, ModelDynamicBatching, ModelInput, ModelInstanceGroup, ModelOutput,
+    ModelVersionPolicy,
+};
+use crate::transport::{ApiError, RestState};
+
+/// The engine behind a platform string, as Triton names backends.
+fn backend_of(platform: &str) -> &'static str {
+    match platform {
+        "onnxruntime_onnx" => "onnxruntime",
+        "OpenVINO" => "openvino",
+        "tract_onnx" => "tract",
+        _ => "",
+    }
+}
+
+/// Triton's name of an element type (`BYTES` is its `TYPE_STRING`).
+fn data_type(spec: &TensorSpec) -> i32 {
+    let name = match spec.dtype.name() {
+        "BYTES" => "TYPE_STRING".to_string(),
+        other => format!("TYPE_{other}"),
+    };
+    DataType::from_str_name(&name).unwrap_or(DataType::TypeInvalid) as i32
+}
+
+/// The dims clients send: without the batch dimension when the model batches.
+fn dims(spec: &TensorSpec, batched: bool) -> Vec<i64> {
+    let shape = spec.shape_i64();
+    if batched {
+        shape.into_iter().skip(1).collect()
+    } else {
+        shape
+    }
+}
+
+fn version_policy(policy: VersionPolicy) -> ModelVersionPolicy {
+    let choice = match policy {
+        VersionPolicy::All(_) => PolicyChoice::All(All {}),
+        VersionPolicy::Latest(latest) => PolicyChoice::Latest(Latest {
+            num_versions: latest.num_versions,
+        }),
+        VersionPolicy::Specific(specific) => PolicyChoice::Specific(Specific {
+            versions: specific
+                .versions
+                .iter()
+                .map(|&v| i64::try_from(v).unwrap_or(i64::MAX))
+                .collect(),
+        }),
+    };
+    ModelVersionPolicy {
+        policy_choice: Some(choice),
+    }
+}
+
+/// The configuration `servable` is served with; `settings` is its entry in
+/// the model list (absent for a model the list no longer holds).
+pub fn model_config(servable: &Servable, settings: Option<&Settings>) -> ModelConfig {
+    let batching = settings.and_then(|s| s.dynamic_batching.as_ref());
+    let batched = batching.is_some();
+    let signature = servable.signature();
+    let input = signature
+        .inputs
+        .iter()
+        .map(|spec| ModelInput {
+            name: spec.name.clone(),
+            data_type: data_type(spec),
+            dims: dims(spec, batched),
+            ..Default::default()
+        })
+        .collect();
+    let output = signature
+        .outputs
+        .iter()
+        .map(|spec| ModelOutput {
+            name: spec.name.clone(),
+            data_type: data_type(spec),
+            dims: dims(spec, batched),
+            ..Default::default()
+        })
+        .collect();
+    let max_batch_size = batching
+        .map(|b| b.max_batch_size())
+        .map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX));
+    let count = settings
+        .and_then(|s| s.nireq)
+        .filter(|&n| n > 0)
+        .map_or(1, |n| i32::try_from(n).unwrap_or(i32::MAX));
+    let scheduling = batching.map(|b| {
+        SchedulingChoice::DynamicBatching(ModelDynamicBatching {
+            preferred_batch_size: b
+                .preferred_batch_size
+                .iter()
+                .map(|&n| i32::try_from(n).unwrap_or(i32::MAX))
+                .collect(),
+            max_queue_delay_microseconds: b.max_queue_delay_microseconds.unwrap_or(0),
+            ..Default::default()
+        })
+    });
+    ModelConfig {
+        name: servable.name().to_string(),
+        platform: servable.platform().to_string(),
+        backend: backend_of(servable.platform()).to_string(),
+        version_policy: Some(version_policy(
+            settings.map(Settings::version_policy).unwrap_or_default(),
+        )),
+        max_batch_size,
+        input,
+        output,
+        instance_group: vec![ModelInstanceGroup {
+            name: format!("{}_0", servable.name()),
+            kind: Kind::Cpu as i32,
+            count,
+            ..Default::default()
+        }],
+        scheduling_choice: scheduling,
+        ..Default::default()
+    }
+}
+
+/// `GET /v2/models/{model}/config`.
+pub async fn rest_config(
+    State(state): State<RestState>,
+    Path(model): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    rest_answer(&state, &model, None).await
+}
+
+/// `GET /v2/models/{model}/versions/{version}/config`.
+pub async fn rest_version_config(
+    State(state): State<RestState>,
+    Path((model, version)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    rest_answer(&state, &model, Some(&version)).await
+}
+
+async fn rest_answer(
+    state: &RestState,
+    model: &str,
+    version: Option<&str>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let servable = super::rest::servable(state, model, version)?;
+    let settings = state.reloader.model_config(model).await;
+    let config = model_config(&servable, settings.as_ref());
+    let json = crate::proto::json::to_json("inference.ModelConfig", &config)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(Json(json))
+}
