@@ -2,6 +2,7 @@
 //! aspires to, unloads the rest, and hands out servable handles.
 
 mod batching;
+mod expected;
 mod mechanism;
 mod pipelines;
 mod policy;

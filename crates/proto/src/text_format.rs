@@ -36,11 +36,57 @@ pub fn parse<M: prost::Message + Default>(
     let descriptor = pool()
         .get_message_by_name(full_name)
         .ok_or_else(|| TextFormatError::UnknownMessage(full_name.to_string()))?;
-    let message = DynamicMessage::parse_text_format(descriptor, text)
+    let text = colon_before_message_lists(text);
+    let message = DynamicMessage::parse_text_format(descriptor, &text)
         .map_err(|e| TextFormatError::Syntax(e.to_string()))?;
     message
         .transcode_to::<M>()
         .map_err(|e| TextFormatError::Syntax(e.to_string()))
+}
+
+/// The text format lets a list of messages follow its field name without a
+/// colon (`input [ { ... } ]`, as nearly every Triton `config.pbtxt` writes
+/// it); prost-reflect's parser wants `input: [ ... ]`. Adds the colon where a
+/// `[` outside strings and comments directly follows a field name.
+fn colon_before_message_lists(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut comment = false;
+    let mut changed = false;
+    for c in text.chars() {
+        if comment {
+            comment = c != '\n';
+        } else if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+        } else if c == '"' || c == '\'' {
+            quote = Some(c);
+        } else if c == '#' {
+            comment = true;
+        } else if c == '['
+            && out
+                .trim_end()
+                .chars()
+                .next_back()
+                .is_some_and(|p| p.is_ascii_alphanumeric() || p == '_')
+        {
+            let trimmed = out.trim_end().len();
+            out.insert(trimmed, ':');
+            changed = true;
+        }
+        out.push(c);
+    }
+    if changed {
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 #[cfg(test)]
@@ -68,6 +114,19 @@ mod tests {
         .unwrap_err();
         let text = error.to_string();
         assert!(text.contains("server_kee"), "{text}");
+    }
+
+    #[test]
+    fn lists_of_messages_need_no_colon() {
+        let text = "input [ { a: 1 } ] # not [ here\nname: \"x [ y\" dims [1]";
+        assert_eq!(
+            colon_before_message_lists(text),
+            "input: [ { a: 1 } ] # not [ here\nname: \"x [ y\" dims: [1]"
+        );
+        assert!(matches!(
+            colon_before_message_lists("dims: [1]"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -217,6 +217,10 @@ pub struct ModelConfig {
     /// Merge concurrent requests into one engine call (Triton's section).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dynamic_batching: Option<DynamicBatching>,
+    /// Inputs and outputs a Triton `config.pbtxt` declares, checked against
+    /// the model when it loads (not a config.json key).
+    #[serde(skip)]
+    pub expected_signature: Option<crate::ExpectedSignature>,
 }
 
 /// Values the `backend` key accepts (`auto`, the default: the fastest engine
@@ -247,6 +251,7 @@ impl ModelConfig {
             backend: None,
             version_labels: None,
             dynamic_batching: None,
+            expected_signature: None,
         }
     }
 

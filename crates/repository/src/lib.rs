@@ -3,6 +3,7 @@
 
 mod batching;
 mod config;
+mod expected;
 mod local;
 mod pipeline;
 mod policy;
@@ -17,6 +18,7 @@ pub use config::{
     BACKEND_NAMES, BatchSize, ConfigError, CustomNodeLibraryConfig, LayoutSetting, ModelConfig,
     ModelConfigEntry, MonitoringConfig, PerInput, ServerModelsConfig,
 };
+pub use expected::{ExpectedSignature, ExpectedTensor};
 pub use local::{LocalSource, list_files, list_versions};
 pub use pipeline::{
     CUSTOM, DL_MODEL, NodeConfig, NodeOutput, PipelineConfig, REQUEST_NODE, RESPONSE_NODE,

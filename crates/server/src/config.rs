@@ -10,6 +10,7 @@ use inferd_repository::{
 };
 
 use crate::cli::Cli;
+use crate::cli::triton::ControlMode;
 use crate::security::CorsSettings;
 use crate::tls::TlsSettings;
 use crate::transport::access::AccessRules;
@@ -33,6 +34,8 @@ pub enum ModelSource {
     ConfigFile(PathBuf),
     /// `--model_name` + `--model_path`.
     Single(ServerModelsConfig),
+    /// Triton's `--model-repository` folders.
+    Triton(crate::triton::TritonRepositories),
 }
 
 /// Everything the server needs to start.
@@ -80,6 +83,9 @@ pub struct ServerConfig {
     pub max_decompression_ratio: u64,
     /// TensorFlow Serving's own flags, checked.
     pub tfs: crate::tfs::TfsSettings,
+    /// Triton's explicit control mode: the models loaded at start (`None`:
+    /// every configured model).
+    pub explicit_loads: Option<Vec<String>>,
 }
 
 /// Whether to serve Prometheus metrics, and which.
@@ -109,12 +115,30 @@ impl MetricsSetting {
 }
 
 impl ModelSource {
+    /// What polls read again (a file or the Triton repositories), for logs;
+    /// `None` for a model given on the command line.
+    pub fn origin(&self) -> Option<String> {
+        match self {
+            ModelSource::ConfigFile(path) => Some(path.display().to_string()),
+            ModelSource::Single(_) => None,
+            ModelSource::Triton(repositories) => Some(
+                repositories
+                    .paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        }
+    }
+
     /// Reads (for a file) and checks the models configuration, including
     /// that version labels point at versions that are on disk.
     pub fn load(&self) -> Result<ServerModelsConfig, ConfigError> {
         let config = match self {
             ModelSource::ConfigFile(path) => crate::tfs::load_models_file(path)?,
             ModelSource::Single(config) => config.clone(),
+            ModelSource::Triton(repositories) => repositories.load()?,
         };
         config.check_labels_on_disk()?;
         Ok(config)
@@ -127,9 +151,11 @@ impl ServerConfig {
     /// Checks the flags against each other and builds the configuration.
     pub fn from_cli(cli: &Cli) -> Result<Self, StartupError> {
         let flags = |m: &str| Err(StartupError::Flags(m.to_string()));
-        let grpc_addr = (cli.port != 0).then(|| SocketAddr::new(cli.grpc_bind_address, cli.port));
-        let rest_addr =
-            (cli.rest_port != 0).then(|| SocketAddr::new(cli.rest_bind_address, cli.rest_port));
+        let grpc_addr = (cli.port != 0 && cli.triton.allow_grpc)
+            .then(|| SocketAddr::new(cli.grpc_bind_address, cli.port));
+        let rest_addr = (cli.rest_port != 0 && cli.triton.allow_http)
+            .then(|| SocketAddr::new(cli.rest_bind_address, cli.rest_port));
+        let triton = !cli.triton.model_repository.is_empty();
         if grpc_addr.is_none() && rest_addr.is_none() {
             return flags("--port and --rest_port are both 0: there would be nothing to serve on");
         }
@@ -146,7 +172,8 @@ impl ServerConfig {
             return flags("--metrics_list needs --metrics_enable");
         }
         let metrics = MetricsSetting {
-            enable: cli.metrics_enable,
+            // Triton serves its metrics unless told not to.
+            enable: cli.metrics_enable || (triton && cli.triton.allow_metrics != Some(false)),
             list: cli.metrics_list.as_ref().map(|l| {
                 l.split(',')
                     .map(|name| name.trim().to_string())
@@ -166,7 +193,16 @@ impl ServerConfig {
             return flags("--max_request_bytes must be positive");
         }
         let single = cli.model_name.is_some() || cli.model_path.is_some();
+        if triton && (single || cli.config_path.is_some()) {
+            return flags(
+                "--model-repository cannot be used together with --config_path or --model_name/--model_path",
+            );
+        }
         let models = match (&cli.config_path, single) {
+            _ if triton => ModelSource::Triton(crate::triton::TritonRepositories {
+                paths: cli.triton.model_repository.clone(),
+                strict: cli.triton.strict_model_config,
+            }),
             (Some(_), true) => {
                 return flags(
                     "--config_path cannot be used together with --model_name/--model_path",
@@ -192,8 +228,7 @@ impl ServerConfig {
             rest_addr,
             max_request_bytes: cli.max_request_bytes,
             exit_timeout_seconds: cli.exit_timeout_seconds,
-            poll_interval: (cli.file_system_poll_wait_seconds > 0)
-                .then(|| std::time::Duration::from_secs(cli.file_system_poll_wait_seconds)),
+            poll_interval: poll_interval(cli),
             runtimes: RuntimeSearch {
                 openvino_lib: cli.openvino_lib.clone(),
                 onnxruntime_lib: cli.onnxruntime_lib.clone(),
@@ -223,8 +258,25 @@ impl ServerConfig {
             rest_request_timeout: (cli.rest_api_timeout_in_ms > 0)
                 .then(|| std::time::Duration::from_millis(cli.rest_api_timeout_in_ms)),
             tfs: crate::tfs::TfsSettings::from_flags(&cli.tfs).map_err(StartupError::Flags)?,
+            explicit_loads: (triton
+                && cli.triton.model_control_mode == Some(ControlMode::Explicit))
+            .then(|| cli.triton.load_model.clone()),
         })
     }
+}
+
+/// How often the models are looked at again: OVMS's and TF Serving's
+/// --file_system_poll_wait_seconds, or Triton's poll control mode.
+fn poll_interval(cli: &Cli) -> Option<std::time::Duration> {
+    let seconds = if cli.triton.model_repository.is_empty() {
+        cli.file_system_poll_wait_seconds
+    } else {
+        match cli.triton.model_control_mode {
+            Some(ControlMode::Poll) => cli.triton.repository_poll_secs,
+            _ => 0,
+        }
+    };
+    (seconds > 0).then(|| std::time::Duration::from_secs(seconds))
 }
 
 fn has_single_model_settings(cli: &Cli) -> bool {

@@ -19,6 +19,7 @@ pub mod security;
 pub mod tfs;
 pub mod tls;
 pub mod transport;
+pub mod triton;
 mod values;
 
 pub use inferd_proto as proto;

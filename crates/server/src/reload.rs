@@ -84,6 +84,17 @@ impl Reloader {
         state.current.models().find(|m| m.name == name).cloned()
     }
 
+    /// Models left unloaded at start (Triton's explicit control mode: every
+    /// model but the --load-model ones); loaded through the repository API.
+    pub fn with_unloaded(self, names: impl IntoIterator<Item = String>) -> Self {
+        self.state
+            .try_lock()
+            .expect("not shared yet")
+            .unloaded
+            .extend(names);
+        self
+    }
+
     /// How often polls read the config file again (TF Serving's
     /// --model_config_file_poll_wait_seconds; every poll by default).
     pub fn with_config_file_poll(mut self, poll: ConfigFilePoll) -> Self {
@@ -136,7 +147,7 @@ impl Reloader {
             ConfigFilePoll::Never => false,
             ConfigFilePoll::Every(wait) => state.last_read.elapsed() >= wait,
         };
-        if let ModelSource::ConfigFile(path) = &self.source
+        if let Some(origin) = self.source.origin()
             && read_file
         {
             state.last_read = std::time::Instant::now();
@@ -144,7 +155,7 @@ impl Reloader {
                 Ok(models) => {
                     state.last_error = None;
                     if state.from_file.as_ref() != Some(&models) {
-                        tracing::info!(path = %path.display(), "configuration file changed");
+                        tracing::info!(path = %origin, "configuration file changed");
                         state.from_file = Some(models.clone());
                         state.current = models;
                     }
@@ -153,7 +164,7 @@ impl Reloader {
                     let message = e.to_string();
                     if state.last_error.as_ref() != Some(&message) {
                         tracing::error!(
-                            path = %path.display(),
+                            path = %origin,
                             "configuration file rejected, the last good configuration keeps serving: {message}"
                         );
                         state.last_error = Some(message);

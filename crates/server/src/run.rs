@@ -213,9 +213,27 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         tracing::info!(metrics = ?metrics.enabled(), "Prometheus metrics on GET /metrics");
     }
     let core = Arc::new(Core::new(manager.clone()));
+    if let Some(loads) = &config.explicit_loads
+        && let Some(missing) = loads
+            .iter()
+            .find(|l| *l != "*" && !models.models().any(|m| &m.name == *l))
+    {
+        anyhow::bail!(
+            "cannot start: --load-model {missing}: no such model in the model repositories"
+        );
+    }
+    let unloaded: Vec<String> = match &config.explicit_loads {
+        Some(loads) if !loads.iter().any(|l| l == "*") => models
+            .models()
+            .map(|m| m.name.clone())
+            .filter(|name| !loads.contains(name))
+            .collect(),
+        _ => Vec::new(),
+    };
     let reloader = Arc::new(
         Reloader::new(manager.clone(), config.models.clone(), models)
-            .with_config_file_poll(config.tfs.config_file_poll),
+            .with_config_file_poll(config.tfs.config_file_poll)
+            .with_unloaded(unloaded),
     );
     let access = AccessControl::new(config.access.clone(), telemetry.clone());
     let grpc_tls = server_tls(

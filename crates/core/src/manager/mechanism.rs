@@ -497,6 +497,9 @@ impl Manager {
                 }
                 Err(refusal) => return Err(refusal),
             };
+        if let Some(expected) = &model.expected_signature {
+            super::expected::check(&model.name, expected, loaded.signature())?;
+        }
         // Without an explicit nireq, run as many at once as the engine says it can.
         let nireq = model
             .nireq

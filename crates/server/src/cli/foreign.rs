@@ -1,8 +1,47 @@
-//! Flags of TensorFlow Serving that have no meaning here: refused by name,
-//! with the reason, rather than with clap's bare "unexpected argument".
+//! Flags of TensorFlow Serving and Triton that have no meaning here: refused
+//! by name, with the reason, rather than with clap's bare "unexpected
+//! argument".
+
+/// Triton flags inferd does not take, and why.
+const TRITON: &[(&str, &str)] = &[
+    (
+        "metrics-port",
+        "metrics are served at /metrics on the HTTP port",
+    ),
+    (
+        "metrics-address",
+        "metrics are served at /metrics on the HTTP port",
+    ),
+    (
+        "backend-directory",
+        "the engines are built in or loaded from --runtimes_dir",
+    ),
+    (
+        "backend-config",
+        "engine settings go in config.pbtxt parameters",
+    ),
+    ("repoagent-directory", "repository agents are not supported"),
+    ("cuda-memory-pool-byte-size", "inferd serves on the CPU"),
+    ("pinned-memory-pool-byte-size", "inferd serves on the CPU"),
+    (
+        "exit-on-error",
+        "a model that fails to load never stops the server; its status says why",
+    ),
+    (
+        "strict-readiness",
+        "the server is ready once the models are applied; each model has /v2/models/{m}/ready",
+    ),
+    ("disable-auto-complete-config", "use --strict-model-config"),
+    ("response-cache-byte-size", "there is no response cache"),
+    ("cache-config", "there is no response cache"),
+    ("rate-limit", "use instance_group counts"),
+    ("trace-config", "request tracing is not supported"),
+    ("trace-file", "request tracing is not supported"),
+    ("grpc-use-ssl", "use --grpc_tls_cert and --grpc_tls_key"),
+];
 
 /// TensorFlow Serving flags inferd does not take, and why.
-const UNSUPPORTED: &[(&str, &str)] = &[
+const TENSORFLOW_SERVING: &[(&str, &str)] = &[
     (
         "per_process_gpu_memory_fraction",
         "inferd serves on the CPU",
@@ -82,18 +121,23 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ),
 ];
 
-/// The first argument naming an unsupported TensorFlow Serving flag, as a
-/// one-line refusal.
+/// The first argument naming an unsupported TensorFlow Serving or Triton
+/// flag, as a one-line refusal.
 pub fn refusal<S: AsRef<str>>(args: &[S]) -> Option<String> {
     args.iter().find_map(|arg| {
         let name = arg.as_ref().strip_prefix("--")?;
         let name = name.split_once('=').map_or(name, |(n, _)| n);
-        UNSUPPORTED
-            .iter()
-            .find(|(flag, _)| *flag == name)
-            .map(|(flag, why)| {
-                format!("--{flag} (a TensorFlow Serving flag) is not supported: {why}")
-            })
+        [
+            ("TensorFlow Serving", TENSORFLOW_SERVING),
+            ("Triton", TRITON),
+        ]
+        .iter()
+        .find_map(|(server, table)| {
+            let (flag, why) = table.iter().find(|(flag, _)| *flag == name)?;
+            Some(format!(
+                "--{flag} (a {server} flag) is not supported: {why}"
+            ))
+        })
     })
 }
 
@@ -107,5 +151,7 @@ mod tests {
         assert!(text.starts_with("--per_process_gpu_memory_fraction (a TensorFlow Serving flag)"));
         assert!(text.contains("CPU"), "{text}");
         assert_eq!(refusal(&["--port", "9000", "--model_name=a"]), None);
+        let text = refusal(&["--model-repository=/m", "--metrics-port", "8002"]).unwrap();
+        assert!(text.starts_with("--metrics-port (a Triton flag) is not supported: metrics are"));
     }
 }

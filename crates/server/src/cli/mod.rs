@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 pub mod foreign;
 pub mod tfs;
+pub mod triton;
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser, ValueEnum};
@@ -23,19 +24,27 @@ use clap::{ArgAction, Parser, ValueEnum};
 )]
 pub struct Cli {
     /// gRPC port (KServe v2 GRPCInferenceService and grpc.health.v1); 0 turns gRPC off.
-    #[arg(long = "port", default_value_t = 9178)]
+    #[arg(long = "port", alias = "grpc-port", default_value_t = 9178)]
     pub port: u16,
 
     /// REST port (KServe v2 /v2/...); 0 turns REST off.
-    #[arg(long = "rest_port", alias = "rest_api_port", default_value_t = 0)]
+    #[arg(long = "rest_port", aliases = ["rest_api_port", "http-port"], default_value_t = 0)]
     pub rest_port: u16,
 
     /// Address the gRPC server listens on.
-    #[arg(long = "grpc_bind_address", default_value = "0.0.0.0")]
+    #[arg(
+        long = "grpc_bind_address",
+        alias = "grpc-address",
+        default_value = "0.0.0.0"
+    )]
     pub grpc_bind_address: IpAddr,
 
     /// Address the REST server listens on.
-    #[arg(long = "rest_bind_address", default_value = "0.0.0.0")]
+    #[arg(
+        long = "rest_bind_address",
+        alias = "http-address",
+        default_value = "0.0.0.0"
+    )]
     pub rest_bind_address: IpAddr,
 
     /// Multi-model mode: path of an OVMS-format config.json.
@@ -119,7 +128,11 @@ pub struct Cli {
     pub cache_dir: Option<PathBuf>,
 
     /// Model versions that may load at once, over all models (TF Serving's flag); a slow load of one model never delays another's changes [default: 0, the number of cores but at least 2].
-    #[arg(long = "num_load_threads", default_value_t = 0)]
+    #[arg(
+        long = "num_load_threads",
+        alias = "model-load-thread-count",
+        default_value_t = 0
+    )]
     pub num_load_threads: usize,
 
     /// A gzip/deflate REST body may expand to at most this many times its Content-Length (413 beyond, as it streams), and never beyond --max_request_bytes.
@@ -247,7 +260,11 @@ pub struct Cli {
     pub file_system_poll_wait_seconds: u64,
 
     /// After SIGTERM/SIGINT, how long in-flight requests may take before the server exits anyway.
-    #[arg(long = "exit_timeout_seconds", default_value_t = 30)]
+    #[arg(
+        long = "exit_timeout_seconds",
+        alias = "exit-timeout-secs",
+        default_value_t = 30
+    )]
     pub exit_timeout_seconds: u64,
 
     /// Log verbosity.
@@ -255,7 +272,7 @@ pub struct Cli {
     pub log_level: LogLevel,
 
     /// Write logs to this file instead of standard output.
-    #[arg(long = "log_path")]
+    #[arg(long = "log_path", alias = "log-file")]
     pub log_path: Option<PathBuf>,
 
     /// Probe mode, for container health checks: GET this http:// URL (e.g.
@@ -266,6 +283,10 @@ pub struct Cli {
     /// TensorFlow Serving's own flags.
     #[command(flatten)]
     pub tfs: tfs::TfsFlags,
+
+    /// Triton Inference Server's own flags.
+    #[command(flatten)]
+    pub triton: triton::TritonFlags,
 }
 
 /// `--log_level` values.
@@ -301,6 +322,7 @@ impl LogLevel {
 
 /// Names under which the binary takes another server's defaults.
 const TFS_PROGRAM: &str = "tensorflow_model_server";
+const TRITON_PROGRAM: &str = "tritonserver";
 
 /// Parses `args` (program name first) as [`Cli::parse_from`] does, with
 /// TensorFlow Serving's defaults when the program is called
@@ -322,19 +344,34 @@ where
         eprintln!("inferd: error: {message}");
         std::process::exit(2);
     }
-    let tfs = text.first().is_some_and(|program| {
-        std::path::Path::new(program)
-            .file_name()
-            .is_some_and(|name| name == TFS_PROGRAM)
-    });
+    let program = text
+        .first()
+        .and_then(|p| std::path::Path::new(p).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let tfs = program == TFS_PROGRAM;
+    let triton = program == TRITON_PROGRAM
+        || text.iter().any(|a| {
+            ["--model-repository", "--model-store"]
+                .iter()
+                .any(|flag| a == flag || a.starts_with(&format!("{flag}=")))
+        });
     let mut command = Cli::command();
     if tfs {
         command = command.mut_arg("port", |arg| arg.default_value("8500"));
+    }
+    if triton {
+        command = command
+            .mut_arg("port", |arg| arg.default_value("8001"))
+            .mut_arg("rest_port", |arg| arg.default_value("8000"));
     }
     let matches = command.get_matches_from(args);
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if tfs && cli.model_name.is_none() && cli.model_path.is_some() {
         cli.model_name = Some("default".into());
+    }
+    if cli.triton.log_verbose.is_some_and(|v| v > 0) {
+        cli.log_level = LogLevel::Debug;
     }
     cli
 }

@@ -1,0 +1,282 @@
+//! A Triton `config.pbtxt` (text-format `inference.ModelConfig`) in the
+//! repository's terms: the engine from `platform`/`backend`, the version
+//! policy, `instance_group` counts as `nireq`, `dynamic_batching`, engine
+//! `parameters`, and the declared inputs and outputs, checked against the
+//! model when it loads. What has no meaning on this server is refused by
+//! name (a field the parser does not know is named by it).
+
+use inferd_proto::text_format;
+use inferd_repository::{
+    DynamicBatching, ExpectedSignature, ExpectedTensor, ModelConfig as Settings, VersionPolicy,
+};
+
+use crate::proto::kserve::model_instance_group::Kind;
+use crate::proto::kserve::model_version_policy::PolicyChoice;
+use crate::proto::kserve::{DataType, ModelConfig, ModelDynamicBatching};
+
+/// Parses a `config.pbtxt`.
+pub fn parse(text: &str) -> Result<ModelConfig, String> {
+    text_format::parse("inference.ModelConfig", text).map_err(|e| e.to_string())
+}
+
+/// The engine named by `platform` and `backend`; `None`: the server picks.
+fn engine(config: &ModelConfig) -> Result<Option<&'static str>, String> {
+    let named = match (config.platform.as_str(), config.backend.as_str()) {
+        ("", "") => return Ok(None),
+        (_, "onnxruntime") | ("onnxruntime_onnx", "") => "onnxruntime",
+        (_, "openvino") | ("openvino", "") => "openvino",
+        (_, "tensorflow" | "tflite") | ("tensorflow_savedmodel" | "tensorflow_graphdef", "") => {
+            "openvino"
+        }
+        (platform, "") => {
+            return Err(format!(
+                "platform '{platform}' is not supported; inferd serves onnxruntime_onnx, \
+                 openvino and tensorflow_savedmodel/graphdef (through OpenVINO) models"
+            ));
+        }
+        (_, backend) => {
+            return Err(format!(
+                "backend '{backend}' is not supported; inferd serves the onnxruntime, \
+                 openvino and tensorflow (through OpenVINO) backends' models"
+            ));
+        }
+    };
+    Ok(Some(named))
+}
+
+/// The KServe name of a Triton data type.
+fn datatype(value: i32, tensor: &str) -> Result<String, String> {
+    let name = DataType::try_from(value)
+        .ok()
+        .filter(|t| *t != DataType::TypeInvalid)
+        .map(|t| t.as_str_name())
+        .ok_or_else(|| format!("tensor '{tensor}' has no valid data_type"))?;
+    Ok(match name {
+        "TYPE_STRING" => "BYTES".to_string(),
+        other => other.trim_start_matches("TYPE_").to_string(),
+    })
+}
+
+fn full_shape(dims: &[i64], batched: bool) -> Vec<i64> {
+    let batch = batched.then_some(-1);
+    batch.into_iter().chain(dims.iter().copied()).collect()
+}
+
+fn expected_signature(config: &ModelConfig) -> Result<ExpectedSignature, String> {
+    let batched = config.max_batch_size > 0;
+    let mut expected = ExpectedSignature::default();
+    for input in &config.input {
+        if input.reshape.is_some() {
+            return Err(format!("input '{}': reshape is not supported", input.name));
+        }
+        if input.is_shape_tensor {
+            return Err(format!(
+                "input '{}': shape tensors are TensorRT's; not supported",
+                input.name
+            ));
+        }
+        expected.inputs.push(ExpectedTensor {
+            name: input.name.clone(),
+            datatype: datatype(input.data_type, &input.name)?,
+            shape: full_shape(&input.dims, batched),
+        });
+    }
+    for output in &config.output {
+        if output.reshape.is_some() {
+            return Err(format!(
+                "output '{}': reshape is not supported",
+                output.name
+            ));
+        }
+        expected.outputs.push(ExpectedTensor {
+            name: output.name.clone(),
+            datatype: datatype(output.data_type, &output.name)?,
+            shape: full_shape(&output.dims, batched),
+        });
+    }
+    Ok(expected)
+}
+
+fn version_policy(choice: PolicyChoice) -> Result<VersionPolicy, String> {
+    Ok(match choice {
+        PolicyChoice::Latest(latest) => VersionPolicy::latest(latest.num_versions.max(1)),
+        PolicyChoice::All(_) => VersionPolicy::all(),
+        PolicyChoice::Specific(specific) => VersionPolicy::specific(
+            specific
+                .versions
+                .into_iter()
+                .map(|v| u64::try_from(v).map_err(|_| format!("version {v} is negative")))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+fn dynamic_batching(batching: &ModelDynamicBatching, max: i32) -> Result<DynamicBatching, String> {
+    if max <= 0 {
+        return Err("dynamic batching needs max_batch_size > 0".into());
+    }
+    let positive = |v: i32| u64::try_from(v).map_err(|_| format!("preferred_batch_size {v}"));
+    let queue = batching.default_queue_policy.as_ref();
+    Ok(DynamicBatching {
+        max_batch_size: Some(u64::from(max.unsigned_abs())),
+        preferred_batch_size: batching
+            .preferred_batch_size
+            .iter()
+            .map(|&v| positive(v))
+            .collect::<Result<_, _>>()?,
+        max_queue_delay_microseconds: Some(batching.max_queue_delay_microseconds),
+        max_queue_size: queue
+            .map(|q| u64::from(q.max_queue_size))
+            .filter(|&n| n > 0),
+        default_timeout_microseconds: queue
+            .map(|q| q.default_timeout_microseconds)
+            .filter(|&n| n > 0),
+        priority_levels: (batching.priority_levels > 0).then_some(batching.priority_levels),
+        default_priority_level: (batching.default_priority_level > 0)
+            .then_some(batching.default_priority_level),
+        ..DynamicBatching::default()
+    })
+}
+
+/// Triton's engine parameters that have an equivalent here.
+fn plugin_config(
+    config: &ModelConfig,
+    engine: Option<&str>,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let mut settings = serde_json::Map::new();
+    for (key, value) in &config.parameters {
+        let name = match (engine, key.as_str()) {
+            (_, "intra_op_thread_count") => "INFERENCE_NUM_THREADS",
+            (Some("onnxruntime"), "inter_op_thread_count") => "INTER_OP_NUM_THREADS",
+            (Some("openvino"), key) => key,
+            (_, key) => {
+                return Err(format!(
+                    "parameter '{key}' has no equivalent here (known: intra_op_thread_count, \
+                     inter_op_thread_count for onnxruntime, OpenVINO properties for openvino)"
+                ));
+            }
+        };
+        settings.insert(name.to_string(), value.string_value.clone().into());
+    }
+    Ok(settings)
+}
+
+/// The settings of model `name` (its folder's name) whose folder is
+/// `base_path`, from its `config.pbtxt` (`None`: there is none, and
+/// everything comes from the model).
+pub fn settings(
+    name: &str,
+    base_path: &str,
+    config: Option<ModelConfig>,
+) -> Result<Settings, String> {
+    let mut settings = Settings::new(name, base_path);
+    let Some(config) = config else {
+        return Ok(settings);
+    };
+    if !config.name.is_empty() && config.name != name {
+        return Err(format!(
+            "the configuration names the model '{}', but its folder is '{name}'",
+            config.name
+        ));
+    }
+    let engine = engine(&config)?;
+    settings.backend = engine.map(str::to_string);
+    if let Some(choice) = config.version_policy.clone().and_then(|p| p.policy_choice) {
+        settings.model_version_policy = Some(version_policy(choice)?);
+    }
+    let mut instances = 0u32;
+    for group in &config.instance_group {
+        if group.kind == Kind::Gpu as i32 || !group.gpus.is_empty() {
+            return Err(
+                "KIND_GPU instance groups are not supported: inferd serves on the CPU".into(),
+            );
+        }
+        instances += u32::try_from(group.count.max(1)).unwrap_or(1);
+    }
+    settings.nireq = (instances > 0).then_some(instances);
+    if let Some(crate::proto::kserve::model_config::SchedulingChoice::DynamicBatching(batching)) =
+        &config.scheduling_choice
+    {
+        settings.dynamic_batching = Some(dynamic_batching(batching, config.max_batch_size)?);
+    }
+    let plugin = plugin_config(&config, engine)?;
+    settings.plugin_config = (!plugin.is_empty()).then_some(plugin);
+    if !config.default_model_filename.is_empty() {
+        return Err(format!(
+            "default_model_filename '{}' is not supported: name the file model.onnx, model.xml, \
+             model.tflite or saved_model.pb",
+            config.default_model_filename
+        ));
+    }
+    let expected = expected_signature(&config)?;
+    settings.expected_signature =
+        (!expected.inputs.is_empty() || !expected.outputs.is_empty()).then_some(expected);
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BATCHED: &str = r#"
+        name: "add"
+        platform: "onnxruntime_onnx"
+        max_batch_size: 8
+        version_policy: { specific: { versions: [1, 3] } }
+        input [
+          { name: "a" data_type: TYPE_FP32 dims: [ 16 ] },
+          { name: "b" data_type: TYPE_FP32 dims: [ 16 ] }
+        ]
+        output [ { name: "sum" data_type: TYPE_FP32 dims: [ 16 ] } ]
+        instance_group [ { count: 2 kind: KIND_CPU }, { count: 1 } ]
+        dynamic_batching { preferred_batch_size: [ 4, 8 ] max_queue_delay_microseconds: 100 }
+        parameters { key: "intra_op_thread_count" value: { string_value: "2" } }
+    "#;
+
+    #[test]
+    fn a_batched_config_maps_to_the_servers_settings() {
+        let settings = settings("add", "/m/add", Some(parse(BATCHED).unwrap())).unwrap();
+        assert_eq!(settings.backend.as_deref(), Some("onnxruntime"));
+        assert_eq!(settings.nireq, Some(3));
+        assert_eq!(
+            settings.version_policy(),
+            VersionPolicy::specific(vec![1, 3])
+        );
+        let batching = settings.dynamic_batching.unwrap();
+        assert_eq!(batching.max_batch_size, Some(8));
+        assert_eq!(batching.preferred_batch_size, [4, 8]);
+        assert_eq!(batching.max_queue_delay_microseconds, Some(100));
+        let expected = settings.expected_signature.unwrap();
+        assert_eq!(expected.inputs[1].shape, [-1, 16]);
+        assert_eq!(expected.outputs[0].datatype, "FP32");
+        assert_eq!(
+            settings.plugin_config.unwrap()["INFERENCE_NUM_THREADS"],
+            "2"
+        );
+    }
+
+    #[test]
+    fn what_has_no_meaning_here_is_refused_by_name() {
+        let refused = |text: &str| match parse(text) {
+            Ok(config) => settings("m", "/m", Some(config)).unwrap_err(),
+            Err(e) => e,
+        };
+        assert!(refused("name: \"other\"").contains("folder is 'm'"));
+        assert!(refused("backend: \"python\"").contains("backend 'python' is not supported"));
+        assert!(refused("platform: \"tensorrt_plan\"").contains("platform 'tensorrt_plan'"));
+        assert!(refused("instance_group [ { kind: KIND_GPU } ]").contains("KIND_GPU"));
+        assert!(refused("dynamic_batching { }").contains("max_batch_size > 0"));
+        assert!(
+            refused("input [ { name: \"a\" data_type: TYPE_FP32 dims: [4] reshape: { shape: [2, 2] } } ]")
+                .contains("reshape")
+        );
+        assert!(
+            parse("model_warmup [ { name: \"w\" } ]")
+                .unwrap_err()
+                .contains("model_warmup")
+        );
+        let plain = settings("m", "/m", Some(parse("max_batch_size: 0").unwrap())).unwrap();
+        assert_eq!(plain.backend, None);
+        assert_eq!(plain.expected_signature, None);
+    }
+}

@@ -1,0 +1,263 @@
+//! A Triton command line with `inferd` in place of `tritonserver`: model
+//! repositories with and without `config.pbtxt`, its flags, its control
+//! modes, and configurations that contradict the model.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{
+    TestServer, add_body, assert_ok, expected_sum, f32_data, models_dir, output, run_binary,
+};
+use serde_json::{Value, json};
+
+const RUN_TIMEOUT: Duration = Duration::from_secs(20);
+
+const ADD_CONFIG: &str = r#"
+name: "add"
+platform: "onnxruntime_onnx"
+max_batch_size: 8
+input [
+  { name: "a", data_type: TYPE_FP32, dims: [ 16 ] },
+  { name: "b", data_type: TYPE_FP32, dims: [ 16 ] }
+]
+output [ { name: "sum", data_type: TYPE_FP32, dims: [ 16 ] } ]
+instance_group [ { count: 2, kind: KIND_CPU } ]
+dynamic_batching { max_queue_delay_microseconds: 100 }
+"#;
+
+/// A Triton-layout repository: `add` (config.pbtxt with batching), `plain`
+/// (no config.pbtxt) and `versioned` (a version policy only).
+fn repository(dir: &Path, add_config: &str) -> PathBuf {
+    let repo = dir.join("repo");
+    for model in ["add", "plain"] {
+        std::fs::create_dir_all(repo.join(model).join("1")).unwrap();
+        std::fs::copy(
+            models_dir().join("add/1/model.onnx"),
+            repo.join(model).join("1/model.onnx"),
+        )
+        .unwrap();
+    }
+    std::fs::write(repo.join("add/config.pbtxt"), add_config).unwrap();
+    for version in ["1", "2", "3"] {
+        let folder = repo.join("versioned").join(version);
+        std::fs::create_dir_all(&folder).unwrap();
+        let model = models_dir()
+            .join("versioned")
+            .join(version)
+            .join("model.onnx");
+        std::fs::copy(model, folder.join("model.onnx")).unwrap();
+    }
+    std::fs::write(
+        repo.join("versioned/config.pbtxt"),
+        "version_policy: { specific: { versions: [ 1, 3 ] } }\n",
+    )
+    .unwrap();
+    repo
+}
+
+/// A link called `tritonserver` to the binary, in `dir`.
+fn triton_program(dir: &Path) -> PathBuf {
+    let link = dir.join("tritonserver");
+    std::os::unix::fs::symlink(common::BIN, &link).expect("link the binary");
+    link
+}
+
+async fn index(server: &TestServer) -> Vec<Value> {
+    let response = server
+        .client()
+        .post(server.rest_url("/v2/repository/index"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("index");
+    response
+        .json::<Value>()
+        .await
+        .expect("JSON")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn entry<'a>(index: &'a [Value], name: &str, version: &str) -> Option<&'a Value> {
+    index
+        .iter()
+        .find(|e| e["name"] == name && e["version"] == version)
+}
+
+#[tokio::test]
+async fn a_triton_repository_serves_with_tritons_flags_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repository(dir.path(), ADD_CONFIG);
+    let program = triton_program(dir.path());
+    let server = TestServer::start_as(
+        &program,
+        &[
+            &format!("--model-repository={}", repo.display()),
+            "--model-control-mode=none",
+            "--strict-model-config=false",
+            "--log-verbose=0",
+            "--exit-timeout-secs=10",
+            "--allow-metrics=true",
+            "--allow-grpc=true",
+        ],
+    )
+    .await;
+    let listed = index(&server).await;
+    for (name, version) in [
+        ("add", "1"),
+        ("plain", "1"),
+        ("versioned", "1"),
+        ("versioned", "3"),
+    ] {
+        let found =
+            entry(&listed, name, version).unwrap_or_else(|| panic!("{name} {version}: {listed:?}"));
+        assert_eq!(found["state"], "READY", "{found}");
+    }
+    assert!(entry(&listed, "versioned", "2").is_none_or(|e| e["state"] != "READY"));
+    let (_, config) = server.get("/v2/models/add/config").await;
+    assert_eq!(config["max_batch_size"], 8, "{config}");
+    assert_eq!(config["instance_group"][0]["count"], 2);
+    assert_eq!(config["backend"], "onnxruntime");
+    assert_eq!(
+        config["dynamic_batching"]["max_queue_delay_microseconds"],
+        "100"
+    );
+    let answer = assert_ok(server.post_json("/v2/models/add/infer", &add_body()).await);
+    assert_eq!(f32_data(output(&answer, "sum")), expected_sum());
+    assert_eq!(server.get("/v2/models/plain/ready").await.0, 200);
+    // Triton serves its metrics without being asked.
+    assert!(
+        server
+            .get_text("/metrics")
+            .await
+            .contains("ovms_requests_success")
+    );
+}
+
+#[tokio::test]
+async fn a_config_that_contradicts_the_model_is_refused_with_tritons_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = ADD_CONFIG.replacen("dims: [ 16 ]", "dims: [ 4 ]", 1);
+    let repo = repository(dir.path(), &wrong);
+    let server = TestServer::start(&[&format!("--model-repository={}", repo.display())]).await;
+    let listed = index(&server).await;
+    let add = entry(&listed, "add", "1").expect("add listed");
+    assert_ne!(add["state"], "READY");
+    let reason = add["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(
+            "model 'add', tensor 'a': the model expects 2 dimensions (shape [-1,16]) but the model configuration specifies 2 dimensions (shape [-1,4])"
+        ),
+        "{add}"
+    );
+    assert_eq!(entry(&listed, "plain", "1").unwrap()["state"], "READY");
+}
+
+#[tokio::test]
+async fn explicit_mode_loads_only_the_named_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repository(dir.path(), ADD_CONFIG);
+    let server = TestServer::start(&[
+        &format!("--model-repository={}", repo.display()),
+        "--model-control-mode=explicit",
+        "--load-model=plain",
+    ])
+    .await;
+    assert_eq!(server.get("/v2/models/plain/ready").await.0, 200);
+    assert_ne!(server.get("/v2/models/add/ready").await.0, 200);
+    let loaded = server
+        .client()
+        .post(server.rest_url("/v2/repository/models/add/load"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("load");
+    assert_eq!(loaded.status(), 200);
+    assert_eq!(server.get("/v2/models/add/ready").await.0, 200);
+
+    let missing = run_binary(
+        &[
+            &format!("--model-repository={}", repo.display()),
+            "--model-control-mode=explicit",
+            "--load-model=ghost",
+            &format!("--http-port={}", common::free_ports().1),
+            "--allow-grpc=false",
+        ],
+        RUN_TIMEOUT,
+    );
+    assert_ne!(missing.code, Some(0));
+    assert!(
+        missing.stderr.contains("--load-model ghost: no such model"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[tokio::test]
+async fn poll_mode_picks_up_a_new_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repository(dir.path(), ADD_CONFIG);
+    let server = TestServer::start(&[
+        &format!("--model-repository={}", repo.display()),
+        "--model-control-mode=poll",
+        "--repository-poll-secs=1",
+    ])
+    .await;
+    let late = repo.join("late/1");
+    std::fs::create_dir_all(&late).unwrap();
+    std::fs::copy(
+        models_dir().join("add/1/model.onnx"),
+        late.join("model.onnx"),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while server.get("/v2/models/late/ready").await.0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "late never ready\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[test]
+fn what_has_no_meaning_here_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repository(dir.path(), ADD_CONFIG);
+    let flag = run_binary(
+        &[
+            &format!("--model-repository={}", repo.display()),
+            "--metrics-port=8002",
+        ],
+        RUN_TIMEOUT,
+    );
+    assert_eq!(flag.code, Some(2));
+    assert!(
+        flag.stderr
+            .contains("--metrics-port (a Triton flag) is not supported"),
+        "{}",
+        flag.stderr
+    );
+    std::fs::write(repo.join("plain/config.pbtxt"), "backend: \"python\"\n").unwrap();
+    let (grpc, http) = common::free_ports();
+    let backend = run_binary(
+        &[
+            &format!("--model-repository={}", repo.display()),
+            &format!("--http-port={http}"),
+            &format!("--grpc-port={grpc}"),
+        ],
+        RUN_TIMEOUT,
+    );
+    assert_ne!(backend.code, Some(0));
+    assert!(
+        backend
+            .stderr
+            .contains("model 'plain': backend 'python' is not supported"),
+        "{}",
+        backend.stderr
+    );
+}
