@@ -142,13 +142,14 @@ def start_server(tmp_path_factory, extra_args=(), https_context=None, config=CON
     """Starts inferd on `config` (models/config.json) with `extra_args`;
     yields it, then stops it with SIGTERM and checks it exits 0 in time. With
     `https_context` (an ssl.SSLContext) the REST port is taken to speak TLS;
-    `program` runs a link to the binary under another name."""
+    `program` runs a link to the binary under another name; `config=None`
+    passes no --config_path (the models come from `extra_args`)."""
     binary = program or server_binary()
     grpc_port, rest_port = free_ports(2)
     log_path = tmp_path_factory.mktemp("inferd") / "server.log"
     command = [
         str(binary),
-        "--config_path", str(config),
+        *(["--config_path", str(config)] if config is not None else []),
         "--port", str(grpc_port),
         "--rest_port", str(rest_port),
         "--grpc_bind_address", "127.0.0.1",
