@@ -11,7 +11,9 @@ import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-from conftest import REPO, server_binary, start_server
+import urllib.request
+
+from conftest import REPO, free_ports, server_binary, start_server
 
 ADD_CONFIG = """
 name: "add"
@@ -47,8 +49,12 @@ def start_triton(tmp_path_factory, *flags):
     program = work / "tritonserver"
     program.symlink_to(server_binary())
     repo = triton_repository(work)
-    args = [f"--model-repository={repo}", *flags]
-    return start_server(tmp_path_factory, args, config=None, program=program)
+    (metrics_port,) = free_ports(1)
+    args = [f"--model-repository={repo}", f"--metrics-port={metrics_port}",
+            "--metrics-address=127.0.0.1", *flags]
+    for server in start_server(tmp_path_factory, args, config=None, program=program):
+        server.process.metrics_port = metrics_port
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +117,21 @@ def test_inference_and_version_policy(client):
     assert ready(client, "versioned", "1")
     assert ready(client, "versioned", "3")
     assert not ready(client, "versioned", "2")
+
+
+def test_nv_metrics_on_the_metrics_port(triton):
+    client = httpclient.InferenceServerClient(f"127.0.0.1:{triton.rest_port}")
+    values = np.ones((1, 16), dtype=np.float32)
+    inputs = [httpclient.InferInput(n, [1, 16], "FP32") for n in ("a", "b")]
+    for item in inputs:
+        item.set_data_from_numpy(values)
+    client.infer("plain", inputs)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    url = f"http://127.0.0.1:{triton.process.metrics_port}/metrics"
+    with opener.open(url, timeout=10) as answer:
+        text = answer.read().decode()
+    assert 'nv_inference_request_success{model="plain",version="1"} 1' in text
+    assert "# TYPE nv_inference_compute_infer_duration_us counter" in text
 
 
 def test_explicit_control_mode_loads_and_unloads(tmp_path_factory):

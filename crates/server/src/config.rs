@@ -86,6 +86,10 @@ pub struct ServerConfig {
     /// Triton's explicit control mode: the models loaded at start (`None`:
     /// every configured model).
     pub explicit_loads: Option<Vec<String>>,
+    /// Triton's `--metrics-port`: a listener of its own for `GET /metrics`.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Triton's `nv_*` metric names too (a Triton deployment).
+    pub triton_metrics: bool,
 }
 
 /// Whether to serve Prometheus metrics, and which.
@@ -173,7 +177,9 @@ impl ServerConfig {
         }
         let metrics = MetricsSetting {
             // Triton serves its metrics unless told not to.
-            enable: cli.metrics_enable || (triton && cli.triton.allow_metrics != Some(false)),
+            enable: cli.metrics_enable
+                || ((triton || cli.triton.metrics_port.is_some_and(|p| p != 0))
+                    && cli.triton.allow_metrics != Some(false)),
             list: cli.metrics_list.as_ref().map(|l| {
                 l.split(',')
                     .map(|name| name.trim().to_string())
@@ -261,6 +267,12 @@ impl ServerConfig {
             explicit_loads: (triton
                 && cli.triton.model_control_mode == Some(ControlMode::Explicit))
             .then(|| cli.triton.load_model.clone()),
+            metrics_addr: cli
+                .triton
+                .metrics_port
+                .filter(|&port| port != 0 && cli.triton.allow_metrics != Some(false))
+                .map(|port| SocketAddr::new(cli.triton.metrics_address, port)),
+            triton_metrics: triton,
         })
     }
 }

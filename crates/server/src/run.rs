@@ -133,7 +133,7 @@ fn telemetry(config: &ServerConfig, models: &ServerModelsConfig) -> anyhow::Resu
     if !setting.enable && !tensorflow_names {
         return Ok(Arc::new(Telemetry::disabled()));
     }
-    if config.rest_addr.is_none() {
+    if config.rest_addr.is_none() && config.metrics_addr.is_none() {
         anyhow::bail!(
             "cannot start: metrics are served on the REST port; set --rest_port (--rest_api_port)"
         );
@@ -141,6 +141,9 @@ fn telemetry(config: &ServerConfig, models: &ServerModelsConfig) -> anyhow::Resu
     let mut metrics = Metrics::new(setting.list.as_deref()).context("cannot start")?;
     if tensorflow_names {
         metrics = metrics.with_tensorflow_names();
+    }
+    if config.triton_metrics {
+        metrics = metrics.with_triton_names();
     }
     Ok(Arc::new(Telemetry::with_metrics(metrics)))
 }
@@ -165,6 +168,10 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     };
     let rest_listener = match config.rest_addr {
         Some(addr) => Some(bind(addr, "REST").await?),
+        None => None,
+    };
+    let metrics_listener = match config.metrics_addr {
+        Some(addr) => Some(bind(addr, "metrics").await?),
         None => None,
     };
 
@@ -315,6 +322,17 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         });
     }
 
+    if let Some(listener) = metrics_listener {
+        tracing::info!(address = %listener.local_addr()?, "metrics listening (GET /metrics)");
+        let app = crate::transport::rest::metrics_router(core.clone(), reloader.clone());
+        let stop = stopped(stop_rx.clone());
+        let limits = config.rest_limits;
+        servers.spawn(async move {
+            crate::transport::rest_serve::serve(listener, app, limits, None, stop)
+                .await
+                .context("metrics server failed")
+        });
+    }
     for tls in [&grpc_tls, &rest_tls].into_iter().flatten() {
         tokio::spawn(tls.clone().watch(stopped(stop_rx.clone())));
     }

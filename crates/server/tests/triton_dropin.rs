@@ -92,10 +92,13 @@ async fn a_triton_repository_serves_with_tritons_flags_only() {
     let dir = tempfile::tempdir().unwrap();
     let repo = repository(dir.path(), ADD_CONFIG);
     let program = triton_program(dir.path());
+    let (metrics_port, _) = common::free_ports();
     let server = TestServer::start_as(
         &program,
         &[
             &format!("--model-repository={}", repo.display()),
+            &format!("--metrics-port={metrics_port}"),
+            "--metrics-address=127.0.0.1",
             "--model-control-mode=none",
             "--strict-model-config=false",
             "--log-verbose=0",
@@ -231,14 +234,14 @@ fn what_has_no_meaning_here_is_refused_by_name() {
     let flag = run_binary(
         &[
             &format!("--model-repository={}", repo.display()),
-            "--metrics-port=8002",
+            "--backend-directory=/opt/tritonserver/backends",
         ],
         RUN_TIMEOUT,
     );
     assert_eq!(flag.code, Some(2));
     assert!(
         flag.stderr
-            .contains("--metrics-port (a Triton flag) is not supported"),
+            .contains("--backend-directory (a Triton flag) is not supported"),
         "{}",
         flag.stderr
     );

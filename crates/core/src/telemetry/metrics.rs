@@ -10,6 +10,7 @@ use metrics::{
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 use super::tfs_metrics::TfsVersionMetrics;
+use super::triton_metrics::TritonVersionMetrics;
 use super::{Api, Interface, Method};
 
 /// Every metric the server can report, by OVMS name.
@@ -128,6 +129,8 @@ pub struct Metrics {
     enabled: Vec<&'static str>,
     /// TF Serving's names too (`--monitoring_config_file`).
     tensorflow_names: bool,
+    /// Triton's names too (a Triton deployment).
+    triton_names: bool,
 }
 
 impl Metrics {
@@ -175,7 +178,15 @@ impl Metrics {
             handle,
             enabled,
             tensorflow_names: false,
+            triton_names: false,
         })
+    }
+
+    /// Reports Triton's `nv_*` names beside OVMS's.
+    pub fn with_triton_names(mut self) -> Self {
+        super::triton_metrics::describe(&self.recorder);
+        self.triton_names = true;
+        self
     }
 
     /// Reports TF Serving's names beside OVMS's, for requests through its API.
@@ -301,6 +312,9 @@ impl Metrics {
             tfs: self
                 .tensorflow_names
                 .then(|| TfsVersionMetrics::new(self.recorder.clone(), name)),
+            triton: self
+                .triton_names
+                .then(|| TritonVersionMetrics::new(self.recorder.clone(), name, version)),
         }
     }
 
@@ -339,6 +353,7 @@ pub(super) struct VersionMetrics {
     active: Option<Gauge>,
     sequences: Option<Gauge>,
     tfs: Option<TfsVersionMetrics>,
+    triton: Option<TritonVersionMetrics>,
 }
 
 fn micros(d: Duration) -> f64 {
@@ -380,6 +395,9 @@ impl VersionMetrics {
         {
             tfs.finished(interface, failure, spent);
         }
+        if let Some(triton) = &self.triton {
+            triton.finished(failure, spent);
+        }
         let outcome = if failure.is_none() {
             &self.success
         } else {
@@ -394,6 +412,9 @@ impl VersionMetrics {
     }
 
     pub(super) fn executed(&self, wait: Duration, infer: Duration) {
+        if let Some(triton) = &self.triton {
+            triton.request_ran(wait, infer);
+        }
         if let Some(h) = &self.wait_time {
             h.record(micros(wait));
         }
@@ -402,7 +423,10 @@ impl VersionMetrics {
         }
     }
 
-    pub(super) fn batch_ran(&self, rows: usize) {
+    pub(super) fn batch_ran(&self, rows: usize, input: Duration, output: Duration) {
+        if let Some(triton) = &self.triton {
+            triton.batch_ran(rows, input, output);
+        }
         if let Some(h) = &self.batch_size {
             h.record(rows as f64);
         }

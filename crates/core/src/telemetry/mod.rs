@@ -7,6 +7,7 @@ mod metrics;
 mod stats;
 mod tfs_metrics;
 mod tracker;
+mod triton_metrics;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -138,7 +139,7 @@ impl VersionTelemetry {
     ) {
         self.stats.batch_ran(rows, input, infer, output);
         if let Some(m) = &self.metrics {
-            m.batch_ran(rows);
+            m.batch_ran(rows, input, output);
         }
     }
 

@@ -5,14 +5,6 @@
 /// Triton flags inferd does not take, and why.
 const TRITON: &[(&str, &str)] = &[
     (
-        "metrics-port",
-        "metrics are served at /metrics on the HTTP port",
-    ),
-    (
-        "metrics-address",
-        "metrics are served at /metrics on the HTTP port",
-    ),
-    (
         "backend-directory",
         "the engines are built in or loaded from --runtimes_dir",
     ),
@@ -151,7 +143,9 @@ mod tests {
         assert!(text.starts_with("--per_process_gpu_memory_fraction (a TensorFlow Serving flag)"));
         assert!(text.contains("CPU"), "{text}");
         assert_eq!(refusal(&["--port", "9000", "--model_name=a"]), None);
-        let text = refusal(&["--model-repository=/m", "--metrics-port", "8002"]).unwrap();
-        assert!(text.starts_with("--metrics-port (a Triton flag) is not supported: metrics are"));
+        let text = refusal(&["--model-repository=/m", "--backend-directory", "/b"]).unwrap();
+        assert!(
+            text.starts_with("--backend-directory (a Triton flag) is not supported: the engines")
+        );
     }
 }

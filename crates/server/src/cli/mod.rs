@@ -365,6 +365,9 @@ where
             .mut_arg("port", |arg| arg.default_value("8001"))
             .mut_arg("rest_port", |arg| arg.default_value("8000"));
     }
+    if program == TRITON_PROGRAM {
+        command = command.mut_arg("metrics_port", |arg| arg.default_value("8002"));
+    }
     let matches = command.get_matches_from(args);
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if tfs && cli.model_name.is_none() && cli.model_path.is_some() {

@@ -2,6 +2,7 @@
 //! port and address flags are aliases of OVMS's (`--http-port` is
 //! `--rest_port`, `--grpc-port` is `--port`, ...); these are the rest.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
@@ -20,7 +21,7 @@ pub enum ControlMode {
 }
 
 /// Triton's own flags.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TritonFlags {
     /// Triton: a model repository (<repo>/<model>/[config.pbtxt], <repo>/<model>/<version>/model.onnx|model.xml|...); repeatable. Gives Triton's default ports (HTTP 8000, gRPC 8001).
     #[arg(long = "model-repository", alias = "model-store")]
@@ -54,7 +55,15 @@ pub struct TritonFlags {
     #[arg(long = "allow-grpc", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new(), default_value_t = true)]
     pub allow_grpc: bool,
 
-    /// Triton: Prometheus metrics (with --model-repository on by default, at /metrics on the HTTP port).
+    /// Triton: a port of its own for GET /metrics (0: only on the HTTP port) [default under the name tritonserver: 8002].
+    #[arg(long = "metrics-port")]
+    pub metrics_port: Option<u16>,
+
+    /// Triton: the address the metrics port listens on.
+    #[arg(long = "metrics-address", default_value = "0.0.0.0")]
+    pub metrics_address: IpAddr,
+
+    /// Triton: Prometheus metrics, with Triton's nv_* names beside OVMS's (with --model-repository on by default, at /metrics on the HTTP port and on --metrics-port).
     #[arg(long = "allow-metrics", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub allow_metrics: Option<bool>,
 }

@@ -46,6 +46,18 @@ pub struct RestState {
     pub(crate) reloader: Arc<Reloader>,
 }
 
+/// The application of Triton's `--metrics-port`: `GET /metrics` only.
+pub fn metrics_router(core: Arc<Core>, reloader: Arc<Reloader>) -> impl RestApp {
+    let state = RestState {
+        core,
+        max_request_bytes: 0,
+        reloader,
+    };
+    crate::ovms::metrics_at("/metrics")
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Invalid request URL") })
+        .with_state(state)
+}
+
 /// The REST application: the routes behind the guard, body timeout,
 /// decompression (bodies above `max_request_bytes` after decompression get
 /// 413), JSON errors, the optional request timeout and CORS. Composed once
