@@ -162,6 +162,11 @@ async fn errors() {
         &server
             .post_json("/v1/models/add:classify", &json!({}))
             .await,
+        501,
+        "Classify is not supported",
+    );
+    assert_error(
+        &server.post_json("/v1/models/add:explain", &json!({})).await,
         404,
         "Invalid request URL",
     );
