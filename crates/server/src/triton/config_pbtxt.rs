@@ -62,39 +62,45 @@ fn full_shape(dims: &[i64], batched: bool) -> Vec<i64> {
     batch.into_iter().chain(dims.iter().copied()).collect()
 }
 
+/// One declared tensor; a `reshape` (or a TensorRT shape tensor) is refused.
+fn expected_tensor(
+    kind: &str,
+    name: &str,
+    data_type: i32,
+    dims: &[i64],
+    reshaped: bool,
+    batched: bool,
+) -> Result<ExpectedTensor, String> {
+    if reshaped {
+        return Err(format!("{kind} '{name}': reshape is not supported"));
+    }
+    Ok(ExpectedTensor {
+        name: name.to_string(),
+        datatype: datatype(data_type, name)?,
+        shape: full_shape(dims, batched),
+    })
+}
+
 fn expected_signature(config: &ModelConfig) -> Result<ExpectedSignature, String> {
     let batched = config.max_batch_size > 0;
-    let mut expected = ExpectedSignature::default();
-    for input in &config.input {
-        if input.reshape.is_some() {
-            return Err(format!("input '{}': reshape is not supported", input.name));
-        }
-        if input.is_shape_tensor {
-            return Err(format!(
-                "input '{}': shape tensors are TensorRT's; not supported",
-                input.name
-            ));
-        }
-        expected.inputs.push(ExpectedTensor {
-            name: input.name.clone(),
-            datatype: datatype(input.data_type, &input.name)?,
-            shape: full_shape(&input.dims, batched),
-        });
+    if let Some(input) = config.input.iter().find(|i| i.is_shape_tensor) {
+        return Err(format!(
+            "input '{}': shape tensors are TensorRT's; not supported",
+            input.name
+        ));
     }
-    for output in &config.output {
-        if output.reshape.is_some() {
-            return Err(format!(
-                "output '{}': reshape is not supported",
-                output.name
-            ));
-        }
-        expected.outputs.push(ExpectedTensor {
-            name: output.name.clone(),
-            datatype: datatype(output.data_type, &output.name)?,
-            shape: full_shape(&output.dims, batched),
-        });
-    }
-    Ok(expected)
+    let inputs = config.input.iter().map(|i| {
+        let reshaped = i.reshape.is_some();
+        expected_tensor("input", &i.name, i.data_type, &i.dims, reshaped, batched)
+    });
+    let outputs = config.output.iter().map(|o| {
+        let reshaped = o.reshape.is_some();
+        expected_tensor("output", &o.name, o.data_type, &o.dims, reshaped, batched)
+    });
+    Ok(ExpectedSignature {
+        inputs: inputs.collect::<Result<_, _>>()?,
+        outputs: outputs.collect::<Result<_, _>>()?,
+    })
 }
 
 fn version_policy(choice: PolicyChoice) -> Result<VersionPolicy, String> {
