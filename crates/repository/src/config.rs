@@ -221,6 +221,9 @@ pub struct ModelConfig {
     /// the model when it loads (not a config.json key).
     #[serde(skip)]
     pub expected_signature: Option<crate::ExpectedSignature>,
+    /// Warm-up samples (Triton's `model_warmup`; not a config.json key).
+    #[serde(skip)]
+    pub warmup_samples: Vec<crate::WarmupSample>,
 }
 
 /// Values the `backend` key accepts (`auto`, the default: the fastest engine
@@ -252,6 +255,7 @@ impl ModelConfig {
             version_labels: None,
             dynamic_batching: None,
             expected_signature: None,
+            warmup_samples: Vec::new(),
         }
     }
 

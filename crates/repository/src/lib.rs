@@ -12,6 +12,7 @@ mod remote;
 mod sequence;
 mod shape;
 mod source;
+mod warmup;
 
 pub use batching::{DEFAULT_MAX_BATCH_SIZE, DynamicBatching};
 pub use config::{
@@ -30,3 +31,4 @@ pub use remote::set_cache_root;
 pub use sequence::{DEFAULT_MAX_SEQUENCE_NUMBER, SequenceBatching, StateConfig};
 pub use shape::{InputShape, ShapeSetting, parse_dims, parse_layout};
 pub use source::{Fingerprint, LocalVersion, Source, SourceError, open_source};
+pub use warmup::{WarmupData, WarmupInput, WarmupSample};

@@ -264,3 +264,46 @@ fn what_has_no_meaning_here_is_refused_by_name() {
         backend.stderr
     );
 }
+
+#[tokio::test]
+async fn model_warmup_samples_run_before_the_version_is_available() {
+    let dir = tempfile::tempdir().unwrap();
+    let warmup = r#"
+model_warmup [
+  {
+    name: "zeros_and_random"
+    batch_size: 2
+    count: 3
+    inputs { key: "a" value: { data_type: TYPE_FP32 dims: [ 16 ] zero_data: true } }
+    inputs { key: "b" value: { data_type: TYPE_FP32 dims: [ 16 ] random_data: true } }
+  },
+  {
+    name: "from_files"
+    batch_size: 1
+    inputs { key: "a" value: { data_type: TYPE_FP32 dims: [ 16 ] input_data_file: "row" } }
+    inputs { key: "b" value: { data_type: TYPE_FP32 dims: [ 16 ] input_data_file: "row" } }
+  }
+]
+"#;
+    let repo = repository(dir.path(), &format!("{ADD_CONFIG}{warmup}"));
+    std::fs::create_dir_all(repo.join("add/warmup")).unwrap();
+    std::fs::write(repo.join("add/warmup/row"), common::f32_bytes(&[1.0; 16])).unwrap();
+    let server = TestServer::start(&[&format!("--model-repository={}", repo.display())]).await;
+    let (status, stats) = server.get("/v2/models/add/versions/1/stats").await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["model_stats"][0]["execution_count"], 4, "{stats}");
+    assert!(
+        server.log().contains("warmed up with 2 requests"),
+        "{}",
+        server.log()
+    );
+
+    // A sample whose file is missing keeps the version from serving.
+    std::fs::remove_file(repo.join("add/warmup/row")).unwrap();
+    let server = TestServer::start(&[&format!("--model-repository={}", repo.display())]).await;
+    let listed = index(&server).await;
+    let add = entry(&listed, "add", "1").expect("add listed");
+    assert_ne!(add["state"], "READY");
+    let reason = add["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("model_warmup 'from_files': input"), "{add}");
+}

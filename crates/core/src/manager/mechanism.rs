@@ -419,11 +419,13 @@ impl Manager {
         let dir = local.dir.clone();
         let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let (servable, engine) = self.build_servable(model, version, local, telemetry)?;
-            let Some(reader) = self.options.warmup else {
-                return Ok((servable, engine));
-            };
-            let iterations = self.options.warmup_iterations;
-            match super::warmup::warm_up(&servable, reader, &dir, iterations)? {
+            let requests = super::warmup::requests(
+                self.options.warmup,
+                &dir,
+                self.options.warmup_iterations,
+                &model.warmup_samples,
+            )?;
+            match super::warmup::run(&servable, &requests)? {
                 0 => Ok((servable, engine)),
                 n => Ok((servable, format!("{engine}, warmed up with {n} requests"))),
             }

@@ -8,11 +8,13 @@
 use inferd_proto::text_format;
 use inferd_repository::{
     DynamicBatching, ExpectedSignature, ExpectedTensor, ModelConfig as Settings, VersionPolicy,
+    WarmupData, WarmupInput, WarmupSample,
 };
 
 use crate::proto::kserve::model_instance_group::Kind;
 use crate::proto::kserve::model_version_policy::PolicyChoice;
-use crate::proto::kserve::{DataType, ModelConfig, ModelDynamicBatching};
+use crate::proto::kserve::model_warmup::input::InputDataType;
+use crate::proto::kserve::{DataType, ModelConfig, ModelDynamicBatching, ModelWarmup};
 
 /// Parses a `config.pbtxt`.
 pub fn parse(text: &str) -> Result<ModelConfig, String> {
@@ -167,6 +169,65 @@ fn plugin_config(
     Ok(settings)
 }
 
+/// Triton's `model_warmup` samples; files are read from `<model>/warmup/`.
+fn warmup_samples(config: &ModelConfig, base_path: &str) -> Result<Vec<WarmupSample>, String> {
+    let batched = config.max_batch_size > 0;
+    config
+        .model_warmup
+        .iter()
+        .map(|sample: &ModelWarmup| {
+            let name = &sample.name;
+            let batch = sample.batch_size.max(1);
+            let batch_size = if batched {
+                if i64::from(batch) > i64::from(config.max_batch_size) {
+                    return Err(format!(
+                        "model_warmup '{name}': batch_size {batch} exceeds max_batch_size {}",
+                        config.max_batch_size
+                    ));
+                }
+                Some(batch)
+            } else if batch > 1 {
+                return Err(format!(
+                    "model_warmup '{name}': batch_size {batch} needs max_batch_size > 0"
+                ));
+            } else {
+                None
+            };
+            let inputs = sample
+                .inputs
+                .iter()
+                .map(|(input, spec)| {
+                    let data = match &spec.input_data_type {
+                        Some(InputDataType::ZeroData(_)) => WarmupData::Zero,
+                        Some(InputDataType::RandomData(_)) => WarmupData::Random,
+                        Some(InputDataType::InputDataFile(file)) => WarmupData::File(
+                            std::path::Path::new(base_path).join("warmup").join(file),
+                        ),
+                        None => {
+                            return Err(format!(
+                                "model_warmup '{name}' input '{input}' gives no data \
+                                 (zero_data, random_data or input_data_file)"
+                            ));
+                        }
+                    };
+                    Ok(WarmupInput {
+                        name: input.clone(),
+                        datatype: datatype(spec.data_type, input)?,
+                        dims: spec.dims.clone(),
+                        data,
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(WarmupSample {
+                name: name.clone(),
+                batch_size,
+                inputs,
+                count: sample.count,
+            })
+        })
+        .collect()
+}
+
 /// The settings of model `name` (its folder's name) whose folder is
 /// `base_path`, from its `config.pbtxt` (`None`: there is none, and
 /// everything comes from the model).
@@ -214,6 +275,7 @@ pub fn settings(
             config.default_model_filename
         ));
     }
+    settings.warmup_samples = warmup_samples(&config, base_path)?;
     let expected = expected_signature(&config)?;
     settings.expected_signature =
         (!expected.inputs.is_empty() || !expected.outputs.is_empty()).then_some(expected);
@@ -277,9 +339,19 @@ mod tests {
                 .contains("reshape")
         );
         assert!(
-            parse("model_warmup [ { name: \"w\" } ]")
+            parse("sequence_batching { }")
                 .unwrap_err()
-                .contains("model_warmup")
+                .contains("sequence_batching")
+        );
+        assert!(
+            refused("max_batch_size: 2 model_warmup [ { name: \"w\" batch_size: 4 } ]")
+                .contains("exceeds max_batch_size 2")
+        );
+        assert!(
+            refused(
+                "model_warmup [ { name: \"w\" inputs { key: \"a\" value: { data_type: TYPE_FP32 dims: [1] } } } ]"
+            )
+            .contains("input 'a' gives no data")
         );
         let plain = settings("m", "/m", Some(parse("max_batch_size: 0").unwrap())).unwrap();
         assert_eq!(plain.backend, None);
