@@ -66,6 +66,6 @@ def test_unload_then_load(client):
 def test_unknown_model_and_config_parameter_are_refused(client):
     with pytest.raises(InferenceServerException, match="not in the model configuration"):
         client.load_model("no_such_model")
-    with pytest.raises(InferenceServerException, match="'config' is not supported"):
-        client.load_model(MODEL, config="{}")
+    with pytest.raises(InferenceServerException, match="'config' is not a model configuration"):
+        client.load_model(MODEL, config='{"bogus": 1}')
     assert client.is_model_ready(MODEL)

@@ -4,6 +4,7 @@ model with a config.pbtxt (batching, two instances), one without (completed
 from the model), one with a version policy; tritonclient (HTTP and gRPC)
 reads the configurations, infers, and loads and unloads models in explicit
 control mode."""
+import json
 import shutil
 
 import numpy as np
@@ -144,3 +145,13 @@ def test_explicit_control_mode_loads_and_unloads(tmp_path_factory):
             assert ready(client, "add")
             client.unload_model("add")
             assert not ready(client, "add")
+            # A load with a configuration of its own serves that configuration.
+            override = {"backend": "onnxruntime", "max_batch_size": 4,
+                        "instance_group": [{"count": 2, "kind": "KIND_CPU"}]}
+            client.load_model("plain", config=json.dumps(override))
+            config = config_of(client, "plain")
+            assert config["max_batch_size"] == 4 and config["backend"] == "onnxruntime"
+            with pytest.raises(Exception, match="configuration expects datatype TYPE_INT64"):
+                client.load_model("plain", config=json.dumps(
+                    {"input": [{"name": "a", "data_type": "TYPE_INT64", "dims": [-1, 16]}]}))
+            assert config_of(client, "plain")["max_batch_size"] == 4

@@ -3,7 +3,7 @@
 //! fields at their default value included), as Triton answers its
 //! configuration extension over HTTP.
 
-use prost_reflect::{DynamicMessage, SerializeOptions};
+use prost_reflect::{DeserializeOptions, DynamicMessage, SerializeOptions};
 
 use crate::text_format::TextFormatError;
 
@@ -22,6 +22,25 @@ pub fn to_json<M: prost::Message>(
         .skip_default_fields(false);
     dynamic
         .serialize_with_options(serde_json::value::Serializer, &options)
+        .map_err(|e| TextFormatError::Syntax(e.to_string()))
+}
+
+/// Parses JSON text in the protobuf JSON mapping (either field name
+/// spelling, 64-bit values as numbers or strings, unknown fields refused)
+/// as the message `full_name`, into `M`, its generated type.
+pub fn from_json<M: prost::Message + Default>(
+    full_name: &str,
+    text: &str,
+) -> Result<M, TextFormatError> {
+    let descriptor = crate::text_format::pool()
+        .get_message_by_name(full_name)
+        .ok_or_else(|| TextFormatError::UnknownMessage(full_name.to_string()))?;
+    let mut json = serde_json::Deserializer::from_str(text);
+    let dynamic =
+        DynamicMessage::deserialize_with_options(descriptor, &mut json, &DeserializeOptions::new())
+            .map_err(|e| TextFormatError::Syntax(e.to_string()))?;
+    dynamic
+        .transcode_to::<M>()
         .map_err(|e| TextFormatError::Syntax(e.to_string()))
 }
 
@@ -49,5 +68,15 @@ mod tests {
         assert_eq!(json["input"][0]["data_type"], "TYPE_FP32");
         assert_eq!(json["input"][0]["dims"], serde_json::json!(["16"]));
         assert_eq!(json["input"][0]["format"], "FORMAT_NONE");
+        let back: ModelConfig = from_json("inference.ModelConfig", &json.to_string()).unwrap();
+        assert_eq!(back, config);
+        let plain: ModelConfig = from_json(
+            "inference.ModelConfig",
+            r#"{"maxBatchSize": 2, "input": [{"name": "a", "dims": [4]}]}"#,
+        )
+        .unwrap();
+        assert_eq!((plain.max_batch_size, plain.input[0].dims[0]), (2, 4));
+        let e = from_json::<ModelConfig>("inference.ModelConfig", r#"{"bogus": 1}"#).unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
     }
 }

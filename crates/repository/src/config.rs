@@ -224,6 +224,10 @@ pub struct ModelConfig {
     /// Warm-up samples (Triton's `model_warmup`; not a config.json key).
     #[serde(skip)]
     pub warmup_samples: Vec<crate::WarmupSample>,
+    /// Triton's `max_batch_size` as a `config.pbtxt` declares it (reported
+    /// by the configuration extension; not a config.json key).
+    #[serde(skip)]
+    pub declared_max_batch_size: Option<u32>,
 }
 
 /// Values the `backend` key accepts (`auto`, the default: the fastest engine
@@ -256,6 +260,7 @@ impl ModelConfig {
             dynamic_batching: None,
             expected_signature: None,
             warmup_samples: Vec::new(),
+            declared_max_batch_size: None,
         }
     }
 

@@ -18,6 +18,9 @@ pub enum ModelControlError {
     /// The model is not in the configuration.
     #[error("Model {0} is not in the model configuration")]
     NotConfigured(String),
+    /// A load's `config` parameter cannot be used (the message says why).
+    #[error("{0}")]
+    BadConfig(String),
     /// The model was applied, but no version of it is serving.
     #[error("Model {name} has no available version: {reason}")]
     LoadFailed {
@@ -181,24 +184,64 @@ impl Reloader {
 
     /// Loads (again) a configured model, e.g. after [`Reloader::unload_model`].
     pub async fn load_model(&self, name: &str) -> Result<(), ModelControlError> {
+        self.load_model_with(name, None::<fn(&str) -> Result<_, String>>)
+            .await
+    }
+
+    /// Like [`Reloader::load_model`], with the settings `replace` makes from
+    /// the model's folder (Triton's load with a `config` parameter); they
+    /// stay until the model list is read again with other settings.
+    pub async fn load_model_with<F>(
+        &self,
+        name: &str,
+        replace: Option<F>,
+    ) -> Result<(), ModelControlError>
+    where
+        F: FnOnce(&str) -> Result<inferd_repository::ModelConfig, String>,
+    {
         let mut state = self.state.lock().await;
-        if !state.current.models().any(|m| m.name == name) {
+        let Some(entry) = state
+            .current
+            .model_config_list
+            .iter_mut()
+            .find(|e| e.config.name == name)
+        else {
             return Err(ModelControlError::NotConfigured(name.to_string()));
-        }
+        };
+        let previous = match replace {
+            Some(replace) => {
+                let settings =
+                    replace(&entry.config.base_path).map_err(ModelControlError::BadConfig)?;
+                Some(std::mem::replace(&mut entry.config, settings))
+            }
+            None => None,
+        };
         state.unloaded.remove(name);
         self.settle(state, Some(name)).await;
         let statuses = self.manager.model_status(name).unwrap_or_default();
-        if statuses.iter().any(|s| s.state == ServableState::Available) {
+        let failure = statuses.iter().rev().find_map(|s| s.error.clone());
+        let serving = statuses.iter().any(|s| s.state == ServableState::Available);
+        // With new settings, a version that kept serving its old ones
+        // (the reload failed) is a failed load too; the old settings return.
+        let failed = !serving || (previous.is_some() && failure.is_some());
+        if !failed {
             return Ok(());
         }
-        let reason = statuses
-            .iter()
-            .rev()
-            .find_map(|s| s.error.clone())
-            .unwrap_or_else(|| "no version folder was found".to_string());
+        if let Some(previous) = previous {
+            let mut state = self.state.lock().await;
+            if let Some(entry) = state
+                .current
+                .model_config_list
+                .iter_mut()
+                .find(|e| e.config.name == name)
+            {
+                entry.config = previous;
+            }
+            self.settle(state, Some(name)).await;
+        }
         Err(ModelControlError::LoadFailed {
             name: name.to_string(),
-            reason,
+            reason: failure.unwrap_or_else(|| "no version folder was found".to_string()),
         })
     }
 

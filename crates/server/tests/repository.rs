@@ -154,11 +154,11 @@ async fn rest_load_refusals() {
         &post(
             &server,
             "/v2/repository/models/add/load",
-            Some(json!({"parameters": {"config": "{}"}})),
+            Some(json!({"parameters": {"config": "{\"bogus\": 1}"}})),
         )
         .await,
         400,
-        "parameter 'config' is not supported",
+        "parameter 'config' is not a model configuration",
     );
     assert_error(
         &post(
@@ -328,7 +328,7 @@ async fn grpc_load_refusals() {
     parameters.insert(
         "config".to_string(),
         ModelRepositoryParameter {
-            parameter_choice: Some(ParameterChoice::StringParam("{}".into())),
+            parameter_choice: Some(ParameterChoice::StringParam("{\"bogus\": 1}".into())),
         },
     );
     let err = client
@@ -342,7 +342,7 @@ async fn grpc_load_refusals() {
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(
         err.message()
-            .starts_with("parameter 'config' is not supported"),
+            .starts_with("parameter 'config' is not a model configuration"),
         "{}",
         err.message()
     );

@@ -307,3 +307,60 @@ model_warmup [
     let reason = add["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("model_warmup 'from_files': input"), "{add}");
 }
+
+#[tokio::test]
+async fn a_load_with_a_config_parameter_serves_that_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repository(dir.path(), ADD_CONFIG);
+    let server = TestServer::start(&[
+        &format!("--model-repository={}", repo.display()),
+        "--model-control-mode=explicit",
+    ])
+    .await;
+    let load = |config: Value| {
+        let body = json!({"parameters": {"config": config.to_string()}});
+        let url = server.rest_url("/v2/repository/models/plain/load");
+        let client = server.client().clone();
+        async move {
+            let answer = client.post(url).json(&body).send().await.expect("load");
+            let status = answer.status().as_u16();
+            (status, answer.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let batched = json!({
+        "backend": "onnxruntime",
+        "max_batch_size": 4,
+        "input": [{"name": "a", "data_type": "TYPE_FP32", "dims": [16]}],
+        "dynamic_batching": {"max_queue_delay_microseconds": 50},
+        "instance_group": [{"count": 3}]
+    });
+    let (status, body) = load(batched).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, config) = server.get("/v2/models/plain/config").await;
+    assert_eq!(config["max_batch_size"], 4, "{config}");
+    assert_eq!(config["backend"], "onnxruntime");
+    assert_eq!(config["instance_group"][0]["count"], 3);
+
+    let (status, body) =
+        load(json!({"input": [{"name": "a", "data_type": "TYPE_INT64", "dims": [-1, 16]}]})).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("configuration expects datatype TYPE_INT64 for input 'a'"),
+        "{body}"
+    );
+    // The failed load kept the version serving its earlier configuration.
+    let (_, config) = server.get("/v2/models/plain/config").await;
+    assert_eq!(config["max_batch_size"], 4, "{config}");
+    let (status, body) = load(json!({"bogus_field": 1})).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("bogus_field"),
+        "{body}"
+    );
+}

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use tonic::Status;
 
 use super::repository_index::{check_parameters, index};
+use crate::proto::kserve::model_repository_parameter::ParameterChoice;
 use crate::proto::kserve::repository_index_response::ModelIndex;
 use crate::proto::kserve::*;
 use crate::reload::{ModelControlError, Reloader};
@@ -34,18 +35,37 @@ fn check(parameters: &HashMap<String, ModelRepositoryParameter>) -> Result<(), S
 fn control_status(err: ModelControlError) -> Status {
     match err {
         ModelControlError::NotConfigured(_) => Status::not_found(err.to_string()),
-        ModelControlError::LoadFailed { .. } => Status::invalid_argument(err.to_string()),
+        ModelControlError::LoadFailed { .. } | ModelControlError::BadConfig(_) => {
+            Status::invalid_argument(err.to_string())
+        }
     }
 }
 
-/// Loads (again) a configured model.
+/// Loads (again) a configured model, with the settings of a `config`
+/// parameter (a string holding the model configuration as JSON) if given.
 pub async fn load(
     reloader: &Reloader,
     request: RepositoryModelLoadRequest,
 ) -> Result<RepositoryModelLoadResponse, Status> {
     check(&request.parameters)?;
+    let config = match request
+        .parameters
+        .get("config")
+        .and_then(|p| p.parameter_choice.as_ref())
+    {
+        None => None,
+        Some(ParameterChoice::StringParam(json)) => Some(json.clone()),
+        Some(_) => {
+            return Err(Status::invalid_argument(
+                "parameter 'config' must be a string holding the model configuration as JSON",
+            ));
+        }
+    };
+    let name = request.model_name.clone();
+    let replace = config
+        .map(|json| move |base: &str| super::repository_index::config_override(&name, base, &json));
     reloader
-        .load_model(&request.model_name)
+        .load_model_with(&request.model_name, replace)
         .await
         .map_err(control_status)?;
     Ok(RepositoryModelLoadResponse {})

@@ -2,8 +2,9 @@
 //! and the gRPC `ModelConfig` call, answered with the configuration a model
 //! version is served with, completed from the model itself as Triton
 //! completes a model without `config.pbtxt`: its inputs and outputs, the
-//! batch dimension (`max_batch_size` > 0 only with dynamic batching, the
-//! dims then without it), the version policy, one CPU instance group of
+//! batch dimension (`max_batch_size` > 0 with dynamic batching or as a
+//! `config.pbtxt` declares it, the dims then without it), the version
+//! policy, one CPU instance group of
 //! `nireq` instances, and the dynamic batching settings.
 
 use axum::Json;
@@ -74,7 +75,12 @@ fn version_policy(policy: VersionPolicy) -> ModelVersionPolicy {
 /// the model list (absent for a model the list no longer holds).
 pub fn model_config(servable: &Servable, settings: Option<&Settings>) -> ModelConfig {
     let batching = settings.and_then(|s| s.dynamic_batching.as_ref());
-    let batched = batching.is_some();
+    let max_batch_size = batching.map(|b| b.max_batch_size()).or_else(|| {
+        settings
+            .and_then(|s| s.declared_max_batch_size)
+            .map(u64::from)
+    });
+    let batched = max_batch_size.is_some_and(|n| n > 0);
     let signature = servable.signature();
     let input = signature
         .inputs
@@ -96,9 +102,7 @@ pub fn model_config(servable: &Servable, settings: Option<&Settings>) -> ModelCo
             ..Default::default()
         })
         .collect();
-    let max_batch_size = batching
-        .map(|b| b.max_batch_size())
-        .map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX));
+    let max_batch_size = max_batch_size.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX));
     let count = settings
         .and_then(|s| s.nireq)
         .filter(|&n| n > 0)

@@ -65,19 +65,30 @@ pub fn index(manager: &Manager, ready_only: bool) -> Vec<IndexEntry> {
     entries
 }
 
-/// Refuses the load/unload parameters this server cannot honour: `config`
-/// and `file:<version>/<name>` (models come from the configured folders
-/// only). Others, like `unload_dependents`, are accepted and ignored.
+/// Refuses the load/unload parameters this server cannot honour:
+/// `file:<version>/<name>` (models come from the configured folders only).
+/// Others, like `unload_dependents`, are accepted and ignored; `config` is
+/// read by [`config_override`].
 pub fn check_parameters<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
-    match names
-        .into_iter()
-        .find(|n| *n == "config" || n.starts_with("file:"))
-    {
+    match names.into_iter().find(|n| n.starts_with("file:")) {
         Some(name) => Err(format!(
             "parameter '{name}' is not supported: models load from the configured model folders only"
         )),
         None => Ok(()),
     }
+}
+
+/// A load's `config` parameter (Triton's model configuration as JSON) as
+/// the model's settings; `base_path` is the model's folder.
+pub fn config_override(
+    name: &str,
+    base_path: &str,
+    json: &str,
+) -> Result<inferd_repository::ModelConfig, String> {
+    let config = crate::proto::json::from_json("inference.ModelConfig", json)
+        .map_err(|e| format!("parameter 'config' is not a model configuration: {e}"))?;
+    crate::triton::config_pbtxt::settings(name, base_path, Some(config))
+        .map_err(|e| format!("parameter 'config': {e}"))
 }
 
 #[cfg(test)]
@@ -94,14 +105,10 @@ mod tests {
     }
 
     #[test]
-    fn config_and_file_parameters_are_refused() {
+    fn file_parameters_are_refused() {
         assert!(check_parameters(["unload_dependents"]).is_ok());
         assert!(check_parameters([]).is_ok());
-        let err = check_parameters(["x", "config"]).unwrap_err();
-        assert!(
-            err.starts_with("parameter 'config' is not supported"),
-            "{err}"
-        );
+        assert!(check_parameters(["config"]).is_ok());
         let err = check_parameters(["file:1/model.onnx"]).unwrap_err();
         assert!(
             err.contains("'file:1/model.onnx' is not supported"),

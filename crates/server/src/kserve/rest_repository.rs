@@ -56,9 +56,18 @@ pub async fn repository_index(
     Ok(Json(entries))
 }
 
-fn control_request(body: &[u8]) -> Result<(), ApiError> {
+/// Checks a load/unload body; returns its `config` parameter, if any.
+fn control_request(body: &[u8]) -> Result<Option<String>, ApiError> {
     let request: ControlRequest = optional_body(body)?;
-    check_parameters(request.parameters.keys().map(String::as_str)).map_err(ApiError::bad_request)
+    check_parameters(request.parameters.keys().map(String::as_str))
+        .map_err(ApiError::bad_request)?;
+    match request.parameters.get("config") {
+        None => Ok(None),
+        Some(Value::String(json)) => Ok(Some(json.clone())),
+        Some(_) => Err(ApiError::bad_request(
+            "parameter 'config' must be a string holding the model configuration as JSON",
+        )),
+    }
 }
 
 fn control_error(err: ModelControlError) -> ApiError {
@@ -66,28 +75,36 @@ fn control_error(err: ModelControlError) -> ApiError {
     ApiError::bad_request(err.to_string())
 }
 
-/// Checks the request's parameters, then runs the load or unload.
-async fn control(
-    body: &[u8],
-    action: impl Future<Output = Result<(), ModelControlError>>,
-) -> Result<Json<Value>, ApiError> {
-    control_request(body)?;
-    action.await.map_err(control_error)?;
-    Ok(Json(Value::Object(Map::new())))
-}
-
+/// `POST /v2/repository/models/{m}/load`, with an optional `config`.
 pub async fn load(
     State(state): State<RestState>,
     Path(model): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    control(&body, state.reloader.load_model(&model)).await
+    let config = control_request(&body)?;
+    let replace = config.map(|json| {
+        let name = model.clone();
+        move |base: &str| super::repository_index::config_override(&name, base, &json)
+    });
+    state
+        .reloader
+        .load_model_with(&model, replace)
+        .await
+        .map_err(control_error)?;
+    Ok(Json(Value::Object(Map::new())))
 }
 
+/// `POST /v2/repository/models/{m}/unload`.
 pub async fn unload(
     State(state): State<RestState>,
     Path(model): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    control(&body, state.reloader.unload_model(&model)).await
+    control_request(&body)?;
+    state
+        .reloader
+        .unload_model(&model)
+        .await
+        .map_err(control_error)?;
+    Ok(Json(Value::Object(Map::new())))
 }

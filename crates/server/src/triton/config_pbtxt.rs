@@ -276,6 +276,7 @@ pub fn settings(
         ));
     }
     settings.warmup_samples = warmup_samples(&config, base_path)?;
+    settings.declared_max_batch_size = u32::try_from(config.max_batch_size).ok();
     let expected = expected_signature(&config)?;
     settings.expected_signature =
         (!expected.inputs.is_empty() || !expected.outputs.is_empty()).then_some(expected);
