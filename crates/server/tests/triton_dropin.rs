@@ -364,3 +364,45 @@ async fn a_load_with_a_config_parameter_serves_that_configuration() {
         "{body}"
     );
 }
+
+/// Copies `from` into `to`, folders included.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_savedmodel_in_tritons_layout_is_served_through_openvino() {
+    if !common::required_backends().iter().any(|b| b == "openvino") {
+        eprintln!("OpenVINO not required here: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(
+        &models_dir().join("add_savedmodel/1"),
+        &repo.join("tfadd/1/model.savedmodel"),
+    );
+    std::fs::write(
+        repo.join("tfadd/config.pbtxt"),
+        "platform: \"tensorflow_savedmodel\"\nmax_batch_size: 0\n",
+    )
+    .unwrap();
+    let server = TestServer::start(&[&format!("--model-repository={}", repo.display())]).await;
+    let answer = assert_ok(
+        server
+            .post_json("/v2/models/tfadd/infer", &add_body())
+            .await,
+    );
+    assert_eq!(f32_data(output(&answer, "sum")), expected_sum());
+    let (_, config) = server.get("/v2/models/tfadd/config").await;
+    assert_eq!(config["backend"], "openvino", "{config}");
+}
