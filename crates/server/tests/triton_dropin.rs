@@ -406,3 +406,76 @@ async fn a_savedmodel_in_tritons_layout_is_served_through_openvino() {
     let (_, config) = server.get("/v2/models/tfadd/config").await;
     assert_eq!(config["backend"], "openvino", "{config}");
 }
+
+#[tokio::test]
+async fn sequence_batching_keeps_each_sequences_implicit_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("acc/1")).unwrap();
+    std::fs::copy(
+        models_dir().join("accumulator/1/model.onnx"),
+        repo.join("acc/1/model.onnx"),
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("acc/config.pbtxt"),
+        r#"
+max_batch_size: 0
+sequence_batching {
+  max_sequence_idle_microseconds: 5000000
+  direct { }
+  state [ { input_name: "state_in" output_name: "state_out" data_type: TYPE_FP32 dims: [ 1, 4 ]
+            initial_state: [ { data_type: TYPE_FP32 dims: [ 1, 4 ] zero_data: true name: "zeros" } ] } ]
+}
+"#,
+    )
+    .unwrap();
+    let server = TestServer::start(&[&format!("--model-repository={}", repo.display())]).await;
+    let step = |value: f32, parameters: Value| {
+        json!({"parameters": parameters,
+               "inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": vec![value; 4]}]})
+    };
+    let sum = |answer: &Value| f32_data(output(answer, "y"))[0];
+    let first = assert_ok(
+        server
+            .post_json(
+                "/v2/models/acc/infer",
+                &step(1.0, json!({"sequence_id": 42, "sequence_start": true})),
+            )
+            .await,
+    );
+    assert_eq!(sum(&first), 1.0);
+    let other = assert_ok(
+        server
+            .post_json(
+                "/v2/models/acc/infer",
+                &step(10.0, json!({"sequence_id": 43, "sequence_start": true})),
+            )
+            .await,
+    );
+    assert_eq!(sum(&other), 10.0);
+    let second = assert_ok(
+        server
+            .post_json(
+                "/v2/models/acc/infer",
+                &step(2.0, json!({"sequence_id": 42, "sequence_end": true})),
+            )
+            .await,
+    );
+    assert_eq!(sum(&second), 3.0);
+    let (_, config) = server.get("/v2/models/acc/config").await;
+    let sequences = &config["sequence_batching"];
+    assert_eq!(
+        sequences["max_sequence_idle_microseconds"], "5000000",
+        "{config}"
+    );
+    assert_eq!(sequences["state"][0]["input_name"], "state_in");
+    // The sequence ended: its id is unknown now.
+    let (status, _) = server
+        .post_json(
+            "/v2/models/acc/infer",
+            &step(2.0, json!({"sequence_id": 42})),
+        )
+        .await;
+    assert_eq!(status, 404);
+}

@@ -16,10 +16,11 @@ use inferd_tensor::TensorSpec;
 
 use crate::proto::kserve::model_config::SchedulingChoice;
 use crate::proto::kserve::model_instance_group::Kind;
+use crate::proto::kserve::model_sequence_batching::State as SequenceState;
 use crate::proto::kserve::model_version_policy::{All, Latest, PolicyChoice, Specific};
 use crate::proto::kserve::{
     DataType, ModelConfig, ModelDynamicBatching, ModelInput, ModelInstanceGroup, ModelOutput,
-    ModelVersionPolicy,
+    ModelSequenceBatching, ModelVersionPolicy,
 };
 use crate::transport::{ApiError, RestState};
 
@@ -107,15 +108,35 @@ pub fn model_config(servable: &Servable, settings: Option<&Settings>) -> ModelCo
         .and_then(|s| s.nireq)
         .filter(|&n| n > 0)
         .map_or(1, |n| i32::try_from(n).unwrap_or(i32::MAX));
-    let scheduling = batching.map(|b| {
-        SchedulingChoice::DynamicBatching(ModelDynamicBatching {
-            preferred_batch_size: b
-                .preferred_batch_size
+    let sequences = settings.filter(|s| s.stateful == Some(true)).map(|s| {
+        let batching = s.sequence_batching.clone().unwrap_or_default();
+        SchedulingChoice::SequenceBatching(ModelSequenceBatching {
+            max_sequence_idle_microseconds: batching
+                .max_sequence_idle_microseconds
+                .unwrap_or_default(),
+            state: batching
+                .state
                 .iter()
-                .map(|&n| i32::try_from(n).unwrap_or(i32::MAX))
+                .map(|pair| SequenceState {
+                    input_name: pair.input_name.clone(),
+                    output_name: pair.output_name.clone(),
+                    ..Default::default()
+                })
                 .collect(),
-            max_queue_delay_microseconds: b.max_queue_delay_microseconds.unwrap_or(0),
             ..Default::default()
+        })
+    });
+    let scheduling = sequences.or_else(|| {
+        batching.map(|b| {
+            SchedulingChoice::DynamicBatching(ModelDynamicBatching {
+                preferred_batch_size: b
+                    .preferred_batch_size
+                    .iter()
+                    .map(|&n| i32::try_from(n).unwrap_or(i32::MAX))
+                    .collect(),
+                max_queue_delay_microseconds: b.max_queue_delay_microseconds.unwrap_or(0),
+                ..Default::default()
+            })
         })
     });
     ModelConfig {

@@ -11,10 +11,14 @@ use inferd_repository::{
     WarmupData, WarmupInput, WarmupSample,
 };
 
+use crate::proto::kserve::model_config::SchedulingChoice;
 use crate::proto::kserve::model_instance_group::Kind;
+use crate::proto::kserve::model_sequence_batching::initial_state::StateData;
 use crate::proto::kserve::model_version_policy::PolicyChoice;
 use crate::proto::kserve::model_warmup::input::InputDataType;
-use crate::proto::kserve::{DataType, ModelConfig, ModelDynamicBatching, ModelWarmup};
+use crate::proto::kserve::{
+    DataType, ModelConfig, ModelDynamicBatching, ModelSequenceBatching, ModelWarmup,
+};
 
 /// Parses a `config.pbtxt`.
 pub fn parse(text: &str) -> Result<ModelConfig, String> {
@@ -146,6 +150,63 @@ fn dynamic_batching(batching: &ModelDynamicBatching, max: i32) -> Result<Dynamic
     })
 }
 
+/// Triton's idle timeout of a sequence when the configuration gives none.
+const TRITON_SEQUENCE_IDLE_MICROS: u64 = 1_000_000;
+
+/// Sequence batching with implicit state: the state pairs, zero-initialised
+/// (the dims without the batch dimension when the model batches).
+fn sequence_batching(
+    sequences: &ModelSequenceBatching,
+    batched: bool,
+) -> Result<inferd_repository::SequenceBatching, String> {
+    if !sequences.control_input.is_empty() {
+        return Err(
+            "sequence_batching control_input is not supported: sequences are \
+                    controlled by the sequence_id, sequence_start and sequence_end parameters"
+                .into(),
+        );
+    }
+    if sequences.iterative_sequence {
+        return Err("sequence_batching iterative_sequence is not supported".into());
+    }
+    let state = sequences
+        .state
+        .iter()
+        .map(|pair| {
+            let from_file = pair
+                .initial_state
+                .iter()
+                .any(|i| matches!(i.state_data, Some(StateData::DataFile(_))));
+            if from_file {
+                return Err(format!(
+                    "state '{}': an initial_state data_file is not supported (zero_data is)",
+                    pair.input_name
+                ));
+            }
+            let dims = batched
+                .then_some(1)
+                .into_iter()
+                .chain(pair.dims.iter().copied())
+                .map(u64::try_from)
+                .collect::<Result<Vec<u64>, _>>()
+                .ok();
+            Ok(inferd_repository::StateConfig {
+                input_name: pair.input_name.clone(),
+                output_name: pair.output_name.clone(),
+                dims: dims.filter(|d| !d.is_empty()),
+                initial_value: None,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(inferd_repository::SequenceBatching {
+        max_sequence_idle_microseconds: Some(match sequences.max_sequence_idle_microseconds {
+            0 => TRITON_SEQUENCE_IDLE_MICROS,
+            micros => micros,
+        }),
+        state,
+    })
+}
+
 /// Triton's engine parameters that have an equivalent here.
 fn plugin_config(
     config: &ModelConfig,
@@ -261,10 +322,16 @@ pub fn settings(
         instances += u32::try_from(group.count.max(1)).unwrap_or(1);
     }
     settings.nireq = (instances > 0).then_some(instances);
-    if let Some(crate::proto::kserve::model_config::SchedulingChoice::DynamicBatching(batching)) =
-        &config.scheduling_choice
-    {
-        settings.dynamic_batching = Some(dynamic_batching(batching, config.max_batch_size)?);
+    match &config.scheduling_choice {
+        Some(SchedulingChoice::DynamicBatching(batching)) => {
+            settings.dynamic_batching = Some(dynamic_batching(batching, config.max_batch_size)?);
+        }
+        Some(SchedulingChoice::SequenceBatching(sequences)) => {
+            settings.stateful = Some(true);
+            settings.sequence_batching =
+                Some(sequence_batching(sequences, config.max_batch_size > 0)?);
+        }
+        None => {}
     }
     let plugin = plugin_config(&config, engine)?;
     settings.plugin_config = (!plugin.is_empty()).then_some(plugin);
@@ -340,9 +407,13 @@ mod tests {
                 .contains("reshape")
         );
         assert!(
-            parse("sequence_batching { }")
+            parse("optimization { }")
                 .unwrap_err()
-                .contains("sequence_batching")
+                .contains("optimization")
+        );
+        assert!(
+            refused("sequence_batching { control_input [ { name: \"START\" } ] }")
+                .contains("control_input is not supported")
         );
         assert!(
             refused("max_batch_size: 2 model_warmup [ { name: \"w\" batch_size: 4 } ]")
