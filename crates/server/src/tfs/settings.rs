@@ -55,11 +55,6 @@ impl TfsSettings {
                 flags.saved_model_tags
             ));
         }
-        if flags.tensorflow_inter_op_parallelism > 0 {
-            tracing::info!(
-                "--tensorflow_inter_op_parallelism accepted; the engines run a model's nodes in order (concurrent requests: nireq)"
-            );
-        }
         let config_file_poll = match flags.model_config_file_poll_wait_seconds {
             None => ConfigFilePoll::EveryPoll,
             Some(0) => ConfigFilePoll::Never,
