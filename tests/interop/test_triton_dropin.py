@@ -13,6 +13,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
 import urllib.request
+from types import SimpleNamespace
 
 from conftest import REPO, free_ports, server_binary, start_server
 
@@ -54,8 +55,8 @@ def start_triton(tmp_path_factory, *flags):
     args = [f"--model-repository={repo}", f"--metrics-port={metrics_port}",
             "--metrics-address=127.0.0.1", *flags]
     for server in start_server(tmp_path_factory, args, config=None, program=program):
-        server.process.metrics_port = metrics_port
-        yield server
+        yield SimpleNamespace(rest_port=server.rest_port, grpc_port=server.grpc_port,
+                              metrics_port=metrics_port)
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +129,7 @@ def test_nv_metrics_on_the_metrics_port(triton):
         item.set_data_from_numpy(values)
     client.infer("plain", inputs)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    url = f"http://127.0.0.1:{triton.process.metrics_port}/metrics"
+    url = f"http://127.0.0.1:{triton.metrics_port}/metrics"
     with opener.open(url, timeout=10) as answer:
         text = answer.read().decode()
     assert 'nv_inference_request_success{model="plain",version="1"} 1' in text

@@ -27,6 +27,9 @@ pub struct Servable {
     name: String,
     version: u64,
     platform: &'static str,
+    /// The engine that runs it (`onnxruntime`, `openvino`, `tract`; empty
+    /// for a pipeline).
+    engine: &'static str,
     /// Images, pre-processing and layouts between the wire and the engine.
     plan: Arc<InputPlan>,
     executor: Box<dyn Executor>,
@@ -51,6 +54,7 @@ impl Servable {
             name: name.to_string(),
             version,
             platform,
+            engine: "",
             plan: Arc::new(plan),
             executor,
             telemetry,
@@ -98,6 +102,17 @@ impl Servable {
     /// Version number.
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// Names the engine that runs it.
+    pub fn with_engine(mut self, engine: &'static str) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// The engine that runs it; empty for a pipeline.
+    pub fn engine(&self) -> &'static str {
+        self.engine
     }
 
     /// Platform string of the backend that loaded it.

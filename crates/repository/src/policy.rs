@@ -56,6 +56,16 @@ impl VersionPolicy {
         VersionPolicy::Specific(Specific { versions })
     }
 
+    /// Serve exactly these versions, as the protocols' int64 lists give
+    /// them; a negative one is refused, named.
+    pub fn specific_signed(versions: &[i64]) -> Result<Self, String> {
+        versions
+            .iter()
+            .map(|&v| u64::try_from(v).map_err(|_| format!("specific version {v} is negative")))
+            .collect::<Result<_, _>>()
+            .map(Self::specific)
+    }
+
     /// The aspired versions: those of `available` this policy serves, ascending.
     pub fn select(&self, available: &[u64]) -> Vec<u64> {
         let mut found: Vec<u64> = available.to_vec();

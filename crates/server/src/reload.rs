@@ -89,12 +89,8 @@ impl Reloader {
 
     /// Models left unloaded at start (Triton's explicit control mode: every
     /// model but the --load-model ones); loaded through the repository API.
-    pub fn with_unloaded(self, names: impl IntoIterator<Item = String>) -> Self {
-        self.state
-            .try_lock()
-            .expect("not shared yet")
-            .unloaded
-            .extend(names);
+    pub fn with_unloaded(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.state.get_mut().unloaded.extend(names);
         self
     }
 

@@ -622,7 +622,8 @@ impl Manager {
             plan,
             executor,
             telemetry,
-        );
+        )
+        .with_engine(backend.name());
         Ok((servable, format!("{}: {choice}{how}", backend.name())))
     }
 

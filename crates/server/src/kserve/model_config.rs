@@ -24,16 +24,6 @@ use crate::proto::kserve::{
 };
 use crate::transport::{ApiError, RestState};
 
-/// The engine behind a platform string, as Triton names backends.
-fn backend_of(platform: &str) -> &'static str {
-    match platform {
-        "onnxruntime_onnx" => "onnxruntime",
-        "OpenVINO" => "openvino",
-        "tract_onnx" => "tract",
-        _ => "",
-    }
-}
-
 /// Triton's name of an element type (`BYTES` is its `TYPE_STRING`).
 fn data_type(spec: &TensorSpec) -> i32 {
     let name = match spec.dtype.name() {
@@ -142,7 +132,7 @@ pub fn model_config(servable: &Servable, settings: Option<&Settings>) -> ModelCo
     ModelConfig {
         name: servable.name().to_string(),
         platform: servable.platform().to_string(),
-        backend: backend_of(servable.platform()).to_string(),
+        backend: servable.engine().to_string(),
         version_policy: Some(version_policy(
             settings.map(Settings::version_policy).unwrap_or_default(),
         )),

@@ -20,13 +20,7 @@ fn policy_of(choice: PolicyChoice) -> Result<VersionPolicy, String> {
         // proto3 cannot tell 0 from unset; TensorFlow Serving's default is 1.
         PolicyChoice::Latest(latest) => VersionPolicy::latest(latest.num_versions.max(1)),
         PolicyChoice::All(_) => VersionPolicy::all(),
-        PolicyChoice::Specific(specific) => {
-            let versions = specific
-                .versions
-                .into_iter()
-                .map(|v| u64::try_from(v).map_err(|_| format!("specific version {v} is negative")));
-            VersionPolicy::specific(versions.collect::<Result<_, _>>()?)
-        }
+        PolicyChoice::Specific(specific) => VersionPolicy::specific_signed(&specific.versions)?,
     })
 }
 

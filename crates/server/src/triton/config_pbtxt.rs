@@ -113,13 +113,7 @@ fn version_policy(choice: PolicyChoice) -> Result<VersionPolicy, String> {
     Ok(match choice {
         PolicyChoice::Latest(latest) => VersionPolicy::latest(latest.num_versions.max(1)),
         PolicyChoice::All(_) => VersionPolicy::all(),
-        PolicyChoice::Specific(specific) => VersionPolicy::specific(
-            specific
-                .versions
-                .into_iter()
-                .map(|v| u64::try_from(v).map_err(|_| format!("version {v} is negative")))
-                .collect::<Result<_, _>>()?,
-        ),
+        PolicyChoice::Specific(specific) => VersionPolicy::specific_signed(&specific.versions)?,
     })
 }
 
