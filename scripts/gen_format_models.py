@@ -4,6 +4,13 @@ IR (model.xml + model.bin), TensorFlow SavedModel, frozen TensorFlow graph
 (.pb), TFLite and PaddlePaddle (.pdmodel), under models/add_<format>/1/. Each computes, like models/add,
 sum = a + b and diff = a - b over FP32 [batch, 16].
 
+Also two SavedModels as TF Serving serves them: models/add_signatures/1
+(tf.saved_model.save with two signatures: serving_default is the add above,
+`scale` multiplies x by a variable of 2.0) and models/keras_dense/1 (Keras
+`model.export` of Dense(3) with kernel[i, j] = (j + 1) / 16 and bias
+[0, 1, 2], so ones in give [1, 3, 5]). `gen_format_models.py savedmodels`
+writes only these two (needs tensorflow-cpu only).
+
 Needs tensorflow-cpu, paddlepaddle 2.6 and openvino (not in the test venv:
 install them in a scratch venv, `pip install tensorflow-cpu paddlepaddle==2.6.2
 openvino onnx`). The output is
@@ -52,6 +59,37 @@ def saved_model():
     tf.saved_model.save(module, str(folder("add_savedmodel")), signatures={"serving_default": module.__call__})
 
 
+def signatures_saved_model():
+    spec = [tf.TensorSpec([None, 16], tf.float32, name="a"), tf.TensorSpec([None, 16], tf.float32, name="b")]
+
+    class Signatures(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.factor = tf.Variable(tf.fill([16], 2.0), name="factor")
+
+        @tf.function(input_signature=spec)
+        def add(self, a, b):
+            return {"sum": tf.add(a, b), "diff": tf.subtract(a, b)}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 16], tf.float32, name="x")])
+        def scale(self, x):
+            return {"scaled": x * self.factor}
+
+    module = Signatures()
+    signatures = {"serving_default": module.add, "scale": module.scale}
+    tf.saved_model.save(module, str(folder("add_signatures")), signatures=signatures)
+
+
+def keras_saved_model():
+    import keras
+    import numpy as np
+
+    model = keras.Sequential([keras.Input((16,), name="features"), keras.layers.Dense(3, name="dense")])
+    kernel = np.tile(np.arange(1, 4, dtype=np.float32) / 16, (16, 1))
+    model.layers[-1].set_weights([kernel, np.arange(3, dtype=np.float32)])
+    model.export(str(folder("keras_dense")))
+
+
 def frozen():
     concrete = add_module().__call__.get_concrete_function()
     graph = convert_variables_to_constants_v2(concrete).graph.as_graph_def()
@@ -79,6 +117,13 @@ def paddle_model():
 
 
 if __name__ == "__main__":
+    if "savedmodels" in sys.argv[1:]:
+        signatures_saved_model()
+        keras_saved_model()
+        for name in ["add_signatures", "keras_dense"]:
+            model = ov.Core().read_model(str(MODELS / name / "1"))
+            print(name, [(i.any_name, i.partial_shape) for i in model.inputs], [(o.any_name, o.partial_shape) for o in model.outputs])
+        sys.exit(0)
     if "paddle" in sys.argv[1:]:
         paddle_model()
         sys.exit(0)

@@ -7,7 +7,8 @@
 #   3. one release build of the workspace (the example custom node cdylib
 #      included), then every Rust test from it (integration
 #      tests start the real `inferd` binary that this build produces),
-#   4. interop tests with the real Python clients, in a venv this script makes,
+#   4. interop tests with the real Python clients, in a venv this script makes
+#      (and TensorFlow Serving's own client in a second one: scripts/venv-tf.sh),
 #      against that same binary,
 #   5. README.md's quick start, run exactly as written,
 #   6. the container images: built from ./Containerfile with podman and run
@@ -40,6 +41,10 @@ cargo test --release --workspace --locked
 
 step "Python venv for interop tests"
 python=$(scripts/venv.sh | tail -n 1)
+
+step "TensorFlow Serving's own client (tensorflow-serving-api) in a venv of its own"
+INFERD_TF_PYTHON=$(scripts/venv-tf.sh | tail -n 1)
+export INFERD_TF_PYTHON
 
 step "Azurite (the Azure Blob emulator the object-store tests start)"
 INFERD_AZURITE=$(scripts/install-azurite.sh | tail -n 1)

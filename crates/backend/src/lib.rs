@@ -13,6 +13,7 @@ pub mod onnxruntime;
 pub mod openvino;
 mod options;
 mod registry;
+pub mod saved_model;
 #[cfg(feature = "tract")]
 pub mod tract;
 mod trial;
@@ -133,6 +134,11 @@ pub trait LoadedModel: Send + Sync {
     /// variables) between calls; `None` for engines that keep none.
     fn session(&self) -> Option<Result<Box<dyn ModelSession>, BackendError>> {
         None
+    }
+    /// The signatures of the SavedModel it was read from (empty for other
+    /// formats); it runs the one [`ModelOptions::signature`] named.
+    fn saved_signatures(&self) -> &[saved_model::SavedSignature] {
+        &[]
     }
 }
 

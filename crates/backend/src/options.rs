@@ -51,6 +51,8 @@ pub struct ModelOptions {
     pub nireq: Option<u32>,
     /// `--cache_dir`: where engines that can cache compiled models keep them.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// The SavedModel signature to serve; `None` is `serving_default`.
+    pub signature: Option<String>,
 }
 
 impl ModelOptions {

@@ -13,6 +13,8 @@ use crate::{Core, CoreError, InferRequest, InferResponse, Servable, VersionReque
 /// as a failure, so a frontend's decode or encode error is counted too.
 pub struct Call {
     servable: Arc<Servable>,
+    /// Another SavedModel signature than the one `servable` runs.
+    signature: Option<String>,
     tracker: RequestTracker,
 }
 
@@ -28,26 +30,50 @@ impl Core {
     ) -> Result<Call, CoreError> {
         let servable = self.manager().handle(model, version)?;
         let tracker = servable.track(api, interface);
-        Ok(Call { servable, tracker })
+        Ok(Call {
+            servable,
+            signature: None,
+            tracker,
+        })
     }
 }
 
 impl Call {
+    /// Runs SavedModel signature `name` (TF Serving's `signature_name`;
+    /// `""` is `serving_default`) instead of the model's primary one.
+    pub fn with_signature(mut self, name: &str) -> Result<Call, CoreError> {
+        let chosen = self.servable.for_signature(name)?;
+        if !std::ptr::eq(chosen, &*self.servable) {
+            self.signature = Some(name.to_string());
+        }
+        Ok(self)
+    }
+
     /// The model's inputs and outputs (frontends that decode by the model's
     /// types read them).
     pub fn signature(&self) -> &Signature {
-        self.servable.signature()
+        self.servable().signature()
     }
 
-    /// The version being called.
+    /// The version being called (the servable of its chosen signature).
     pub fn servable(&self) -> &Servable {
-        &self.servable
+        self.signature
+            .as_deref()
+            .and_then(|name| self.servable.for_signature(name).ok())
+            .unwrap_or(&self.servable)
+    }
+
+    /// The name of the SavedModel signature that runs, if it was read from one.
+    pub fn signature_name(&self) -> Option<&str> {
+        self.signature
+            .as_deref()
+            .or_else(|| self.servable.signature_name())
     }
 
     /// Reads the request's parameters, validates it against the signature,
     /// runs it and returns the requested outputs.
     pub async fn infer(&self, request: InferRequest) -> Result<InferResponse, CoreError> {
-        let answer = self.servable.infer(request).await;
+        let answer = self.servable().infer(request).await;
         if let Err(e) = &answer {
             self.tracker.failed_with(e.canonical_code().name());
         }

@@ -129,6 +129,9 @@ pub enum ValidationError {
         /// What is wrong.
         message: String,
     },
+    /// A SavedModel signature the model does not have (TF Serving's message).
+    #[error("Serving signature name: \"{0}\" not found in signature def")]
+    UnknownSignature(String),
     /// The same output was asked for twice.
     #[error("Invalid output name - Requested output: {0} is requested more than once")]
     DuplicateOutput(String),

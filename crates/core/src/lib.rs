@@ -26,7 +26,7 @@ pub use error::{CanonicalCode, CoreError, ValidationError};
 pub use executor::SchedulerOptions;
 pub use manager::{
     BatchingFileParser, Detached, LoadTiming, Manager, ManagerOptions, PER_MODEL_BATCHING_FILE,
-    Submitted, VersionStatistics, WarmupReader,
+    Submitted, VersionStatistics, WarmupReader, WarmupRequest,
 };
 pub use options::model_options;
 pub use parameters::{ParamValue, Parameters, RequestOptions, SequenceControl, SequenceId};

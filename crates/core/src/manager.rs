@@ -81,7 +81,16 @@ pub struct ManagerOptions {
 }
 
 /// Reads a version folder's warm-up requests (none when it has no file).
-pub type WarmupReader = fn(&std::path::Path) -> Result<Vec<crate::InferRequest>, String>;
+pub type WarmupReader = fn(&std::path::Path) -> Result<Vec<WarmupRequest>, String>;
+
+/// One warm-up request read from a version's folder.
+#[derive(Debug, Clone)]
+pub struct WarmupRequest {
+    /// The SavedModel signature it calls (`""`: `serving_default`).
+    pub signature: String,
+    /// The request.
+    pub request: crate::InferRequest,
+}
 
 impl ManagerOptions {
     /// Loads that may run at once.

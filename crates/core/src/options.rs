@@ -48,6 +48,7 @@ pub fn model_options(config: &ModelConfig) -> ModelOptions {
         plugin_config,
         nireq: config.nireq,
         cache_dir: None,
+        signature: None,
     }
 }
 

@@ -193,4 +193,8 @@ impl LoadedModel for ReshapingModel {
     fn applies_preprocessing(&self) -> bool {
         self.original.applies_preprocessing()
     }
+
+    fn saved_signatures(&self) -> &[inferd_backend::saved_model::SavedSignature] {
+        self.original.saved_signatures()
+    }
 }

@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -5,18 +6,20 @@ use bytes::Bytes;
 use inferd_tensor::{DataType, Signature, Tensor, TensorData};
 
 use inferd_backend::LoadedModel;
+use inferd_backend::saved_model::{DEFAULT_SIGNATURE, SavedSignature};
 
 use crate::executor::SequenceError;
 use crate::executor::{Answer, DirectExecutor, Executor, ExecutorFuture, Job, SchedulerOptions};
 use crate::telemetry::{Api, Interface, RequestTracker, StatsSnapshot, VersionTelemetry};
 use crate::{
     CoreError, InferInput, InferRequest, InferResponse, InputPlan, ParamValue, RequestOptions,
-    SequenceControl, SequenceId, validate,
+    SequenceControl, SequenceId, ValidationError, validate,
 };
 
-/// What is left of a servable once its last handle is gone: its executor,
-/// which owns the engine's model, to be freed off the async threads.
-pub(crate) type Remains = Box<dyn Executor>;
+/// What is left of a servable once its last handle is gone: its executors
+/// (its own, then those of its other signatures), which own the engine's
+/// models, to be freed off the async threads.
+pub(crate) type Remains = Vec<Box<dyn Executor>>;
 
 /// Called once, with the remains, when a retired servable's last handle drops.
 pub(crate) type ReleaseHook = Box<dyn FnOnce(Remains) + Send>;
@@ -34,7 +37,17 @@ pub struct Servable {
     plan: Arc<InputPlan>,
     executor: Box<dyn Executor>,
     telemetry: Arc<VersionTelemetry>,
+    /// A SavedModel's signatures, when it was read from one.
+    saved: Option<Box<SavedModelSignatures>>,
     on_release: Mutex<Option<ReleaseHook>>,
+}
+
+/// The signatures of a SavedModel: the servable runs `primary`; each of
+/// the `others` runs in a servable of its own, owned by this one.
+struct SavedModelSignatures {
+    all: Vec<SavedSignature>,
+    primary: String,
+    others: BTreeMap<String, Servable>,
 }
 
 impl Servable {
@@ -58,6 +71,7 @@ impl Servable {
             plan: Arc::new(plan),
             executor,
             telemetry,
+            saved: None,
             on_release: Mutex::new(None),
         }
     }
@@ -118,6 +132,53 @@ impl Servable {
     /// Platform string of the backend that loaded it.
     pub fn platform(&self) -> &'static str {
         self.platform
+    }
+
+    /// Records the signatures of the SavedModel it was read from: it runs
+    /// `primary`, and `others` run the other servable ones.
+    pub fn with_saved_signatures(
+        mut self,
+        all: Vec<SavedSignature>,
+        primary: String,
+        others: BTreeMap<String, Servable>,
+    ) -> Self {
+        self.saved = Some(Box::new(SavedModelSignatures {
+            all,
+            primary,
+            others,
+        }));
+        self
+    }
+
+    /// The signatures of the SavedModel it was read from, in name order
+    /// (empty for other formats).
+    pub fn saved_signatures(&self) -> &[SavedSignature] {
+        self.saved.as_ref().map_or(&[], |s| s.all.as_slice())
+    }
+
+    /// The servable that runs signature `name` (`""` is `serving_default`):
+    /// this one, or one of its other signatures. A model not read from a
+    /// SavedModel has no signatures to choose from and runs any name, as
+    /// OVMS does. An unknown signature is TF Serving's INVALID_ARGUMENT.
+    pub fn for_signature(&self, name: &str) -> Result<&Servable, CoreError> {
+        let name = if name.is_empty() {
+            DEFAULT_SIGNATURE
+        } else {
+            name
+        };
+        match &self.saved {
+            None => Ok(self),
+            Some(saved) if saved.primary == name => Ok(self),
+            Some(saved) => saved
+                .others
+                .get(name)
+                .ok_or_else(|| ValidationError::UnknownSignature(name.to_string()).into()),
+        }
+    }
+
+    /// The name of the signature it runs, for a SavedModel.
+    pub fn signature_name(&self) -> Option<&str> {
+        self.saved.as_ref().map(|s| s.primary.as_str())
     }
 
     /// Whether requests belong to sequences (a stateful model).
@@ -209,7 +270,13 @@ impl Drop for Servable {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some(hook) = hook {
-            hook(std::mem::replace(&mut self.executor, Box::new(Released)));
+            let mut remains = vec![std::mem::replace(&mut self.executor, Box::new(Released))];
+            if let Some(saved) = &mut self.saved {
+                for other in saved.others.values_mut() {
+                    remains.push(std::mem::replace(&mut other.executor, Box::new(Released)));
+                }
+            }
+            hook(remains);
         }
     }
 }

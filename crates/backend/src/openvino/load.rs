@@ -9,6 +9,9 @@ use super::graph::{InputSteps, Model, PortInfo};
 use super::ov::CompiledModel;
 use super::runtime::Runtime;
 use super::types::{STRING, data_type, dim, dimension, type_name};
+use crate::saved_model::{
+    self, DEFAULT_SIGNATURE, SAVED_MODEL_FILE, SavedSignature, SignatureCopy,
+};
 use crate::{BackendError, InputShapes, ModelFiles, ModelOptions};
 
 /// The file OpenVINO reads: a path, plus the weights for IR.
@@ -108,12 +111,13 @@ fn load_err(e: String) -> BackendError {
     BackendError::Load(e)
 }
 
-/// Reads, reshapes and compiles the model; returns it with its signature.
+/// Reads, reshapes and compiles the model; returns it with its signature
+/// and, for a SavedModel, the file's signatures.
 pub fn compile(
     rt: &Runtime,
     files: &ModelFiles,
     options: &ModelOptions,
-) -> Result<(CompiledModel, Signature), BackendError> {
+) -> Result<(CompiledModel, Signature, Vec<SavedSignature>), BackendError> {
     let file = model_file(files)?.ok_or_else(|| {
         BackendError::Unsupported(format!(
             "no model OpenVINO reads in {}",
@@ -127,9 +131,17 @@ pub fn compile(
         .filter(|d| !d.is_empty())
         .unwrap_or("CPU");
     let core = rt.core();
-    let mut model = core
-        .read_model(&file.path, file.weights.as_deref())
-        .map_err(load_err)?;
+    let saved = saved_model_signatures(&file, options)?;
+    let mut model = match &saved {
+        Some((_, name)) if name != DEFAULT_SIGNATURE => {
+            // OpenVINO reads `serving_default` only: a copy holding the
+            // chosen signature under that name is read instead.
+            let copy = SignatureCopy::new(&file.path, name)?;
+            core.read_model(copy.path(), None)
+        }
+        _ => core.read_model(&file.path, file.weights.as_deref()),
+    }
+    .map_err(load_err)?;
     let output_names = names(&model.outputs().map_err(load_err)?, "output");
     let input_names = names(&model.inputs().map_err(load_err)?, "input");
     let steps = input_steps(options, &input_names, &output_names)?;
@@ -144,7 +156,44 @@ pub fn compile(
     let compiled = core
         .compile(&model, device, &properties, false)
         .map_err(load_err)?;
-    Ok((compiled, signature))
+    Ok((
+        compiled,
+        signature,
+        saved.map(|(found, _)| found).unwrap_or_default(),
+    ))
+}
+
+/// A SavedModel's signatures (`None` for other formats) and the one to
+/// serve: [`ModelOptions::signature`], else the primary one.
+fn saved_model_signatures(
+    file: &ModelFile,
+    options: &ModelOptions,
+) -> Result<Option<(Vec<SavedSignature>, String)>, BackendError> {
+    if !file.path.join(SAVED_MODEL_FILE).is_file() {
+        return match &options.signature {
+            Some(name) => Err(BackendError::Load(format!(
+                "signature {name:?} asked of a model that is not a SavedModel"
+            ))),
+            None => Ok(None),
+        };
+    }
+    let found = saved_model::signatures(&file.path)?;
+    let wanted = match options.signature.as_deref() {
+        Some(name) => found.iter().find(|s| s.name == name && s.is_servable()),
+        None => saved_model::primary(&found),
+    };
+    let Some(wanted) = wanted.map(|s| s.name.clone()) else {
+        let names: Vec<&str> = found
+            .iter()
+            .filter(|s| s.is_servable())
+            .map(|s| s.name.as_str())
+            .collect();
+        return Err(BackendError::Load(format!(
+            "the SavedModel has no signature {:?} to serve; it has {names:?}",
+            options.signature.as_deref().unwrap_or(DEFAULT_SIGNATURE)
+        )));
+    };
+    Ok(Some((found, wanted)))
 }
 
 /// `plugin_config` as compile properties, plus `CACHE_DIR` from `cache_dir`

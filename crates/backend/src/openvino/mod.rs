@@ -141,7 +141,7 @@ impl Backend for OpenVinoBackend {
         options: &ModelOptions,
     ) -> Result<Arc<dyn LoadedModel>, BackendError> {
         let runtime = self.runtime()?;
-        let (compiled, signature) = load::compile(runtime, files, options)?;
+        let (compiled, signature, saved) = load::compile(runtime, files, options)?;
         let size = match options.nireq {
             Some(n) if n > 0 => n as usize,
             _ => compiled
@@ -152,11 +152,9 @@ impl Backend for OpenVinoBackend {
                 .unwrap_or(1),
         };
         tracing::debug!(dir = %files.dir.display(), requests = size, "OpenVINO model compiled");
-        Ok(Arc::new(model::OvModel::new(
-            runtime.api,
-            compiled,
-            signature,
-            size,
-        )?))
+        Ok(Arc::new(
+            model::OvModel::new(runtime.api, compiled, signature, size)?
+                .with_saved_signatures(saved),
+        ))
     }
 }

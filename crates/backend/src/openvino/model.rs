@@ -10,6 +10,7 @@ use super::ffi::{Api, ElementType};
 use super::ov::{CompiledModel, InferRequest};
 use super::tensor::Tensor;
 use super::types::{data_type, element_type};
+use crate::saved_model::SavedSignature;
 use crate::{BackendError, LoadedModel, ModelSession};
 
 /// A model compiled by OpenVINO, run through a fixed pool of infer requests.
@@ -17,6 +18,8 @@ pub struct OvModel {
     // Declared before `compiled` so that requests are released first.
     pool: Pool,
     signature: Signature,
+    /// The SavedModel's signatures, when it was read from one.
+    saved: Vec<SavedSignature>,
     api: &'static Api,
     _compiled: CompiledModel,
 }
@@ -36,9 +39,16 @@ impl OvModel {
         Ok(OvModel {
             pool: Pool::new(requests),
             signature,
+            saved: Vec::new(),
             api,
             _compiled: compiled,
         })
+    }
+
+    /// Records the signatures of the SavedModel it was read from.
+    pub fn with_saved_signatures(mut self, saved: Vec<SavedSignature>) -> Self {
+        self.saved = saved;
+        self
     }
 }
 
@@ -76,6 +86,10 @@ impl LoadedModel for OvModel {
 
     fn max_concurrency(&self) -> Option<usize> {
         Some(self.pool.size)
+    }
+
+    fn saved_signatures(&self) -> &[SavedSignature] {
+        &self.saved
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+use inferd_backend::saved_model::{self, SavedSignature};
 use inferd_backend::{AUTO, Loaded, ModelFiles, ModelOptions};
 use inferd_repository::{
     Fingerprint, LocalVersion, ModelConfig, ServerModelsConfig, Source, open_source,
@@ -418,7 +419,7 @@ impl Manager {
         };
         let dir = local.dir.clone();
         let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let (servable, engine) = self.build_servable(model, version, local, telemetry)?;
+            let (servable, engine) = self.build_version(model, version, local, telemetry)?;
             let requests = super::warmup::requests(
                 self.options.warmup,
                 &dir,
@@ -461,7 +462,10 @@ impl Manager {
         None
     }
 
-    fn build_servable(
+    /// Builds a version's servable and, for a SavedModel with several
+    /// signatures, one more for each of the others; returns it with a
+    /// description of how it runs.
+    fn build_version(
         &self,
         model: &ModelConfig,
         version: u64,
@@ -472,7 +476,46 @@ impl Manager {
             dir: local.dir,
             files: local.files,
         };
+        let (servable, engine, saved) =
+            self.build_servable(model, version, &files, telemetry.clone(), None)?;
+        let Some(primary) = saved_model::primary(&saved).map(|s| s.name.clone()) else {
+            return Ok((servable, engine));
+        };
+        let mut others = BTreeMap::new();
+        for other in saved
+            .iter()
+            .filter(|s| s.is_servable() && s.name != primary)
+        {
+            let (built, _, _) = self
+                .build_servable(model, version, &files, telemetry.clone(), Some(&other.name))
+                .map_err(|e| format!("signature {:?}: {e}", other.name))?;
+            others.insert(other.name.clone(), built);
+        }
+        let engine = if others.is_empty() {
+            format!("{engine}, signature {primary}")
+        } else {
+            let names: Vec<&str> = others.keys().map(String::as_str).collect();
+            format!("{engine}, signature {primary} (also {})", names.join(", "))
+        };
+        Ok((
+            servable.with_saved_signatures(saved, primary, others),
+            engine,
+        ))
+    }
+
+    /// Builds the servable of one SavedModel signature (`None`: the
+    /// primary one, or a model of another format); returns it with a
+    /// description of how it runs and the SavedModel's signatures.
+    fn build_servable(
+        &self,
+        model: &ModelConfig,
+        version: u64,
+        files: &ModelFiles,
+        telemetry: Arc<VersionTelemetry>,
+        signature: Option<&str>,
+    ) -> Result<(Servable, String, Vec<SavedSignature>), String> {
         let mut options = model_options(model);
+        options.signature = signature.map(str::to_string);
         options.cache_dir.clone_from(&self.options.cache_dir);
         for (key, value) in &self.options.default_plugin_config {
             options
@@ -486,14 +529,14 @@ impl Manager {
             choice,
         } = self
             .backends
-            .load(&files, model.backend.as_deref(), &options)
+            .load(files, model.backend.as_deref(), &options)
             .map_err(|e| e.to_string())?;
         let (backend, loaded, choice) =
-            match follow_request_shapes(model, loaded, backend.clone(), &files, &options) {
+            match follow_request_shapes(model, loaded, backend.clone(), files, &options) {
                 Ok(loaded) => (backend, loaded, choice),
                 Err(refusal) if model.backend.as_deref().is_none_or(|b| b == AUTO) => {
                     let other = self
-                        .reshapable_engine(model, &files, &options)
+                        .reshapable_engine(model, files, &options)
                         .ok_or(refusal)?;
                     (other.engine, other.model, other.choice)
                 }
@@ -502,6 +545,7 @@ impl Manager {
         if let Some(expected) = &model.expected_signature {
             super::expected::check(&model.name, expected, loaded.signature())?;
         }
+        let saved = loaded.saved_signatures().to_vec();
         // Without an explicit nireq, run as many at once as the engine says it can.
         let nireq = model
             .nireq
@@ -624,7 +668,8 @@ impl Manager {
             telemetry,
         )
         .with_engine(backend.name());
-        Ok((servable, format!("{}: {choice}{how}", backend.name())))
+        let described = format!("{}: {choice}{how}", backend.name());
+        Ok((servable, described, saved))
     }
 
     /// `shape`/`batch_size` "auto" on an engine chosen by the race that

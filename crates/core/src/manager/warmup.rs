@@ -9,26 +9,28 @@ use bytes::Bytes;
 use inferd_repository::{WarmupData, WarmupInput, WarmupSample};
 use inferd_tensor::{DataType, TensorData};
 
-use super::WarmupReader;
+use super::{WarmupReader, WarmupRequest};
 use crate::request::ContentEncoding;
-use crate::{InferInput, InferRequest, Servable};
+use crate::{CoreError, InferInput, InferRequest, Servable};
 
-/// Runs `requests` on `servable`, each the given number of times (at least
-/// once); returns how many requests there were. Called on a blocking thread
-/// of the runtime.
-pub(super) fn run(servable: &Servable, requests: &[(InferRequest, u32)]) -> Result<usize, String> {
+/// Runs `requests` on `servable` (each on its SavedModel signature), each
+/// the given number of times (at least once); returns how many requests
+/// there were. Called on a blocking thread of the runtime.
+pub(super) fn run(servable: &Servable, requests: &[(WarmupRequest, u32)]) -> Result<usize, String> {
     let runtime = tokio::runtime::Handle::current();
-    for (index, (request, times)) in requests.iter().enumerate() {
+    for (index, (warmup, times)) in requests.iter().enumerate() {
+        let failed = |e: CoreError| {
+            format!(
+                "warm-up request {} of {} failed: {e}",
+                index + 1,
+                requests.len()
+            )
+        };
+        let target = servable.for_signature(&warmup.signature).map_err(failed)?;
         for _ in 0..(*times).max(1) {
             runtime
-                .block_on(servable.infer(request.clone()))
-                .map_err(|e| {
-                    format!(
-                        "warm-up request {} of {} failed: {e}",
-                        index + 1,
-                        requests.len()
-                    )
-                })?;
+                .block_on(target.infer(warmup.request.clone()))
+                .map_err(failed)?;
         }
     }
     Ok(requests.len())
@@ -41,7 +43,7 @@ pub(super) fn requests(
     dir: &Path,
     iterations: u32,
     samples: &[WarmupSample],
-) -> Result<Vec<(InferRequest, u32)>, String> {
+) -> Result<Vec<(WarmupRequest, u32)>, String> {
     let mut all = Vec::new();
     if let Some(reader) = reader {
         let found = reader(dir).map_err(|e| format!("warm-up: {e}"))?;
@@ -50,7 +52,11 @@ pub(super) fn requests(
     for sample in samples {
         let request =
             sample_request(sample).map_err(|e| format!("model_warmup '{}': {e}", sample.name))?;
-        all.push((request, sample.count));
+        let warmup = WarmupRequest {
+            signature: String::new(),
+            request,
+        };
+        all.push((warmup, sample.count));
     }
     Ok(all)
 }

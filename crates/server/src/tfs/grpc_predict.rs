@@ -1,27 +1,24 @@
-//! `tensorflow.serving.PredictionService` over the core: Predict and
-//! GetModelMetadata (the `serving_default` signature).
+//! `tensorflow.serving.PredictionService` over the core: Predict (on the
+//! signature a request names) and GetModelMetadata (every signature).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use inferd_core::telemetry::{Api, Interface, Method};
 use inferd_core::{Core, InferRequest, Servable};
-use inferd_tensor::TensorSpec;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use super::grpc_spec::{SIGNATURE_NAME, requested, served};
-use super::grpc_tensor::{decode_input, encode_output, shape_proto, tf_dtype};
+use super::grpc_spec::{requested, served};
+use super::grpc_tensor::{decode_input, encode_output};
+use super::signature_defs;
 use crate::proto::google::protobuf::Any;
 use crate::proto::tensorflow::serving::prediction_service_server::PredictionService;
 use crate::proto::tensorflow::serving::*;
-use crate::proto::tensorflow::{SignatureDef, TensorInfo};
 use crate::transport::status_from_core;
 
 /// The one kind of metadata there is.
 const SIGNATURE_DEF: &str = "signature_def";
-/// `method_name` of a predict signature.
-const PREDICT_METHOD: &str = "tensorflow/serving/predict";
 /// The type URL of the packed metadata value.
 const SIGNATURE_DEF_MAP_URL: &str = "type.googleapis.com/tensorflow.serving.SignatureDefMap";
 
@@ -61,20 +58,6 @@ pub(crate) fn infer_request(
     })
 }
 
-fn tensor_infos(specs: &[TensorSpec]) -> BTreeMap<String, TensorInfo> {
-    specs
-        .iter()
-        .map(|s| {
-            let info = TensorInfo {
-                name: s.name.clone(),
-                dtype: tf_dtype(s.dtype) as i32,
-                tensor_shape: Some(shape_proto(s.shape_i64())),
-            };
-            (s.name.clone(), info)
-        })
-        .collect()
-}
-
 /// Checks `metadata_field` as TensorFlow Serving does: at least one, and only
 /// `signature_def`.
 fn check_fields(fields: &[String]) -> Result<(), Status> {
@@ -98,10 +81,16 @@ impl PredictionService for TfsPrediction {
         request: Request<PredictRequest>,
     ) -> Result<Response<PredictResponse>, Status> {
         let request = request.into_inner();
+        let signature = request
+            .model_spec
+            .as_ref()
+            .map(|s| s.signature_name.clone())
+            .unwrap_or_default();
         let (name, version) = requested(request.model_spec)?;
         let call = self
             .core
             .call(Api::TensorFlowServing, Interface::Grpc, &name, version)
+            .and_then(|call| call.with_signature(&signature))
             .map_err(status_from_core)?;
         let infer = infer_request(request.inputs, request.output_filter)?;
         let response = call.infer(infer).await.map_err(status_from_core)?;
@@ -110,9 +99,13 @@ impl PredictionService for TfsPrediction {
             .iter()
             .map(|(name, tensor)| (name.clone(), encode_output(tensor)))
             .collect();
+        let mut spec = served(&response.model_name, response.model_version);
+        if let Some(used) = call.signature_name() {
+            spec.signature_name = used.to_string();
+        }
         let answer = PredictResponse {
             outputs,
-            model_spec: Some(served(&response.model_name, response.model_version)),
+            model_spec: Some(spec),
         };
         call.succeeded();
         Ok(Response::new(answer))
@@ -160,15 +153,7 @@ impl PredictionService for TfsPrediction {
             );
         }
         let servable = servable?;
-        let signature = servable.signature();
-        let def = SignatureDef {
-            inputs: tensor_infos(&signature.inputs),
-            outputs: tensor_infos(&signature.outputs),
-            method_name: PREDICT_METHOD.to_string(),
-        };
-        let map = SignatureDefMap {
-            signature_def: BTreeMap::from([(SIGNATURE_NAME.to_string(), def)]),
-        };
+        let map = signature_defs::to_proto(&signature_defs::of(&servable));
         let packed = Any {
             type_url: SIGNATURE_DEF_MAP_URL.to_string(),
             value: map.encode_to_vec().into(),

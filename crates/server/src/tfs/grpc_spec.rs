@@ -8,13 +8,14 @@ use crate::proto::tensorflow::serving::ModelSpec;
 use crate::proto::tensorflow::serving::model_spec::VersionChoice;
 use crate::transport::status_from_core;
 
-/// The one signature inferd serves for each model.
+/// The signature an answer names when the model was not read from a
+/// SavedModel (it has no other).
 pub const SIGNATURE_NAME: &str = "serving_default";
 
 /// The model name and version a request's spec asks for: `version` 0 or
 /// unset is the latest version, `version_label` a label of the model's
-/// config. `signature_name` is not checked (there is only one signature), as
-/// OVMS does. A missing spec is INVALID_ARGUMENT.
+/// config. `signature_name` is the caller's to read (see
+/// `Call::with_signature`). A missing spec is INVALID_ARGUMENT.
 pub fn requested(spec: Option<ModelSpec>) -> Result<(String, VersionRequest), Status> {
     let spec = spec.ok_or_else(|| Status::invalid_argument("Missing model_spec"))?;
     let version = match spec.version_choice {

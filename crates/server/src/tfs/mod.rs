@@ -11,6 +11,7 @@ pub(crate) mod rest_json;
 pub(crate) mod rest_predict;
 pub mod rest_status;
 pub mod settings;
+mod signature_defs;
 pub mod warmup;
 
 use axum::Router;

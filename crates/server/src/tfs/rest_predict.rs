@@ -88,15 +88,16 @@ async fn run(
     check_json_depth(&body)?;
     let request = parse_body(&body)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON in request body: {e}")))?;
-    let signature = call.signature();
-    match request.get("signature_name") {
-        None | Some(Value::String(_)) => {}
+    let call = match request.get("signature_name") {
+        None => call,
+        Some(Value::String(name)) => call.with_signature(name)?,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
                 "signature_name must be a string, got {other}"
             )));
         }
-    }
+    };
+    let signature = call.signature();
     let (inputs, row_format) = match (request.get("instances"), request.get("inputs")) {
         (Some(instances), None) => (row_inputs(signature, instances)?, true),
         (None, Some(columns)) => (column_inputs(signature, columns)?, false),

@@ -125,25 +125,6 @@ pub async fn model_label_status(
     status_of(&state, &model, VersionRequest::Label(label))
 }
 
-/// `TensorInfo`s of a signature in protobuf JSON form (camelCase, as OVMS
-/// answers and `ovmsclient` reads).
-fn signature_tensors(specs: &[inferd_tensor::TensorSpec]) -> serde_json::Value {
-    let entries = specs.iter().map(|s| {
-        let dims: Vec<serde_json::Value> = s
-            .shape_i64()
-            .iter()
-            .map(|d| serde_json::json!({"size": d.to_string(), "name": ""}))
-            .collect();
-        let tensor = serde_json::json!({
-            "dtype": s.dtype.tf_name(),
-            "tensorShape": {"dim": dims, "unknownRank": false},
-            "name": s.name,
-        });
-        (s.name.clone(), tensor)
-    });
-    serde_json::Value::Object(entries.collect())
-}
-
 fn metadata_of(
     state: &RestState,
     model: &str,
@@ -159,16 +140,12 @@ fn metadata_of(
         servable.is_ok(),
     );
     let servable = servable?;
-    let signature = servable.signature();
+    let signatures = super::signature_defs::of(&servable);
     Ok(Json(serde_json::json!({
         "modelSpec": {"name": servable.name(), "signatureName": "", "version": servable.version().to_string()},
         "metadata": {"signature_def": {
             "@type": "type.googleapis.com/tensorflow.serving.SignatureDefMap",
-            "signatureDef": {"serving_default": {
-                "inputs": signature_tensors(&signature.inputs),
-                "outputs": signature_tensors(&signature.outputs),
-                "methodName": "tensorflow/serving/predict",
-            }},
+            "signatureDef": super::signature_defs::to_json(&signatures),
         }},
     })))
 }

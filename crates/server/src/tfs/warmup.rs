@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crc_fast::{CrcAlgorithm, checksum};
-use inferd_core::InferRequest;
+use inferd_core::WarmupRequest;
 use prost::Message;
 
 use super::grpc_predict::infer_request;
@@ -20,7 +20,7 @@ pub const WARMUP_FILE: &str = "assets.extra/tf_serving_warmup_requests";
 const MAX_RECORDS: usize = 1000;
 
 /// The warm-up requests of a version folder; none when it has no file.
-pub fn read_warmup(dir: &Path) -> Result<Vec<InferRequest>, String> {
+pub fn read_warmup(dir: &Path) -> Result<Vec<WarmupRequest>, String> {
     let path = dir.join(WARMUP_FILE);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
@@ -44,12 +44,17 @@ pub fn read_warmup(dir: &Path) -> Result<Vec<InferRequest>, String> {
         .collect()
 }
 
-fn request_of(record: &[u8]) -> Result<InferRequest, String> {
+fn request_of(record: &[u8]) -> Result<WarmupRequest, String> {
     let log = PredictionLog::decode(record).map_err(|e| format!("not a PredictionLog: {e}"))?;
     let kind = match log.log_type {
         Some(LogType::PredictLog(predict)) => {
             let request = predict.request.unwrap_or_default();
+            let signature = request
+                .model_spec
+                .map(|spec| spec.signature_name)
+                .unwrap_or_default();
             return infer_request(request.inputs, request.output_filter)
+                .map(|request| WarmupRequest { signature, request })
                 .map_err(|status| status.message().to_string());
         }
         Some(LogType::ClassifyLog(_)) => "classify_log",
