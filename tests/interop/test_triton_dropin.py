@@ -1,6 +1,7 @@
 """inferd in place of `tritonserver`, started with Triton's flags only
 (through a link of that name) on a Triton-layout model repository: one
-model with a config.pbtxt (batching, two instances), one without (completed
+model with a config.pbtxt (batching, two instances, an output reshaped),
+one without (completed
 from the model), one with a version policy; tritonclient (HTTP and gRPC)
 reads the configurations, infers, and loads and unloads models in explicit
 control mode."""
@@ -27,7 +28,7 @@ input [
 ]
 output [
   { name: "sum", data_type: TYPE_FP32, dims: [ 16 ] },
-  { name: "diff", data_type: TYPE_FP32, dims: [ 16 ] }
+  { name: "diff", data_type: TYPE_FP32, dims: [ 4, 4 ], reshape: { shape: [ 16 ] } }
 ]
 instance_group [ { count: 2, kind: KIND_CPU } ]
 dynamic_batching { max_queue_delay_microseconds: 100 }
@@ -98,6 +99,9 @@ def test_config_pbtxt_is_served_as_written(client):
     assert config["backend"] == "onnxruntime"
     assert [int(d) for d in config["input"][0]["dims"]] == [16]
     assert config["instance_group"][0]["count"] == 2
+    diff = config["output"][1]
+    assert [int(d) for d in diff["dims"]] == [4, 4]
+    assert [int(d) for d in diff["reshape"]["shape"]] == [16]
     assert int(config["dynamic_batching"]["max_queue_delay_microseconds"]) == 100
 
 
@@ -116,6 +120,8 @@ def test_inference_and_version_policy(client):
         item.set_data_from_numpy(values)
     result = client.infer("add", inputs)
     np.testing.assert_array_equal(result.as_numpy("sum"), values * 2)
+    # diff is declared with dims [4, 4] over the model's [16].
+    np.testing.assert_array_equal(result.as_numpy("diff"), np.zeros((2, 4, 4), dtype=np.float32))
     assert ready(client, "versioned", "1")
     assert ready(client, "versioned", "3")
     assert not ready(client, "versioned", "2")

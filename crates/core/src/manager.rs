@@ -4,6 +4,7 @@
 mod batching;
 mod expected;
 mod mechanism;
+mod model_file;
 mod pipelines;
 mod policy;
 mod storage_fault;

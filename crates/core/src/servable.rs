@@ -232,11 +232,16 @@ impl Servable {
             return Err(CoreError::Internal);
         }
         let mut outputs: Vec<Option<_>> = outputs.into_iter().map(Some).collect();
-        let mut selected: Vec<(String, Tensor)> = valid
-            .outputs
-            .iter()
-            .filter_map(|&i| outputs[i].take().map(|t| (specs[i].name.clone(), t)))
-            .collect();
+        let mut selected = Vec::with_capacity(valid.outputs.len());
+        for &i in &valid.outputs {
+            if let Some(tensor) = outputs[i].take() {
+                let tensor = self.plan.client_output(i, tensor).map_err(|e| {
+                    tracing::error!(model = %self.name, version = self.version, "{e}");
+                    CoreError::Internal
+                })?;
+                selected.push((specs[i].name.clone(), tensor));
+            }
+        }
         // Stateful models answer the sequence's id, as OVMS does.
         if let Some(ParamValue::UInt(id)) = parameters.get("sequence_id") {
             let id = Bytes::copy_from_slice(&id.to_le_bytes());

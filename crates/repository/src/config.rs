@@ -228,6 +228,11 @@ pub struct ModelConfig {
     /// by the configuration extension; not a config.json key).
     #[serde(skip)]
     pub declared_max_batch_size: Option<u32>,
+    /// The file (or folder, for a SavedModel) of each version folder that
+    /// holds the model (Triton's `default_model_filename`; not a config.json
+    /// key): the others are not considered.
+    #[serde(skip)]
+    pub model_filename: Option<String>,
 }
 
 /// Values the `backend` key accepts (`auto`, the default: the fastest engine
@@ -261,6 +266,7 @@ impl ModelConfig {
             expected_signature: None,
             warmup_samples: Vec::new(),
             declared_max_batch_size: None,
+            model_filename: None,
         }
     }
 

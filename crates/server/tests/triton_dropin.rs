@@ -479,3 +479,62 @@ sequence_batching {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn reshape_and_default_model_filename_serve_as_declared() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let version = repo.join("shaped/1");
+    std::fs::create_dir_all(&version).unwrap();
+    std::fs::copy(
+        models_dir().join("add/1/model.onnx"),
+        version.join("adder.onnx"),
+    )
+    .unwrap();
+    // A second ONNX file: without default_model_filename the folder is ambiguous.
+    std::fs::copy(
+        models_dir().join("versioned/1/model.onnx"),
+        version.join("other.onnx"),
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("shaped/config.pbtxt"),
+        r#"
+max_batch_size: 8
+default_model_filename: "adder.onnx"
+input [
+  { name: "a", data_type: TYPE_FP32, dims: [ 4, 4 ], reshape: { shape: [ 16 ] } },
+  { name: "b", data_type: TYPE_FP32, dims: [ 16 ] }
+]
+output [ { name: "sum", data_type: TYPE_FP32, dims: [ 2, 8 ], reshape: { shape: [ 16 ] } } ]
+dynamic_batching { max_queue_delay_microseconds: 100 }
+"#,
+    )
+    .unwrap();
+    let server = TestServer::start(&[&format!("--model-repository={}", repo.display())]).await;
+    let (a, b) = common::add_inputs();
+    let body = json!({"inputs": [
+        {"name": "a", "shape": [1, 4, 4], "datatype": "FP32", "data": a},
+        {"name": "b", "shape": [1, 16], "datatype": "FP32", "data": b}]});
+    let answer = assert_ok(server.post_json("/v2/models/shaped/infer", &body).await);
+    let sum = output(&answer, "sum");
+    assert_eq!(sum["shape"], json!([1, 2, 8]), "{answer}");
+    assert_eq!(f32_data(sum), expected_sum());
+    // The model's own shape is no longer what clients send.
+    let flat = json!({"inputs": [
+        {"name": "a", "shape": [1, 16], "datatype": "FP32", "data": a},
+        {"name": "b", "shape": [1, 16], "datatype": "FP32", "data": b}]});
+    let refused = server.post_json("/v2/models/shaped/infer", &flat).await;
+    common::assert_error(&refused, 400, "Invalid input shape");
+    let (_, metadata) = server.get("/v2/models/shaped").await;
+    let input = &metadata["inputs"].as_array().unwrap()[0];
+    assert_eq!(input["shape"], json!([-1, 4, 4]), "{metadata}");
+    let (_, config) = server.get("/v2/models/shaped/config").await;
+    assert_eq!(config["input"][0]["dims"], json!(["4", "4"]), "{config}");
+    assert_eq!(
+        config["input"][0]["reshape"]["shape"],
+        json!(["16"]),
+        "{config}"
+    );
+    assert_eq!(config["output"][0]["dims"], json!(["2", "8"]), "{config}");
+}

@@ -41,19 +41,25 @@ fn check_tensor(
         ));
     }
     let actual = spec.shape_i64();
-    let fits = actual.len() == expected.shape.len()
+    let want = expected.model_shape();
+    let fits = actual.len() == want.len()
         && actual
             .iter()
-            .zip(&expected.shape)
+            .zip(want)
             .all(|(&have, &want)| have == -1 || have == want);
     if !fits {
+        let reshaped = if expected.model_shape.is_some() {
+            " (its reshape)"
+        } else {
+            ""
+        };
         return Err(format!(
-            "model '{model}', tensor '{}': the model expects {} dimensions (shape {}) but the model configuration specifies {} dimensions (shape {})",
+            "model '{model}', tensor '{}': the model expects {} dimensions (shape {}) but the model configuration specifies {} dimensions (shape {}){reshaped}",
             expected.name,
             actual.len(),
             shape_text(&actual),
-            expected.shape.len(),
-            shape_text(&expected.shape)
+            want.len(),
+            shape_text(want)
         ));
     }
     Ok(())
@@ -98,6 +104,7 @@ mod tests {
 
     fn tensor(name: &str, datatype: &str, shape: &[i64]) -> ExpectedTensor {
         ExpectedTensor {
+            model_shape: None,
             name: name.into(),
             datatype: datatype.into(),
             shape: shape.to_vec(),

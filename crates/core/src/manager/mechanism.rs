@@ -472,10 +472,13 @@ impl Manager {
         local: LocalVersion,
         telemetry: Arc<VersionTelemetry>,
     ) -> Result<(Servable, String), String> {
-        let files = ModelFiles {
+        let mut files = ModelFiles {
             dir: local.dir,
             files: local.files,
         };
+        if let Some(name) = &model.model_filename {
+            files = super::model_file::only(files, name)?;
+        }
         let (servable, engine, saved) =
             self.build_servable(model, version, &files, telemetry.clone(), None)?;
         let Some(primary) = saved_model::primary(&saved).map(|s| s.name.clone()) else {
@@ -567,7 +570,10 @@ impl Manager {
         let client = states
             .as_ref()
             .map_or(loaded.signature(), StatePlan::client_signature);
-        let plan = InputPlan::new(client, &options, loaded.applies_preprocessing())?;
+        let mut plan = InputPlan::new(client, &options, loaded.applies_preprocessing())?;
+        if let Some(expected) = &model.expected_signature {
+            plan = plan.with_reshapes(expected)?;
+        }
         for line in plan.describe_inputs() {
             tracing::info!(model = %model.name, version, "{line}");
         }

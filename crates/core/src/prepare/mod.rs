@@ -7,11 +7,13 @@
 mod images;
 mod layout;
 mod normalize;
+mod reshape;
 
 use std::collections::BTreeMap;
 
 use inferd_backend::{InputPreprocessing, ModelOptions};
-use inferd_tensor::{DataType, Signature, Tensor, TensorData};
+use inferd_repository::ExpectedSignature;
+use inferd_tensor::{DataType, Dim, Signature, Tensor, TensorData};
 
 use crate::{InferRequest, ValidRequest, ValidationError, validate};
 use images::{ImageInput, decode_images, image_input};
@@ -25,6 +27,8 @@ struct InputSteps {
     normalize: Option<Normalize>,
     /// Client axes in the model's order (see [`layout::permutation`]).
     transpose: Option<Vec<usize>>,
+    /// The model's full shape where clients send another (Triton's reshape).
+    reshape: Option<Vec<i64>>,
 }
 
 /// A version's input preparation, fixed when it is loaded.
@@ -34,6 +38,8 @@ pub struct InputPlan {
     /// Each input's layout as clients send it, where one is set.
     layouts: Vec<Option<String>>,
     inputs: Vec<InputSteps>,
+    /// Each output's full shape as clients get it, where the model's differs.
+    outputs: Vec<Option<Vec<i64>>>,
     threads: usize,
 }
 
@@ -69,6 +75,7 @@ impl InputPlan {
         let inputs = vec![InputSteps::default(); signature.inputs.len()];
         InputPlan {
             layouts: vec![None; signature.inputs.len()],
+            outputs: vec![None; signature.outputs.len()],
             client: signature,
             inputs,
             threads: 1,
@@ -108,11 +115,53 @@ impl InputPlan {
             inputs.push(steps);
         }
         Ok(InputPlan {
+            outputs: vec![None; client.outputs.len()],
             client,
             layouts: client_layouts,
             inputs,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
+    }
+
+    /// Applies Triton's `reshape`s of `expected`: clients send and get
+    /// each such tensor in its declared dims, the model has its own shape.
+    pub fn with_reshapes(mut self, expected: &ExpectedSignature) -> Result<Self, String> {
+        for tensor in expected.inputs.iter().filter(|t| t.model_shape.is_some()) {
+            let Some(index) = self.client.input_index(&tensor.name) else {
+                continue;
+            };
+            let steps = &mut self.inputs[index];
+            if steps.transpose.is_some() || steps.normalize.is_some() {
+                return Err(format!(
+                    "input '{}': a reshape and a layout or pre-processing on one input",
+                    tensor.name
+                ));
+            }
+            // Encoded images are decoded to the model's shape: not reshaped ones.
+            steps.images = None;
+            steps.reshape = Some(tensor.model_shape().to_vec());
+            self.client.inputs[index].shape = dims(&tensor.shape);
+        }
+        for tensor in expected.outputs.iter().filter(|t| t.model_shape.is_some()) {
+            if let Some(index) = self.client.output_index(&tensor.name) {
+                self.outputs[index] = Some(tensor.shape.clone());
+                self.client.outputs[index].shape = dims(&tensor.shape);
+            }
+        }
+        Ok(self)
+    }
+
+    /// Output `index` of the model as clients get it.
+    pub fn client_output(&self, index: usize, tensor: Tensor) -> Result<Tensor, String> {
+        match self.outputs.get(index).and_then(Option::as_ref) {
+            None => Ok(tensor),
+            Some(shape) => {
+                let had = tensor.shape().to_vec();
+                reshape::reshaped(tensor, shape).ok_or_else(|| {
+                    format!("output {index} of shape {had:?} does not reshape to {shape:?}")
+                })
+            }
+        }
     }
 
     /// The inputs and outputs as clients see them (the effective shapes).
@@ -155,7 +204,7 @@ impl InputPlan {
     pub fn transforms(&self) -> bool {
         self.inputs
             .iter()
-            .any(|s| s.normalize.is_some() || s.transpose.is_some())
+            .any(|s| s.normalize.is_some() || s.transpose.is_some() || s.reshape.is_some())
     }
 
     /// How `request` is prepared: `None` when the plan has nothing to do for
@@ -203,6 +252,12 @@ impl InputPlan {
             .into_iter()
             .zip(&self.inputs)
             .map(|(tensor, steps)| {
+                let tensor = match &steps.reshape {
+                    // Validation checked the client's shape; the load, the
+                    // elements of both shapes.
+                    Some(shape) => reshape::reshaped(tensor.clone(), shape).unwrap_or(tensor),
+                    None => tensor,
+                };
                 let tensor = match &steps.normalize {
                     Some(normalize) => normalize.apply(tensor),
                     None => tensor,
@@ -247,4 +302,12 @@ fn transposed(tensor: &Tensor, perm: &[usize]) -> Tensor {
         TensorData::Raw(data.into()),
     )
     .unwrap_or_else(|_| tensor.clone())
+}
+
+/// A full shape (-1 variable) as signature dimensions.
+fn dims(shape: &[i64]) -> Vec<Dim> {
+    shape
+        .iter()
+        .map(|&d| u64::try_from(d).map_or(Dim::Any, Dim::Fixed))
+        .collect()
 }

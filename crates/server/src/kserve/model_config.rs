@@ -20,7 +20,7 @@ use crate::proto::kserve::model_sequence_batching::State as SequenceState;
 use crate::proto::kserve::model_version_policy::{All, Latest, PolicyChoice, Specific};
 use crate::proto::kserve::{
     DataType, ModelConfig, ModelDynamicBatching, ModelInput, ModelInstanceGroup, ModelOutput,
-    ModelSequenceBatching, ModelVersionPolicy,
+    ModelSequenceBatching, ModelTensorReshape, ModelVersionPolicy,
 };
 use crate::transport::{ApiError, RestState};
 
@@ -62,6 +62,31 @@ fn version_policy(policy: VersionPolicy) -> ModelVersionPolicy {
     }
 }
 
+/// The `reshape` a `config.pbtxt` declared for tensor `name` (the model's
+/// dims, without the batch dimension when the model batches).
+fn reshape(
+    settings: Option<&Settings>,
+    name: &str,
+    outputs: bool,
+    batched: bool,
+) -> Option<ModelTensorReshape> {
+    let expected = settings?.expected_signature.as_ref()?;
+    let tensors = if outputs {
+        &expected.outputs
+    } else {
+        &expected.inputs
+    };
+    let shape = tensors
+        .iter()
+        .find(|t| t.name == name)?
+        .model_shape
+        .as_ref()?;
+    let skip = usize::from(batched);
+    Some(ModelTensorReshape {
+        shape: shape.iter().skip(skip).copied().collect(),
+    })
+}
+
 /// The configuration `servable` is served with; `settings` is its entry in
 /// the model list (absent for a model the list no longer holds).
 pub fn model_config(servable: &Servable, settings: Option<&Settings>) -> ModelConfig {
@@ -80,6 +105,7 @@ pub fn model_config(servable: &Servable, settings: Option<&Settings>) -> ModelCo
             name: spec.name.clone(),
             data_type: data_type(spec),
             dims: dims(spec, batched),
+            reshape: reshape(settings, &spec.name, false, batched),
             ..Default::default()
         })
         .collect();
@@ -90,6 +116,7 @@ pub fn model_config(servable: &Servable, settings: Option<&Settings>) -> ModelCo
             name: spec.name.clone(),
             data_type: data_type(spec),
             dims: dims(spec, batched),
+            reshape: reshape(settings, &spec.name, true, batched),
             ..Default::default()
         })
         .collect();

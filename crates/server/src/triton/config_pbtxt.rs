@@ -68,23 +68,47 @@ fn full_shape(dims: &[i64], batched: bool) -> Vec<i64> {
     batch.into_iter().chain(dims.iter().copied()).collect()
 }
 
-/// One declared tensor; a `reshape` (or a TensorRT shape tensor) is refused.
+/// One declared tensor: `dims` as clients see it, `reshape` (when given)
+/// as the model has it. Triton's rule for a reshape: the same number of
+/// elements, so at most one variable dimension on each side besides the batch.
 fn expected_tensor(
     kind: &str,
     name: &str,
     data_type: i32,
     dims: &[i64],
-    reshaped: bool,
+    reshape: Option<&[i64]>,
     batched: bool,
 ) -> Result<ExpectedTensor, String> {
-    if reshaped {
-        return Err(format!("{kind} '{name}': reshape is not supported"));
+    if let Some(shape) = reshape {
+        check_reshape(dims, shape)
+            .map_err(|e| format!("{kind} '{name}': reshape {shape:?} of dims {dims:?}: {e}"))?;
     }
     Ok(ExpectedTensor {
         name: name.to_string(),
         datatype: datatype(data_type, name)?,
         shape: full_shape(dims, batched),
+        model_shape: reshape.map(|shape| full_shape(shape, batched)),
     })
+}
+
+fn check_reshape(dims: &[i64], shape: &[i64]) -> Result<(), String> {
+    let variable = |d: &[i64]| d.iter().filter(|&&v| v < 0).count();
+    let elements = |d: &[i64]| d.iter().filter(|&&v| v >= 0).product::<i64>();
+    match (variable(dims), variable(shape)) {
+        (0, 0) if elements(dims) != elements(shape) => Err(format!(
+            "{} elements cannot become {}",
+            elements(dims),
+            elements(shape)
+        )),
+        (0, 0) | (1, 1) => Ok(()),
+        (0, 1) if elements(shape) > 0 && elements(dims) % elements(shape) == 0 => Ok(()),
+        (0, 1) => Err(format!(
+            "{} elements do not divide into rows of {}",
+            elements(dims),
+            elements(shape)
+        )),
+        _ => Err("a reshape may have one variable dimension, matching one in dims".to_string()),
+    }
 }
 
 fn expected_signature(config: &ModelConfig) -> Result<ExpectedSignature, String> {
@@ -96,12 +120,12 @@ fn expected_signature(config: &ModelConfig) -> Result<ExpectedSignature, String>
         ));
     }
     let inputs = config.input.iter().map(|i| {
-        let reshaped = i.reshape.is_some();
-        expected_tensor("input", &i.name, i.data_type, &i.dims, reshaped, batched)
+        let reshape = i.reshape.as_ref().map(|r| r.shape.as_slice());
+        expected_tensor("input", &i.name, i.data_type, &i.dims, reshape, batched)
     });
     let outputs = config.output.iter().map(|o| {
-        let reshaped = o.reshape.is_some();
-        expected_tensor("output", &o.name, o.data_type, &o.dims, reshaped, batched)
+        let reshape = o.reshape.as_ref().map(|r| r.shape.as_slice());
+        expected_tensor("output", &o.name, o.data_type, &o.dims, reshape, batched)
     });
     Ok(ExpectedSignature {
         inputs: inputs.collect::<Result<_, _>>()?,
@@ -329,13 +353,8 @@ pub fn settings(
     }
     let plugin = plugin_config(&config, engine)?;
     settings.plugin_config = (!plugin.is_empty()).then_some(plugin);
-    if !config.default_model_filename.is_empty() {
-        return Err(format!(
-            "default_model_filename '{}' is not supported: name the file model.onnx, model.xml, \
-             model.tflite or saved_model.pb",
-            config.default_model_filename
-        ));
-    }
+    settings.model_filename =
+        Some(config.default_model_filename.clone()).filter(|name| !name.is_empty());
     settings.warmup_samples = warmup_samples(&config, base_path)?;
     settings.declared_max_batch_size = u32::try_from(config.max_batch_size).ok();
     let expected = expected_signature(&config)?;
@@ -386,6 +405,21 @@ mod tests {
     }
 
     #[test]
+    fn a_reshape_keeps_the_clients_dims_and_the_models_shape() {
+        let text = "max_batch_size: 4 input [ { name: \"a\" data_type: TYPE_FP32 dims: [16] \
+                    reshape: { shape: [4, 4] } } ] \
+                    output [ { name: \"y\" data_type: TYPE_FP32 dims: [-1] reshape: { shape: [-1, 2] } } ]";
+        let found = settings("m", "/m", Some(parse(text).unwrap())).unwrap();
+        let expected = found.expected_signature.unwrap();
+        assert_eq!(expected.inputs[0].shape, [-1, 16]);
+        assert_eq!(expected.inputs[0].model_shape(), [-1, 4, 4]);
+        assert_eq!(expected.outputs[0].model_shape(), [-1, -1, 2]);
+        let flat =
+            "input [ { name: \"a\" data_type: TYPE_FP32 dims: [8] reshape: { shape: [-1, 4] } } ]";
+        assert!(settings("m", "/m", Some(parse(flat).unwrap())).is_ok());
+    }
+
+    #[test]
     fn what_has_no_meaning_here_is_refused_by_name() {
         let refused = |text: &str| match parse(text) {
             Ok(config) => settings("m", "/m", Some(config)).unwrap_err(),
@@ -397,8 +431,12 @@ mod tests {
         assert!(refused("instance_group [ { kind: KIND_GPU } ]").contains("KIND_GPU"));
         assert!(refused("dynamic_batching { }").contains("max_batch_size > 0"));
         assert!(
-            refused("input [ { name: \"a\" data_type: TYPE_FP32 dims: [4] reshape: { shape: [2, 2] } } ]")
-                .contains("reshape")
+            refused("input [ { name: \"a\" data_type: TYPE_FP32 dims: [4] reshape: { shape: [3, 2] } } ]")
+                .contains("reshape [3, 2] of dims [4]: 4 elements cannot become 6")
+        );
+        assert!(
+            refused("input [ { name: \"a\" data_type: TYPE_FP32 dims: [-1, -1] reshape: { shape: [-1] } } ]")
+                .contains("one variable dimension")
         );
         assert!(
             parse("optimization { }")
