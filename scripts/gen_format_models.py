@@ -5,8 +5,10 @@ IR (model.xml + model.bin), TensorFlow SavedModel, frozen TensorFlow graph
 sum = a + b and diff = a - b over FP32 [batch, 16].
 
 Also two SavedModels as TF Serving serves them: models/add_signatures/1
-(tf.saved_model.save with two signatures: serving_default is the add above,
-`scale` multiplies x by a variable of 2.0) and models/keras_dense/1 (Keras
+(tf.saved_model.save with three signatures: serving_default is the add
+above, `scale` multiplies x by a variable of 2.0, `parse_examples` does the
+same to the `x` feature of serialized tf.Examples, which OpenVINO cannot
+run) and models/keras_dense/1 (Keras
 `model.export` of Dense(3) with kernel[i, j] = (j + 1) / 16 and bias
 [0, 1, 2], so ones in give [1, 3, 5]). `gen_format_models.py savedmodels`
 writes only these two (needs tensorflow-cpu only).
@@ -75,8 +77,13 @@ def signatures_saved_model():
         def scale(self, x):
             return {"scaled": x * self.factor}
 
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        def parse_examples(self, examples):
+            features = tf.io.parse_example(examples, {"x": tf.io.FixedLenFeature([16], tf.float32)})
+            return {"scaled": features["x"] * self.factor}
+
     module = Signatures()
-    signatures = {"serving_default": module.add, "scale": module.scale}
+    signatures = {"serving_default": module.add, "scale": module.scale, "parse_examples": module.parse_examples}
     tf.saved_model.save(module, str(folder("add_signatures")), signatures=signatures)
 
 

@@ -74,4 +74,5 @@ def test_warmup_records_written_by_tensorflow_ran_before_available(tfs):
     available = [line for line in log.splitlines() if "AVAILABLE" in line and 'model="sig"' in line]
     assert len(available) == 1, log[-3000:]
     assert "signature serving_default (also scale)" in available[0]
+    assert "signature not served model=sig version=1 signature=parse_examples" in log
     assert available[0].endswith("warmed up with 2 requests")

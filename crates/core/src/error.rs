@@ -132,6 +132,14 @@ pub enum ValidationError {
     /// A SavedModel signature the model does not have (TF Serving's message).
     #[error("Serving signature name: \"{0}\" not found in signature def")]
     UnknownSignature(String),
+    /// A SavedModel signature the engine could not load.
+    #[error("Serving signature name: \"{name}\" is not served: {why}")]
+    UnservedSignature {
+        /// The signature.
+        name: String,
+        /// Why it could not be loaded.
+        why: String,
+    },
     /// The same output was asked for twice.
     #[error("Invalid output name - Requested output: {0} is requested more than once")]
     DuplicateOutput(String),

@@ -43,11 +43,12 @@ pub struct Servable {
 }
 
 /// The signatures of a SavedModel: the servable runs `primary`; each of
-/// the `others` runs in a servable of its own, owned by this one.
+/// the `others` runs in a servable of its own, owned by this one, or could
+/// not be loaded (why).
 struct SavedModelSignatures {
     all: Vec<SavedSignature>,
     primary: String,
-    others: BTreeMap<String, Servable>,
+    others: BTreeMap<String, Result<Servable, String>>,
 }
 
 impl Servable {
@@ -135,12 +136,13 @@ impl Servable {
     }
 
     /// Records the signatures of the SavedModel it was read from: it runs
-    /// `primary`, and `others` run the other servable ones.
+    /// `primary`, and `others` run the other servable ones (or say why
+    /// they could not be loaded).
     pub fn with_saved_signatures(
         mut self,
         all: Vec<SavedSignature>,
         primary: String,
-        others: BTreeMap<String, Servable>,
+        others: BTreeMap<String, Result<Servable, String>>,
     ) -> Self {
         self.saved = Some(Box::new(SavedModelSignatures {
             all,
@@ -159,7 +161,8 @@ impl Servable {
     /// The servable that runs signature `name` (`""` is `serving_default`):
     /// this one, or one of its other signatures. A model not read from a
     /// SavedModel has no signatures to choose from and runs any name, as
-    /// OVMS does. An unknown signature is TF Serving's INVALID_ARGUMENT.
+    /// OVMS does. An unknown signature (TF Serving's answer), or one that
+    /// could not be loaded, is INVALID_ARGUMENT.
     pub fn for_signature(&self, name: &str) -> Result<&Servable, CoreError> {
         let name = if name.is_empty() {
             DEFAULT_SIGNATURE
@@ -169,10 +172,15 @@ impl Servable {
         match &self.saved {
             None => Ok(self),
             Some(saved) if saved.primary == name => Ok(self),
-            Some(saved) => saved
-                .others
-                .get(name)
-                .ok_or_else(|| ValidationError::UnknownSignature(name.to_string()).into()),
+            Some(saved) => match saved.others.get(name) {
+                Some(Ok(servable)) => Ok(servable),
+                Some(Err(why)) => Err(ValidationError::UnservedSignature {
+                    name: name.to_string(),
+                    why: why.clone(),
+                }
+                .into()),
+                None => Err(ValidationError::UnknownSignature(name.to_string()).into()),
+            },
         }
     }
 
@@ -277,7 +285,7 @@ impl Drop for Servable {
         if let Some(hook) = hook {
             let mut remains = vec![std::mem::replace(&mut self.executor, Box::new(Released))];
             if let Some(saved) = &mut self.saved {
-                for other in saved.others.values_mut() {
+                for other in saved.others.values_mut().flatten() {
                     remains.push(std::mem::replace(&mut other.executor, Box::new(Released)));
                 }
             }

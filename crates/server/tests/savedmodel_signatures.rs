@@ -1,6 +1,7 @@
 //! SavedModels as TF Serving serves them: every signature of
 //! `saved_model.pb`, chosen by `signature_name` on REST and gRPC, listed in
-//! metadata with TensorFlow's tensor names; a Keras `model.export`.
+//! metadata with TensorFlow's tensor names (one OpenVINO cannot run, tf.Example
+//! parsing, is refused alone); a Keras `model.export`.
 //! OpenVINO reads SavedModels: skipped where it is not required.
 
 mod common;
@@ -99,6 +100,18 @@ async fn each_signature_is_served_by_its_name() {
         400,
         "Serving signature name: \"nope\" not found in signature def",
     );
+    // OpenVINO cannot run tf.Example parsing: that signature alone is not served.
+    let unserved = server
+        .post_json(
+            path,
+            &json!({"signature_name": "parse_examples", "instances": [{"b64": "AA=="}]}),
+        )
+        .await;
+    assert_error(
+        &unserved,
+        400,
+        "Serving signature name: \"parse_examples\" is not served: ",
+    );
     // The scale signature's input is x, not a: the wrong one is refused by name.
     let wrong = server
         .post_json(
@@ -158,8 +171,17 @@ async fn metadata_lists_every_signature_with_tensorflows_names() {
     let names: Vec<&String> = defs.as_object().unwrap().keys().collect();
     assert_eq!(
         names,
-        ["__saved_model_init_op", "scale", "serving_default"],
+        [
+            "__saved_model_init_op",
+            "parse_examples",
+            "scale",
+            "serving_default"
+        ],
         "{defs}"
+    );
+    assert_eq!(
+        defs["parse_examples"]["inputs"]["examples"]["dtype"],
+        "DT_STRING"
     );
     assert_eq!(
         defs["serving_default"]["inputs"]["a"]["name"],

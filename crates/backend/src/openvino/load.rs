@@ -137,7 +137,11 @@ pub fn compile(
             // OpenVINO reads `serving_default` only: a copy holding the
             // chosen signature under that name is read instead.
             let copy = SignatureCopy::new(&file.path, name)?;
-            core.read_model(copy.path(), None)
+            core.read_model(copy.path(), None).map_err(|e| {
+                // Name the model's folder, not the temporary copy.
+                let copied = copy.path().display().to_string();
+                e.replace(&copied, &file.path.display().to_string())
+            })
         }
         _ => core.read_model(&file.path, file.weights.as_deref()),
     }

@@ -489,16 +489,25 @@ impl Manager {
             .iter()
             .filter(|s| s.is_servable() && s.name != primary)
         {
-            let (built, _, _) = self
+            let built = self
                 .build_servable(model, version, &files, telemetry.clone(), Some(&other.name))
-                .map_err(|e| format!("signature {:?}: {e}", other.name))?;
+                .map(|(built, _, _)| built);
+            if let Err(error) = &built {
+                // Such as a tf.Example signature (ParseExample), which the
+                // engine cannot run: the others still serve.
+                tracing::warn!(model = %model.name, version, signature = %other.name, %error, "signature not served");
+            }
             others.insert(other.name.clone(), built);
         }
-        let engine = if others.is_empty() {
+        let served: Vec<&str> = others
+            .iter()
+            .filter(|(_, built)| built.is_ok())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let engine = if served.is_empty() {
             format!("{engine}, signature {primary}")
         } else {
-            let names: Vec<&str> = others.keys().map(String::as_str).collect();
-            format!("{engine}, signature {primary} (also {})", names.join(", "))
+            format!("{engine}, signature {primary} (also {})", served.join(", "))
         };
         Ok((
             servable.with_saved_signatures(saved, primary, others),
