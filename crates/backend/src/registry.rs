@@ -160,9 +160,10 @@ impl Backends {
             .cloned()
             .ok_or_else(|| {
                 BackendError::Unsupported(format!(
-                    "no available backend reads the files in {} (found: {})",
+                    "no available backend reads the files in {} (found: {}){}",
                     files.dir.display(),
-                    describe(files)
+                    describe(files),
+                    foreign_format(files).unwrap_or_default()
                 ))
             })
     }
@@ -290,6 +291,23 @@ fn prefixed(engine: &Arc<dyn Backend>, err: BackendError) -> BackendError {
     }
 }
 
+/// Why a model format of another server is not read here, when the folder
+/// holds one (Triton's other backends).
+fn foreign_format(files: &ModelFiles) -> Option<String> {
+    const FOREIGN: [(&str, &str); 4] = [
+        ("plan", "TensorRT engine plans need NVIDIA GPUs"),
+        ("pt", "TorchScript models need PyTorch; export them to ONNX"),
+        ("py", "Python backend models run Python; serve the model they wrap"),
+        ("engine", "TensorRT engines need NVIDIA GPUs"),
+    ];
+    FOREIGN.iter().find_map(|(extension, why)| {
+        files
+            .with_extension(extension)
+            .next()
+            .map(|_| format!("; .{extension}: {why}"))
+    })
+}
+
 fn describe(files: &ModelFiles) -> String {
     if files.files.is_empty() {
         return "no files".into();
@@ -307,6 +325,18 @@ fn describe(files: &ModelFiles) -> String {
 mod tests {
     use super::*;
     use crate::fake::FakeBackend;
+
+    #[test]
+    fn other_servers_formats_are_named_with_the_reason() {
+        let files = |name: &str| ModelFiles {
+            dir: "/m/1".into(),
+            files: vec![std::path::Path::new("/m/1").join(name)],
+        };
+        let plan = foreign_format(&files("model.plan")).unwrap();
+        assert_eq!(plan, "; .plan: TensorRT engine plans need NVIDIA GPUs");
+        assert!(foreign_format(&files("model.pt")).unwrap().contains("ONNX"));
+        assert_eq!(foreign_format(&files("model.onnx")), None);
+    }
 
     fn registry(names: &[&'static str]) -> Backends {
         Backends::from_engines(
