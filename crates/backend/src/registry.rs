@@ -297,7 +297,10 @@ fn foreign_format(files: &ModelFiles) -> Option<String> {
     const FOREIGN: [(&str, &str); 4] = [
         ("plan", "TensorRT engine plans need NVIDIA GPUs"),
         ("pt", "TorchScript models need PyTorch; export them to ONNX"),
-        ("py", "Python backend models run Python; serve the model they wrap"),
+        (
+            "py",
+            "Python backend models run Python; serve the model they wrap",
+        ),
         ("engine", "TensorRT engines need NVIDIA GPUs"),
     ];
     FOREIGN.iter().find_map(|(extension, why)| {
