@@ -147,6 +147,24 @@ impl ModelSource {
         config.check_labels_on_disk()?;
         Ok(config)
     }
+
+    /// Reads the models configuration again after `previous`: as
+    /// [`ModelSource::load`], except that a Triton repository refuses
+    /// models one by one (each refused model keeps its entry of
+    /// `previous`); returns those refusals too.
+    pub fn reload(
+        &self,
+        previous: Option<&ServerModelsConfig>,
+    ) -> Result<(ServerModelsConfig, Vec<ConfigError>), ConfigError> {
+        match (self, previous) {
+            (ModelSource::Triton(repositories), Some(previous)) => {
+                let (config, refusals) = repositories.reload(previous)?;
+                config.check_labels_on_disk()?;
+                Ok((config, refusals))
+            }
+            _ => Ok((self.load()?, Vec::new())),
+        }
+    }
 }
 
 const SINGLE_MODEL_FLAGS: &str = "--model_version_policy, --batch_size, --shape, --layout, --mean, --scale, --color_format, --nireq, --target_device, --plugin_config";

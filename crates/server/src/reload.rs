@@ -150,9 +150,20 @@ impl Reloader {
             && read_file
         {
             state.last_read = std::time::Instant::now();
-            match self.source.load() {
-                Ok(models) => {
-                    state.last_error = None;
+            match self.source.reload(state.from_file.as_ref()) {
+                Ok((models, refusals)) => {
+                    let message = refusals
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    if !refusals.is_empty() && state.last_error.as_ref() != Some(&message) {
+                        tracing::error!(
+                            path = %origin,
+                            "model configuration rejected, the model's last good configuration keeps serving: {message}"
+                        );
+                    }
+                    state.last_error = (!refusals.is_empty()).then_some(message);
                     if state.from_file.as_ref() != Some(&models) {
                         tracing::info!(path = %origin, "configuration file changed");
                         state.from_file = Some(models.clone());

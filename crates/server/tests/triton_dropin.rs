@@ -200,7 +200,7 @@ async fn explicit_mode_loads_only_the_named_models() {
 }
 
 #[tokio::test]
-async fn poll_mode_picks_up_a_new_model() {
+async fn poll_mode_picks_up_a_new_model_beside_a_broken_config() {
     let dir = tempfile::tempdir().unwrap();
     let repo = repository(dir.path(), ADD_CONFIG);
     let server = TestServer::start(&[
@@ -209,6 +209,17 @@ async fn poll_mode_picks_up_a_new_model() {
         "--repository-poll-secs=1",
     ])
     .await;
+    // add's configuration breaks in the same poll that brings a new model:
+    // add keeps its last good configuration, the new model loads.
+    std::fs::write(
+        repo.join("add/config.pbtxt"),
+        format!(
+            "{ADD_CONFIG}
+bogus_field: 1
+"
+        ),
+    )
+    .unwrap();
     let late = repo.join("late/1");
     std::fs::create_dir_all(&late).unwrap();
     std::fs::copy(
@@ -225,6 +236,14 @@ async fn poll_mode_picks_up_a_new_model() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let answer = assert_ok(server.post_json("/v2/models/add/infer", &add_body()).await);
+    assert_eq!(f32_data(output(&answer, "sum")), expected_sum());
+    let log = server.log();
+    assert!(
+        log.contains("the model's last good configuration keeps serving")
+            && log.contains("bogus_field"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -28,8 +28,8 @@ fn refused(path: &Path, message: String) -> ConfigError {
     }
 }
 
-/// The models of one repository folder, sorted by name.
-fn models_in(repository: &Path, strict: bool) -> Result<Vec<ModelConfigEntry>, ConfigError> {
+/// The model folders of one repository, sorted by name.
+fn model_folders(repository: &Path) -> Result<Vec<(String, PathBuf)>, ConfigError> {
     let read = std::fs::read_dir(repository).map_err(|source| ConfigError::Read {
         path: repository.to_path_buf(),
         source,
@@ -43,50 +43,81 @@ fn models_in(repository: &Path, strict: bool) -> Result<Vec<ModelConfigEntry>, C
         })
         .collect();
     folders.sort();
-    let mut models = Vec::new();
-    for (name, folder) in folders {
-        let file = folder.join(CONFIG_FILE);
-        let config = match std::fs::read_to_string(&file) {
-            Ok(text) => Some(config_pbtxt::parse(&text).map_err(|e| refused(&file, e))?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if strict {
-                    return Err(refused(
-                        &file,
-                        format!("model '{name}' has no {CONFIG_FILE} (--strict-model-config=true)"),
-                    ));
-                }
-                None
+    Ok(folders)
+}
+
+/// The settings of the model `name` in `folder`.
+fn model_in(name: &str, folder: &Path, strict: bool) -> Result<ModelConfigEntry, ConfigError> {
+    let file = folder.join(CONFIG_FILE);
+    let config = match std::fs::read_to_string(&file) {
+        Ok(text) => Some(config_pbtxt::parse(&text).map_err(|e| refused(&file, e))?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if strict {
+                return Err(refused(
+                    &file,
+                    format!("model '{name}' has no {CONFIG_FILE} (--strict-model-config=true)"),
+                ));
             }
-            Err(source) => return Err(ConfigError::Read { path: file, source }),
-        };
-        let base = folder.to_string_lossy().into_owned();
-        let config = config_pbtxt::settings(&name, &base, config)
-            .map_err(|e| refused(&file, format!("model '{name}': {e}")))?;
-        models.push(ModelConfigEntry { config });
-    }
-    Ok(models)
+            None
+        }
+        Err(source) => return Err(ConfigError::Read { path: file, source }),
+    };
+    let base = folder.to_string_lossy().into_owned();
+    let config = config_pbtxt::settings(name, &base, config)
+        .map_err(|e| refused(&file, format!("model '{name}': {e}")))?;
+    Ok(ModelConfigEntry { config })
 }
 
 impl TritonRepositories {
-    /// Reads every repository; a model name in two repositories is refused.
+    /// Reads every repository; a model name in two repositories, or any
+    /// model's configuration that cannot be read, is refused.
     pub fn load(&self) -> Result<ServerModelsConfig, ConfigError> {
+        let (models, refusals) = self.read(None)?;
+        match refusals.into_iter().next() {
+            Some(refusal) => Err(refusal),
+            None => Ok(models),
+        }
+    }
+
+    /// Reads every repository again, as a poll does: a model whose
+    /// configuration is now refused keeps its entry of `previous` (Triton
+    /// keeps a loaded model whose reload fails), a new one is left out;
+    /// the other models take their changes. Returns the refusals too.
+    pub fn reload(
+        &self,
+        previous: &ServerModelsConfig,
+    ) -> Result<(ServerModelsConfig, Vec<ConfigError>), ConfigError> {
+        self.read(Some(previous))
+    }
+
+    fn read(
+        &self,
+        previous: Option<&ServerModelsConfig>,
+    ) -> Result<(ServerModelsConfig, Vec<ConfigError>), ConfigError> {
         let mut all = ServerModelsConfig::default();
+        let mut refusals = Vec::new();
         for repository in &self.paths {
-            for entry in models_in(repository, self.strict)? {
-                if all.models().any(|m| m.name == entry.config.name) {
+            for (name, folder) in model_folders(repository)? {
+                if all.models().any(|m| m.name == name) {
                     return Err(refused(
                         repository,
-                        format!(
-                            "model '{}' is in more than one model repository",
-                            entry.config.name
-                        ),
+                        format!("model '{name}' is in more than one model repository"),
                     ));
                 }
-                all.model_config_list.push(entry);
+                match model_in(&name, &folder, self.strict) {
+                    Ok(entry) => all.model_config_list.push(entry),
+                    Err(refusal) => {
+                        let kept = previous.and_then(|p| {
+                            p.model_config_list.iter().find(|e| e.config.name == name)
+                        });
+                        all.model_config_list.extend(kept.cloned());
+                        refusals.push(refusal);
+                    }
+                }
             }
         }
         all.check()?;
-        Ok(all)
+        Ok((all, refusals))
     }
 }
 
@@ -128,8 +159,24 @@ mod tests {
         let e = twice.load().unwrap_err().to_string();
         assert!(e.contains("in more than one model repository"), "{e}");
 
+        let good = repositories.load().unwrap();
         std::fs::write(repo.path().join("tuned/config.pbtxt"), "bogus: 1").unwrap();
         let e = repositories.load().unwrap_err().to_string();
         assert!(e.contains("bogus") && e.contains("config.pbtxt"), "{e}");
+
+        // A poll keeps the refused model's last good entry; the others change.
+        std::fs::create_dir_all(repo.path().join("late/1")).unwrap();
+        std::fs::create_dir_all(repo.path().join("broken/1")).unwrap();
+        std::fs::write(repo.path().join("broken/config.pbtxt"), "bogus: 2").unwrap();
+        let (polled, refusals) = repositories.reload(&good).unwrap();
+        let names: Vec<_> = polled.models().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["late", "plain", "tuned"]);
+        assert_eq!(polled.models().nth(2).unwrap().nireq, Some(3));
+        assert_eq!(refusals.len(), 2);
+        assert!(
+            refusals[0].to_string().contains("broken"),
+            "{}",
+            refusals[0]
+        );
     }
 }
