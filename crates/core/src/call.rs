@@ -13,7 +13,7 @@ use crate::{Core, CoreError, InferRequest, InferResponse, Servable, VersionReque
 /// as a failure, so a frontend's decode or encode error is counted too.
 pub struct Call {
     servable: Arc<Servable>,
-    /// Another SavedModel signature than the one `servable` runs.
+    /// The SavedModel signature the request named.
     signature: Option<String>,
     tracker: RequestTracker,
 }
@@ -42,8 +42,8 @@ impl Call {
     /// Runs SavedModel signature `name` (TF Serving's `signature_name`;
     /// `""` is `serving_default`) instead of the model's primary one.
     pub fn with_signature(mut self, name: &str) -> Result<Call, CoreError> {
-        let chosen = self.servable.for_signature(name)?;
-        if !std::ptr::eq(chosen, &*self.servable) {
+        self.servable.for_signature(name)?;
+        if !name.is_empty() && !self.servable.saved_signatures().is_empty() {
             self.signature = Some(name.to_string());
         }
         Ok(self)

@@ -33,7 +33,7 @@ pub use parameters::{ParamValue, Parameters, RequestOptions, SequenceControl, Se
 pub use pipeline::{CustomLibrary, CustomNode, NodeRunner, PIPELINE_VERSION, build_pipeline};
 pub use prepare::InputPlan;
 pub use request::{ContentEncoding, InferInput, InferRequest, InferResponse, VersionRequest};
-pub use servable::Servable;
+pub use servable::{OtherSignature, Servable};
 pub use state::{ServableState, VersionStatus};
 pub use validate::{ValidRequest, validate};
 

@@ -42,13 +42,22 @@ pub struct Servable {
     on_release: Mutex<Option<ReleaseHook>>,
 }
 
-/// The signatures of a SavedModel: the servable runs `primary`; each of
-/// the `others` runs in a servable of its own, owned by this one, or could
-/// not be loaded (why).
+/// The signatures of a SavedModel: the servable runs `primary`, and owns
+/// what runs the others.
 struct SavedModelSignatures {
     all: Vec<SavedSignature>,
     primary: String,
-    others: BTreeMap<String, Result<Servable, String>>,
+    others: BTreeMap<String, OtherSignature>,
+}
+
+/// How a SavedModel signature other than the primary one is served.
+pub enum OtherSignature {
+    /// By a servable of its own.
+    Served(Servable),
+    /// By the servable of the signature named, which computes the same.
+    SameAs(String),
+    /// Not at all: it could not be loaded (why).
+    Failed(String),
 }
 
 impl Servable {
@@ -136,13 +145,12 @@ impl Servable {
     }
 
     /// Records the signatures of the SavedModel it was read from: it runs
-    /// `primary`, and `others` run the other servable ones (or say why
-    /// they could not be loaded).
+    /// `primary`, `others` say how the other servable ones are served.
     pub fn with_saved_signatures(
         mut self,
         all: Vec<SavedSignature>,
         primary: String,
-        others: BTreeMap<String, Result<Servable, String>>,
+        others: BTreeMap<String, OtherSignature>,
     ) -> Self {
         self.saved = Some(Box::new(SavedModelSignatures {
             all,
@@ -169,18 +177,24 @@ impl Servable {
         } else {
             name
         };
-        match &self.saved {
-            None => Ok(self),
-            Some(saved) if saved.primary == name => Ok(self),
-            Some(saved) => match saved.others.get(name) {
-                Some(Ok(servable)) => Ok(servable),
-                Some(Err(why)) => Err(ValidationError::UnservedSignature {
-                    name: name.to_string(),
-                    why: why.clone(),
-                }
-                .into()),
-                None => Err(ValidationError::UnknownSignature(name.to_string()).into()),
-            },
+        let Some(saved) = &self.saved else {
+            return Ok(self);
+        };
+        let target = match saved.others.get(name) {
+            Some(OtherSignature::SameAs(twin)) => twin.as_str(),
+            _ => name,
+        };
+        if target == saved.primary {
+            return Ok(self);
+        }
+        match saved.others.get(target) {
+            Some(OtherSignature::Served(servable)) => Ok(servable),
+            Some(OtherSignature::Failed(why)) => Err(ValidationError::UnservedSignature {
+                name: name.to_string(),
+                why: why.clone(),
+            }
+            .into()),
+            _ => Err(ValidationError::UnknownSignature(name.to_string()).into()),
         }
     }
 
@@ -285,8 +299,10 @@ impl Drop for Servable {
         if let Some(hook) = hook {
             let mut remains = vec![std::mem::replace(&mut self.executor, Box::new(Released))];
             if let Some(saved) = &mut self.saved {
-                for other in saved.others.values_mut().flatten() {
-                    remains.push(std::mem::replace(&mut other.executor, Box::new(Released)));
+                for other in saved.others.values_mut() {
+                    if let OtherSignature::Served(other) = other {
+                        remains.push(std::mem::replace(&mut other.executor, Box::new(Released)));
+                    }
                 }
             }
             hook(remains);

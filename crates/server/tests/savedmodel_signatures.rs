@@ -230,6 +230,25 @@ async fn a_keras_export_is_served() {
             "{signature}"
         );
     }
+    // Keras exports `serve` and `serving_default` as two wrappers of one
+    // function: compiled once, served under both names.
+    let log = server.log();
+    assert!(
+        log.contains("signature serving_default (also serve as serving_default)"),
+        "{log}"
+    );
+    let mut client = PredictionServiceClient::new(server.grpc_channel().await);
+    let request = PredictRequest {
+        model_spec: spec("keras_dense", "serve"),
+        inputs: [("features".to_string(), tensor(&[1.0; 16]))].into(),
+        output_filter: vec![],
+    };
+    let answer = client.predict(request).await.unwrap().into_inner();
+    assert_eq!(answer.model_spec.unwrap().signature_name, "serve");
+    assert_eq!(
+        f32_values(&answer.outputs["output_0"].tensor_content),
+        [1.0, 3.0, 5.0]
+    );
     let (_, body) = server.get("/v1/models/keras_dense/metadata").await;
     let input =
         &body["metadata"]["signature_def"]["signatureDef"]["serving_default"]["inputs"]["features"];

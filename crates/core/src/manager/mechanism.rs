@@ -28,7 +28,7 @@ const DEFAULT_SEQUENCE_IDLE: std::time::Duration = std::time::Duration::from_sec
 use crate::release::release;
 use crate::reshaping::follow_request_shapes;
 use crate::telemetry::VersionTelemetry;
-use crate::{InputPlan, Servable, ServableState, VersionStatus, model_options};
+use crate::{InputPlan, OtherSignature, Servable, ServableState, VersionStatus, model_options};
 
 /// A change wanted for one model.
 #[derive(Debug, Clone)]
@@ -489,20 +489,30 @@ impl Manager {
             .iter()
             .filter(|s| s.is_servable() && s.name != primary)
         {
-            let built = self
-                .build_servable(model, version, &files, telemetry.clone(), Some(&other.name))
-                .map(|(built, _, _)| built);
-            if let Err(error) = &built {
-                // Such as a tf.Example signature (ParseExample), which the
-                // engine cannot run: the others still serve.
-                tracing::warn!(model = %model.name, version, signature = %other.name, %error, "signature not served");
+            if let Some(twin) = &other.same_as {
+                others.insert(other.name.clone(), OtherSignature::SameAs(twin.clone()));
+                continue;
             }
-            others.insert(other.name.clone(), built);
+            let built =
+                self.build_servable(model, version, &files, telemetry.clone(), Some(&other.name));
+            let other_signature = match built {
+                Ok((built, _, _)) => OtherSignature::Served(built),
+                Err(error) => {
+                    // Such as a tf.Example signature (ParseExample), which
+                    // the engine cannot run: the others still serve.
+                    tracing::warn!(model = %model.name, version, signature = %other.name, %error, "signature not served");
+                    OtherSignature::Failed(error)
+                }
+            };
+            others.insert(other.name.clone(), other_signature);
         }
-        let served: Vec<&str> = others
+        let served: Vec<String> = others
             .iter()
-            .filter(|(_, built)| built.is_ok())
-            .map(|(name, _)| name.as_str())
+            .filter_map(|(name, other)| match other {
+                OtherSignature::Served(_) => Some(name.clone()),
+                OtherSignature::SameAs(twin) => Some(format!("{name} as {twin}")),
+                OtherSignature::Failed(_) => None,
+            })
             .collect();
         let engine = if served.is_empty() {
             format!("{engine}, signature {primary}")

@@ -28,6 +28,7 @@ pub fn of(servable: &Servable) -> Vec<SavedSignature> {
         method_name: PREDICT_METHOD.to_string(),
         inputs: signature.inputs.iter().map(tensor_of_spec).collect(),
         outputs: signature.outputs.iter().map(tensor_of_spec).collect(),
+        same_as: None,
     }]
 }
 
@@ -124,6 +125,7 @@ mod tests {
             method_name: PREDICT_METHOD.into(),
             inputs: vec![tensor("x", "scale_x:0", Some(vec![-1, 16]))],
             outputs: vec![tensor("y", "PartitionedCall:0", None)],
+            same_as: None,
         }]
     }
 

@@ -16,6 +16,8 @@ use prost::Message;
 
 use crate::BackendError;
 
+mod twins;
+
 /// The signature a request without `signature_name` gets.
 pub const DEFAULT_SIGNATURE: &str = "serving_default";
 /// The file holding a SavedModel's graphs and signatures.
@@ -34,6 +36,9 @@ pub struct SavedSignature {
     pub inputs: Vec<SavedTensor>,
     /// Outputs by key, in key order.
     pub outputs: Vec<SavedTensor>,
+    /// Another signature that computes the same (see [`twins`]): served
+    /// by that one's compiled model.
+    pub same_as: Option<String>,
 }
 
 impl SavedSignature {
@@ -168,7 +173,7 @@ fn served_graph(model: &SavedModelProto, dir: &Path) -> Result<usize, BackendErr
 pub fn signatures(dir: &Path) -> Result<Vec<SavedSignature>, BackendError> {
     let model = read(dir)?;
     let graph = &model.meta_graphs[served_graph(&model, dir)?];
-    Ok(graph
+    let mut found: Vec<SavedSignature> = graph
         .signature_def
         .iter()
         .map(|(name, def)| SavedSignature {
@@ -176,8 +181,14 @@ pub fn signatures(dir: &Path) -> Result<Vec<SavedSignature>, BackendError> {
             method_name: def.method_name.clone(),
             inputs: tensors(&def.inputs),
             outputs: tensors(&def.outputs),
+            same_as: None,
         })
-        .collect())
+        .collect();
+    let twins = twins::twins(graph.graph_def.as_deref().unwrap_or_default(), &found);
+    for signature in &mut found {
+        signature.same_as = twins.get(&signature.name).cloned();
+    }
+    Ok(found)
 }
 
 fn tensors(infos: &BTreeMap<String, TensorInfoProto>) -> Vec<SavedTensor> {
