@@ -17,8 +17,6 @@ use inferd_server::proto::kserve::{
 };
 use inferd_server::proto::tensorflow::serving::prediction_service_client::PredictionServiceClient;
 use inferd_server::proto::tensorflow::serving::{ModelSpec, PredictRequest};
-use inferd_server::proto::tensorflow::tensor_shape_proto::Dim;
-use inferd_server::proto::tensorflow::{DataType, TensorProto, TensorShapeProto};
 use serde_json::json;
 
 const ALL: &str = "ovms_requests_success,ovms_requests_fail,ovms_request_time_us,ovms_inference_time_us,ovms_wait_for_infer_req_time_us,ovms_current_requests,ovms_streams,ovms_infer_req_queue_size,ovms_infer_req_active";
@@ -92,20 +90,7 @@ fn kserve_grpc_request(b_len: usize) -> ModelInferRequest {
 
 fn tfs_grpc_request(with_b: bool) -> PredictRequest {
     let (a, b) = add_inputs();
-    let tensor = |values: &[f32]| TensorProto {
-        dtype: DataType::DtFloat as i32,
-        tensor_shape: Some(TensorShapeProto {
-            dim: [1, 16]
-                .map(|size| Dim {
-                    size,
-                    name: String::new(),
-                })
-                .to_vec(),
-            unknown_rank: false,
-        }),
-        tensor_content: f32_bytes(values).into(),
-        ..Default::default()
-    };
+    let tensor = common::tf_float_row;
     let mut inputs = BTreeMap::from([("a".to_string(), tensor(&a))]);
     if with_b {
         inputs.insert("b".to_string(), tensor(&b));

@@ -7,14 +7,12 @@
 mod common;
 
 use common::{
-    TestServer, assert_error, assert_ok, f32_bytes, f32_data, f32_values, models_dir, output,
+    TestServer, assert_error, assert_ok, f32_data, f32_values, models_dir, output, tf_float_row,
 };
 use inferd_server::proto::tensorflow::serving::prediction_service_client::PredictionServiceClient;
 use inferd_server::proto::tensorflow::serving::{
     GetModelMetadataRequest, ModelSpec, PredictRequest, SignatureDefMap,
 };
-use inferd_server::proto::tensorflow::tensor_shape_proto::Dim;
-use inferd_server::proto::tensorflow::{DataType, TensorProto, TensorShapeProto};
 use prost::Message;
 use serde_json::json;
 
@@ -37,24 +35,6 @@ async fn serve(model: &str) -> TestServer {
 
 fn ramp() -> Vec<f32> {
     (1..=16).map(|v| v as f32).collect()
-}
-
-fn tensor(values: &[f32]) -> TensorProto {
-    TensorProto {
-        dtype: DataType::DtFloat as i32,
-        tensor_shape: Some(TensorShapeProto {
-            dim: [1, values.len() as i64]
-                .into_iter()
-                .map(|size| Dim {
-                    size,
-                    name: String::new(),
-                })
-                .collect(),
-            unknown_rank: false,
-        }),
-        tensor_content: f32_bytes(values).into(),
-        ..Default::default()
-    }
 }
 
 fn spec(model: &str, signature: &str) -> Option<ModelSpec> {
@@ -124,7 +104,7 @@ async fn each_signature_is_served_by_its_name() {
     let mut client = PredictionServiceClient::new(server.grpc_channel().await);
     let request = PredictRequest {
         model_spec: spec("add_signatures", "scale"),
-        inputs: [("x".to_string(), tensor(&ramp()))].into(),
+        inputs: [("x".to_string(), tf_float_row(&ramp()))].into(),
         output_filter: vec![],
     };
     let answer = client.predict(request).await.unwrap().into_inner();
@@ -135,7 +115,7 @@ async fn each_signature_is_served_by_its_name() {
     );
     let request = PredictRequest {
         model_spec: spec("add_signatures", "nope"),
-        inputs: [("x".to_string(), tensor(&ramp()))].into(),
+        inputs: [("x".to_string(), tf_float_row(&ramp()))].into(),
         output_filter: vec![],
     };
     let status = client.predict(request).await.unwrap_err();
@@ -240,7 +220,7 @@ async fn a_keras_export_is_served() {
     let mut client = PredictionServiceClient::new(server.grpc_channel().await);
     let request = PredictRequest {
         model_spec: spec("keras_dense", "serve"),
-        inputs: [("features".to_string(), tensor(&[1.0; 16]))].into(),
+        inputs: [("features".to_string(), tf_float_row(&[1.0; 16]))].into(),
         output_filter: vec![],
     };
     let answer = client.predict(request).await.unwrap().into_inner();

@@ -10,13 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{
-    TestServer, add_body, assert_ok, expected_sum, f32_bytes, f32_data, models_dir, output,
-    run_binary,
+    TestServer, add_body, assert_ok, expected_sum, f32_data, models_dir, output, run_binary,
 };
 use inferd_server::proto::tensorflow::serving::prediction_service_client::PredictionServiceClient;
 use inferd_server::proto::tensorflow::serving::{ModelSpec, PredictRequest};
-use inferd_server::proto::tensorflow::tensor_shape_proto::Dim;
-use inferd_server::proto::tensorflow::{DataType, TensorProto, TensorShapeProto};
 use serde_json::{Value, json};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -204,22 +201,7 @@ fn tensorflow_serving_flags_without_a_meaning_are_refused_by_name() {
 
 /// One float in `a` and `b` of `add`, over the TF Serving API.
 fn predict_add() -> PredictRequest {
-    let shape = Some(TensorShapeProto {
-        dim: [1, 16]
-            .into_iter()
-            .map(|size| Dim {
-                size,
-                name: String::new(),
-            })
-            .collect(),
-        unknown_rank: false,
-    });
-    let tensor = TensorProto {
-        dtype: DataType::DtFloat as i32,
-        tensor_shape: shape,
-        tensor_content: f32_bytes(&[1.0; 16]).into(),
-        ..Default::default()
-    };
+    let tensor = common::tf_float_row(&[1.0; 16]);
     PredictRequest {
         model_spec: Some(ModelSpec {
             name: "add".into(),

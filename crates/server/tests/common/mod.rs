@@ -435,6 +435,25 @@ pub fn f32_bytes(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
+/// A TF Serving `DT_FLOAT` tensor of shape `[1, values.len()]` (one row).
+pub fn tf_float_row(values: &[f32]) -> inferd_server::proto::tensorflow::TensorProto {
+    use inferd_server::proto::tensorflow::tensor_shape_proto::Dim;
+    use inferd_server::proto::tensorflow::{DataType, TensorProto, TensorShapeProto};
+    let dim = |size| Dim {
+        size,
+        name: String::new(),
+    };
+    TensorProto {
+        dtype: DataType::DtFloat as i32,
+        tensor_shape: Some(TensorShapeProto {
+            dim: vec![dim(1), dim(values.len() as i64)],
+            unknown_rank: false,
+        }),
+        tensor_content: f32_bytes(values).into(),
+        ..Default::default()
+    }
+}
+
 /// Reads little-endian f32 values.
 pub fn f32_values(bytes: &[u8]) -> Vec<f32> {
     assert_eq!(bytes.len() % 4, 0, "FP32 content of {} bytes", bytes.len());
