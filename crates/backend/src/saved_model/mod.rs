@@ -9,8 +9,7 @@
 //! so a rewritten file differs from the original only in its signatures.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use prost::Message;
 
@@ -207,12 +206,13 @@ fn tensors(infos: &BTreeMap<String, TensorInfoProto>) -> Vec<SavedTensor> {
         .collect()
 }
 
-/// A SavedModel copied to a temporary folder with one signature as its
-/// only, `serving_default`, one: the rewritten `saved_model.pb` and links to
-/// everything else of the original folder. Removed when dropped.
+/// A SavedModel copied to a temporary folder (under `TMPDIR`, else /tmp)
+/// with one signature as its only, `serving_default`, one: the rewritten
+/// `saved_model.pb` and links to everything else of the original folder.
+/// Removed when dropped (links only: the original files stay).
 #[derive(Debug)]
 pub struct SignatureCopy {
-    dir: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 impl SignatureCopy {
@@ -229,12 +229,18 @@ impl SignatureCopy {
         graph
             .signature_def
             .insert(DEFAULT_SIGNATURE.to_string(), chosen);
-        let copy = SignatureCopy {
-            dir: unique_temp_dir(),
+        let copy_error = |e: std::io::Error| {
+            BackendError::Load(format!(
+                "copying signature {signature:?} of {} to a temporary folder: {e}",
+                dir.display()
+            ))
         };
-        std::fs::create_dir(&copy.dir).map_err(|e| copy.error(e))?;
-        std::fs::write(copy.dir.join(SAVED_MODEL_FILE), model.encode_to_vec())
-            .map_err(|e| copy.error(e))?;
+        let copy = tempfile::Builder::new()
+            .prefix("inferd-signature-")
+            .tempdir()
+            .map_err(copy_error)?;
+        std::fs::write(copy.path().join(SAVED_MODEL_FILE), model.encode_to_vec())
+            .map_err(copy_error)?;
         for entry in std::fs::read_dir(dir).map_err(|e| load_error(dir, e))? {
             let entry = entry.map_err(|e| load_error(dir, e))?;
             let name = entry.file_name();
@@ -242,36 +248,16 @@ impl SignatureCopy {
             if name == SAVED_MODEL_FILE || name == "fingerprint.pb" {
                 continue;
             }
-            let target = std::path::absolute(entry.path()).map_err(|e| copy.error(e))?;
-            std::os::unix::fs::symlink(target, copy.dir.join(&name)).map_err(|e| copy.error(e))?;
+            let target = std::path::absolute(entry.path()).map_err(copy_error)?;
+            std::os::unix::fs::symlink(target, copy.path().join(&name)).map_err(copy_error)?;
         }
-        Ok(copy)
+        Ok(SignatureCopy { dir: copy })
     }
 
     /// The copy's folder.
     pub fn path(&self) -> &Path {
-        &self.dir
+        self.dir.path()
     }
-
-    fn error(&self, e: std::io::Error) -> BackendError {
-        BackendError::Load(format!(
-            "copying a SavedModel signature to {}: {e}",
-            self.dir.display()
-        ))
-    }
-}
-
-impl Drop for SignatureCopy {
-    fn drop(&mut self) {
-        // Links only: the original files stay.
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn unique_temp_dir() -> PathBuf {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("inferd-signature-{}-{n}", std::process::id()))
 }
 
 #[cfg(test)]
