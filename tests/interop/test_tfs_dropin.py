@@ -2,9 +2,10 @@
 flags only (through a link of that name): a text-format model config file
 with two models, labels and policies, reloaded when edited; warm-up records
 written here with the protobuf package (TF Serving's PredictionLog as
-ovmsclient bundles it) and google-crc32c; the TF Serving API's own
-PredictionServiceStub over TCP and over the Unix domain socket with grpcio;
-the Prometheus path of the monitoring config."""
+ovmsclient bundles it) and google-crc32c; the PredictionServiceStub
+generated from TF Serving's protos (ovmsclient's copy; tensorflow-serving-api
+itself is in test_tensorflow_serving_api.py) over TCP and over the Unix
+domain socket with grpcio; the Prometheus path of the monitoring config."""
 import json
 import shutil
 import struct
