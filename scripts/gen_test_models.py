@@ -127,6 +127,28 @@ def accumulator_model():
     save(graph, "accumulator", 1)
 
 
+def sequence_controls_model():
+    """sequence_controls: the accumulator (x, state_in FP32 [1, 4] -> y,
+    state_out) with Triton's control inputs START FP32 [1], END INT32 [1]
+    and CORRID UINT64 [1], which the server fills and the model hands back
+    as start_seen, end_seen and corrid_seen."""
+    shape = [1, 4]
+    controls = [("START", TensorProto.FLOAT), ("END", TensorProto.INT32), ("CORRID", TensorProto.UINT64)]
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "state_in"], ["y"]),
+         helper.make_node("Identity", ["y"], ["state_out"]),
+         helper.make_node("Identity", ["START"], ["start_seen"]),
+         helper.make_node("Identity", ["END"], ["end_seen"]),
+         helper.make_node("Identity", ["CORRID"], ["corrid_seen"])],
+        "sequence_controls",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("x", "state_in")]
+        + [helper.make_tensor_value_info(n, t, [1]) for n, t in controls],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("y", "state_out")]
+        + [helper.make_tensor_value_info(f"{n.lower()}_seen", t, [1]) for n, t in controls],
+    )
+    save(graph, "sequence_controls", 1)
+
+
 def accumulator_ov_model():
     """accumulator_ov (OpenVINO IR): x FP32 [1, 4] -> y = x + acc, acc = y,
     with the state inside the model (ReadValue/Assign on the variable
@@ -275,6 +297,7 @@ if __name__ == "__main__":
     echo_bytes_model()
     double_rows_model()
     accumulator_model()
+    sequence_controls_model()
     accumulator_ov_model()
     image_models()
     config()

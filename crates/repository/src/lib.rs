@@ -28,7 +28,9 @@ pub use pipeline::{
 pub use policy::VersionPolicy;
 pub use preprocess::{ChannelValues, Color, ColorFormat, InputSetting};
 pub use remote::set_cache_root;
-pub use sequence::{DEFAULT_MAX_SEQUENCE_NUMBER, SequenceBatching, StateConfig};
+pub use sequence::{
+    ControlInput, ControlKind, DEFAULT_MAX_SEQUENCE_NUMBER, SequenceBatching, StateConfig,
+};
 pub use shape::{InputShape, ShapeSetting, parse_dims, parse_layout};
 pub use source::{Fingerprint, LocalVersion, Source, SourceError, open_source};
 pub use warmup::{WarmupData, WarmupInput, WarmupSample};

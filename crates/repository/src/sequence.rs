@@ -20,6 +20,37 @@ pub struct SequenceBatching {
     /// Implicit state pairs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub state: Vec<StateConfig>,
+    /// Model inputs the server fills with the sequence's signals (Triton's
+    /// `control_input`; not a config.json key).
+    #[serde(skip)]
+    pub control_inputs: Vec<ControlInput>,
+}
+
+/// A model input that receives a sequence signal on every request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlInput {
+    /// The model input.
+    pub name: String,
+    /// Which signal.
+    pub kind: ControlKind,
+    /// The input's element type, by KServe name (`FP32`, `UINT64`, `BYTES`...).
+    pub datatype: String,
+    /// Its value when the signal is off, then when it is on (unused for
+    /// the correlation id, which is the sequence's id).
+    pub false_true: [f64; 2],
+}
+
+/// The sequence signals a model input can carry (Triton's control kinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlKind {
+    /// On for a sequence's first request.
+    Start,
+    /// On for its last request.
+    End,
+    /// On for every request that carries data (all of them here).
+    Ready,
+    /// The sequence's id.
+    CorrelationId,
 }
 
 /// One implicit state: `input_name` receives what `output_name` produced

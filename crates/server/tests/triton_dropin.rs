@@ -557,3 +557,79 @@ dynamic_batching { max_queue_delay_microseconds: 100 }
     );
     assert_eq!(config["output"][0]["dims"], json!(["2", "8"]), "{config}");
 }
+
+#[tokio::test]
+async fn control_inputs_receive_the_sequences_signals() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("ctl/1")).unwrap();
+    std::fs::copy(
+        models_dir().join("sequence_controls/1/model.onnx"),
+        repo.join("ctl/1/model.onnx"),
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("ctl/config.pbtxt"),
+        r#"
+max_batch_size: 0
+sequence_batching {
+  control_input [
+    { name: "START" control [ { kind: CONTROL_SEQUENCE_START fp32_false_true: [ 0, 1 ] } ] },
+    { name: "END" control [ { kind: CONTROL_SEQUENCE_END int32_false_true: [ 0, 7 ] } ] },
+    { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }
+  ]
+  state [ { input_name: "state_in" output_name: "state_out" data_type: TYPE_FP32 dims: [ 1, 4 ] } ]
+}
+"#,
+    )
+    .unwrap();
+    let server = TestServer::start(&[&format!("--model-repository={}", repo.display())]).await;
+    // Clients send x only: the state and the controls are the server's.
+    let (_, metadata) = server.get("/v2/models/ctl").await;
+    let inputs: Vec<&Value> = metadata["inputs"].as_array().unwrap().iter().collect();
+    assert_eq!(inputs.len(), 1, "{metadata}");
+    assert_eq!(inputs[0]["name"], "x");
+    let step = |value: f32, parameters: Value| {
+        json!({"parameters": parameters,
+               "inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": vec![value; 4]}]})
+    };
+    let mut seen = Vec::new();
+    for (value, parameters) in [
+        (
+            1.0,
+            json!({"sequence_id": 9000000000u64, "sequence_start": true}),
+        ),
+        (2.0, json!({"sequence_id": 9000000000u64})),
+        (
+            3.0,
+            json!({"sequence_id": 9000000000u64, "sequence_end": true}),
+        ),
+    ] {
+        let answer = assert_ok(
+            server
+                .post_json("/v2/models/ctl/infer", &step(value, parameters))
+                .await,
+        );
+        seen.push((
+            f32_data(output(&answer, "y"))[0],
+            output(&answer, "start_seen")["data"][0].clone(),
+            output(&answer, "end_seen")["data"][0].clone(),
+            output(&answer, "corrid_seen")["data"][0].clone(),
+        ));
+    }
+    let id = json!(9000000000u64);
+    assert_eq!(
+        seen,
+        [
+            (1.0, json!(1.0), json!(0), id.clone()),
+            (3.0, json!(0.0), json!(0), id.clone()),
+            (6.0, json!(0.0), json!(7), id),
+        ]
+    );
+    let (_, config) = server.get("/v2/models/ctl/config").await;
+    let controls = &config["sequence_batching"]["control_input"];
+    assert_eq!(controls[1]["name"], "END", "{config}");
+    assert_eq!(controls[1]["control"][0]["kind"], "CONTROL_SEQUENCE_END");
+    assert_eq!(controls[1]["control"][0]["int32_false_true"], json!([0, 7]));
+    assert_eq!(controls[2]["control"][0]["data_type"], "TYPE_UINT64");
+}

@@ -582,7 +582,12 @@ impl Manager {
                     .as_ref()
                     .map(|s| s.state.as_slice())
                     .unwrap_or_default();
-                Some(StatePlan::new(loaded.signature(), configured)?)
+                let controls = model
+                    .sequence_batching
+                    .as_ref()
+                    .map(|s| s.control_inputs.as_slice())
+                    .unwrap_or_default();
+                Some(StatePlan::new(loaded.signature(), configured, controls)?)
             }
             _ => None,
         };

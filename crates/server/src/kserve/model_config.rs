@@ -11,12 +11,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use inferd_core::Servable;
-use inferd_repository::{ModelConfig as Settings, VersionPolicy};
+use inferd_repository::{ControlKind, ModelConfig as Settings, VersionPolicy};
 use inferd_tensor::TensorSpec;
 
 use crate::proto::kserve::model_config::SchedulingChoice;
 use crate::proto::kserve::model_instance_group::Kind;
 use crate::proto::kserve::model_sequence_batching::State as SequenceState;
+use crate::proto::kserve::model_sequence_batching::control::Kind as ControlType;
+use crate::proto::kserve::model_sequence_batching::{Control, ControlInput as ModelControlInput};
 use crate::proto::kserve::model_version_policy::{All, Latest, PolicyChoice, Specific};
 use crate::proto::kserve::{
     DataType, ModelConfig, ModelDynamicBatching, ModelInput, ModelInstanceGroup, ModelOutput,
@@ -87,6 +89,37 @@ fn reshape(
     })
 }
 
+/// A sequence control input as `config.pbtxt` declares it.
+fn control_input(input: &inferd_repository::ControlInput) -> ModelControlInput {
+    let [off, on] = input.false_true;
+    let mut control = Control {
+        kind: match input.kind {
+            ControlKind::Start => ControlType::ControlSequenceStart,
+            ControlKind::End => ControlType::ControlSequenceEnd,
+            ControlKind::Ready => ControlType::ControlSequenceReady,
+            ControlKind::CorrelationId => ControlType::ControlSequenceCorrid,
+        } as i32,
+        ..Default::default()
+    };
+    match (input.kind, input.datatype.as_str()) {
+        (ControlKind::CorrelationId, name) => {
+            let triton = if name == "BYTES" {
+                "TYPE_STRING".to_string()
+            } else {
+                format!("TYPE_{name}")
+            };
+            control.data_type = DataType::from_str_name(&triton).unwrap_or_default() as i32;
+        }
+        (_, "INT32") => control.int32_false_true = vec![off as i32, on as i32],
+        (_, "BOOL") => control.bool_false_true = vec![off != 0.0, on != 0.0],
+        _ => control.fp32_false_true = vec![off as f32, on as f32],
+    }
+    ModelControlInput {
+        name: input.name.clone(),
+        control: vec![control],
+    }
+}
+
 /// The configuration `servable` is served with; `settings` is its entry in
 /// the model list (absent for a model the list no longer holds).
 pub fn model_config(servable: &Servable, settings: Option<&Settings>) -> ModelConfig {
@@ -140,6 +173,7 @@ pub fn model_config(servable: &Servable, settings: Option<&Settings>) -> ModelCo
                     ..Default::default()
                 })
                 .collect(),
+            control_input: batching.control_inputs.iter().map(control_input).collect(),
             ..Default::default()
         })
     });

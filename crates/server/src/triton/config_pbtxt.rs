@@ -7,12 +7,14 @@
 
 use inferd_proto::text_format;
 use inferd_repository::{
-    DynamicBatching, ExpectedSignature, ExpectedTensor, ModelConfig as Settings, VersionPolicy,
-    WarmupData, WarmupInput, WarmupSample,
+    ControlInput, ControlKind, DynamicBatching, ExpectedSignature, ExpectedTensor,
+    ModelConfig as Settings, VersionPolicy, WarmupData, WarmupInput, WarmupSample,
 };
 
 use crate::proto::kserve::model_config::SchedulingChoice;
 use crate::proto::kserve::model_instance_group::Kind;
+use crate::proto::kserve::model_sequence_batching::ControlInput as ModelControlInput;
+use crate::proto::kserve::model_sequence_batching::control::Kind as ControlType;
 use crate::proto::kserve::model_sequence_batching::initial_state::StateData;
 use crate::proto::kserve::model_version_policy::PolicyChoice;
 use crate::proto::kserve::model_warmup::input::InputDataType;
@@ -177,13 +179,11 @@ fn sequence_batching(
     sequences: &ModelSequenceBatching,
     batched: bool,
 ) -> Result<inferd_repository::SequenceBatching, String> {
-    if !sequences.control_input.is_empty() {
-        return Err(
-            "sequence_batching control_input is not supported: sequences are \
-                    controlled by the sequence_id, sequence_start and sequence_end parameters"
-                .into(),
-        );
-    }
+    let control_inputs = sequences
+        .control_input
+        .iter()
+        .map(control_input)
+        .collect::<Result<_, _>>()?;
     if sequences.iterative_sequence {
         return Err("sequence_batching iterative_sequence is not supported".into());
     }
@@ -222,7 +222,80 @@ fn sequence_batching(
             micros => micros,
         }),
         state,
+        control_inputs,
     })
+}
+
+/// One `control_input`: one control each; START, END and READY with their
+/// false and true values (whose field gives the type), CORRID with its
+/// `data_type`.
+fn control_input(input: &ModelControlInput) -> Result<ControlInput, String> {
+    let name = &input.name;
+    let [control] = input.control.as_slice() else {
+        return Err(format!(
+            "control_input '{name}': give one control per input, not {}",
+            input.control.len()
+        ));
+    };
+    let kind = match control.kind() {
+        ControlType::ControlSequenceStart => ControlKind::Start,
+        ControlType::ControlSequenceEnd => ControlKind::End,
+        ControlType::ControlSequenceReady => ControlKind::Ready,
+        ControlType::ControlSequenceCorrid => ControlKind::CorrelationId,
+    };
+    if kind == ControlKind::CorrelationId {
+        return Ok(ControlInput {
+            name: name.clone(),
+            kind,
+            datatype: datatype(control.data_type, name)?,
+            false_true: [0.0, 1.0],
+        });
+    }
+    let pair = |values: Vec<f64>, datatype: &str| match values.as_slice() {
+        [off, on] => Ok(Some((datatype.to_string(), [*off, *on]))),
+        [] => Ok(None),
+        _ => Err(format!(
+            "control_input '{name}': give two values, false then true"
+        )),
+    };
+    let given = [
+        pair(
+            control
+                .int32_false_true
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect(),
+            "INT32",
+        )?,
+        pair(
+            control
+                .fp32_false_true
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect(),
+            "FP32",
+        )?,
+        pair(
+            control
+                .bool_false_true
+                .iter()
+                .map(|&v| f64::from(u8::from(v)))
+                .collect(),
+            "BOOL",
+        )?,
+    ];
+    let mut given = given.into_iter().flatten();
+    match (given.next(), given.next()) {
+        (Some((datatype, false_true)), None) => Ok(ControlInput {
+            name: name.clone(),
+            kind,
+            datatype,
+            false_true,
+        }),
+        _ => Err(format!(
+            "control_input '{name}': give one of int32_false_true, fp32_false_true, bool_false_true"
+        )),
+    }
 }
 
 /// Triton's engine parameters that have an equivalent here.
@@ -420,6 +493,33 @@ mod tests {
     }
 
     #[test]
+    fn control_inputs_carry_their_kind_type_and_values() {
+        let text = r#"
+            sequence_batching {
+              control_input [
+                { name: "START" control [ { kind: CONTROL_SEQUENCE_START fp32_false_true: [ 0, 1 ] } ] },
+                { name: "READY" control [ { kind: CONTROL_SEQUENCE_READY bool_false_true: [ false, true ] } ] },
+                { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }
+              ]
+            }"#;
+        let found = settings("m", "/m", Some(parse(text).unwrap())).unwrap();
+        let controls = found.sequence_batching.unwrap().control_inputs;
+        assert_eq!(controls[0].kind, ControlKind::Start);
+        assert_eq!(
+            (controls[0].datatype.as_str(), controls[0].false_true),
+            ("FP32", [0.0, 1.0])
+        );
+        assert_eq!(
+            (controls[1].kind, controls[1].datatype.as_str()),
+            (ControlKind::Ready, "BOOL")
+        );
+        assert_eq!(
+            (controls[2].kind, controls[2].datatype.as_str()),
+            (ControlKind::CorrelationId, "UINT64")
+        );
+    }
+
+    #[test]
     fn what_has_no_meaning_here_is_refused_by_name() {
         let refused = |text: &str| match parse(text) {
             Ok(config) => settings("m", "/m", Some(config)).unwrap_err(),
@@ -445,7 +545,11 @@ mod tests {
         );
         assert!(
             refused("sequence_batching { control_input [ { name: \"START\" } ] }")
-                .contains("control_input is not supported")
+                .contains("control_input 'START': give one control per input, not 0")
+        );
+        assert!(
+            refused("sequence_batching { control_input [ { name: \"S\" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [0] } ] } ] }")
+                .contains("give two values")
         );
         assert!(
             refused("max_batch_size: 2 model_warmup [ { name: \"w\" batch_size: 4 } ]")

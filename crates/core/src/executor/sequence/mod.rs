@@ -18,7 +18,7 @@ use super::{Answer, Executor, ExecutorFuture, Job};
 use crate::telemetry::VersionTelemetry;
 use crate::{CoreError, ParamValue, SequenceId};
 
-pub use state::StatePlan;
+pub use state::{Signals, StatePlan};
 pub use table::SequenceError;
 use table::{SequenceState, Sequences};
 
@@ -117,9 +117,14 @@ impl SequenceExecutor {
             return Err(SequenceError::Missing.into());
         };
         sequence.touch();
+        let signals = Signals {
+            start: control.start,
+            end: control.end,
+            id: &id,
+        };
         job.inputs = self
             .plan
-            .inputs(std::mem::take(&mut job.inputs), &current.tensors);
+            .inputs(std::mem::take(&mut job.inputs), &current.tensors, signals);
         let answer = match current.session.take() {
             None => self.inner.execute(job).await,
             Some(mut session) => {
