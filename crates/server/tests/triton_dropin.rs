@@ -398,6 +398,20 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A Triton repository in `dir` with one model, `name`: version 1 is the
+/// ONNX model `source` of models/, with `config` as its config.pbtxt.
+fn one_model_repository(dir: &Path, name: &str, source: &str, config: &str) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join(name).join("1")).unwrap();
+    std::fs::copy(
+        models_dir().join(source).join("1/model.onnx"),
+        repo.join(name).join("1/model.onnx"),
+    )
+    .unwrap();
+    std::fs::write(repo.join(name).join("config.pbtxt"), config).unwrap();
+    repo
+}
+
 #[tokio::test]
 async fn a_savedmodel_in_tritons_layout_is_served_through_openvino() {
     if !common::required_backends().iter().any(|b| b == "openvino") {
@@ -429,15 +443,10 @@ async fn a_savedmodel_in_tritons_layout_is_served_through_openvino() {
 #[tokio::test]
 async fn sequence_batching_keeps_each_sequences_implicit_state() {
     let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join("acc/1")).unwrap();
-    std::fs::copy(
-        models_dir().join("accumulator/1/model.onnx"),
-        repo.join("acc/1/model.onnx"),
-    )
-    .unwrap();
-    std::fs::write(
-        repo.join("acc/config.pbtxt"),
+    let repo = one_model_repository(
+        dir.path(),
+        "acc",
+        "accumulator",
         r#"
 max_batch_size: 0
 sequence_batching {
@@ -447,8 +456,7 @@ sequence_batching {
             initial_state: [ { data_type: TYPE_FP32 dims: [ 1, 4 ] zero_data: true name: "zeros" } ] } ]
 }
 "#,
-    )
-    .unwrap();
+    );
     let server = TestServer::start(&[&format!("--model-repository={}", repo.display())]).await;
     let step = |value: f32, parameters: Value| {
         json!({"parameters": parameters,
@@ -561,15 +569,10 @@ dynamic_batching { max_queue_delay_microseconds: 100 }
 #[tokio::test]
 async fn control_inputs_receive_the_sequences_signals() {
     let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join("ctl/1")).unwrap();
-    std::fs::copy(
-        models_dir().join("sequence_controls/1/model.onnx"),
-        repo.join("ctl/1/model.onnx"),
-    )
-    .unwrap();
-    std::fs::write(
-        repo.join("ctl/config.pbtxt"),
+    let repo = one_model_repository(
+        dir.path(),
+        "ctl",
+        "sequence_controls",
         r#"
 max_batch_size: 0
 sequence_batching {
@@ -581,8 +584,7 @@ sequence_batching {
   state [ { input_name: "state_in" output_name: "state_out" data_type: TYPE_FP32 dims: [ 1, 4 ] } ]
 }
 "#,
-    )
-    .unwrap();
+    );
     let server = TestServer::start(&[&format!("--model-repository={}", repo.display())]).await;
     // Clients send x only: the state and the controls are the server's.
     let (_, metadata) = server.get("/v2/models/ctl").await;
