@@ -225,7 +225,8 @@ impl ServerConfig {
         let models = match (&cli.config_path, single) {
             _ if triton => ModelSource::Triton(crate::triton::TritonRepositories {
                 paths: cli.triton.model_repository.clone(),
-                strict: cli.triton.strict_model_config,
+                strict: cli.triton.strict_model_config || cli.triton.disable_auto_complete_config,
+                exit_on_error: cli.triton.exit_on_error,
             }),
             (Some(_), true) => {
                 return flags(

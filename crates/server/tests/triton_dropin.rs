@@ -635,3 +635,26 @@ sequence_batching {
     assert_eq!(controls[1]["control"][0]["int32_false_true"], json!([0, 7]));
     assert_eq!(controls[2]["control"][0]["data_type"], "TYPE_UINT64");
 }
+
+#[tokio::test]
+async fn exit_on_error_false_serves_the_models_that_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repository(dir.path(), ADD_CONFIG);
+    std::fs::write(repo.join("plain/config.pbtxt"), "backend: \"python\"\n").unwrap();
+    let server = TestServer::start(&[
+        &format!("--model-repository={}", repo.display()),
+        "--exit-on-error=false",
+        "--disable-auto-complete-config",
+    ])
+    .await;
+    let answer = assert_ok(server.post_json("/v2/models/add/infer", &add_body()).await);
+    assert_eq!(f32_data(output(&answer, "sum")), expected_sum());
+    let (status, _) = server.get("/v2/models/plain/ready").await;
+    assert_eq!(status, 404);
+    let log = server.log();
+    assert!(
+        log.contains("model left out (--exit-on-error=false)")
+            && log.contains("backend 'python' is not supported"),
+        "{log}"
+    );
+}

@@ -16,14 +16,9 @@ const TRITON: &[(&str, &str)] = &[
     ("cuda-memory-pool-byte-size", "inferd serves on the CPU"),
     ("pinned-memory-pool-byte-size", "inferd serves on the CPU"),
     (
-        "exit-on-error",
-        "a model that fails to load never stops the server; its status says why",
-    ),
-    (
         "strict-readiness",
         "the server is ready once the models are applied; each model has /v2/models/{m}/ready",
     ),
-    ("disable-auto-complete-config", "use --strict-model-config"),
     ("response-cache-byte-size", "there is no response cache"),
     ("cache-config", "there is no response cache"),
     ("rate-limit", "use instance_group counts"),

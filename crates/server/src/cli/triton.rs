@@ -43,6 +43,14 @@ pub struct TritonFlags {
     #[arg(long = "strict-model-config", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new(), default_value_t = false)]
     pub strict_model_config: bool,
 
+    /// Triton: the same as --strict-model-config=true.
+    #[arg(long = "disable-auto-complete-config")]
+    pub disable_auto_complete_config: bool,
+
+    /// Triton: a model configuration that cannot be read stops the start (true, the default); false leaves that model out and serves the others. A model that fails to load never stops the server: its status says why.
+    #[arg(long = "exit-on-error", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new(), default_value_t = true)]
+    pub exit_on_error: bool,
+
     /// Triton: log verbosity; above 0 logs at DEBUG.
     #[arg(long = "log-verbose")]
     pub log_verbose: Option<u32>,

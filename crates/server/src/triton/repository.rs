@@ -19,6 +19,9 @@ pub struct TritonRepositories {
     pub paths: Vec<PathBuf>,
     /// `--strict-model-config`: every model needs its config.pbtxt.
     pub strict: bool,
+    /// `--exit-on-error`: a configuration that cannot be read fails the
+    /// whole read; false leaves that model out (logged).
+    pub exit_on_error: bool,
 }
 
 fn refused(path: &Path, message: String) -> ConfigError {
@@ -69,14 +72,18 @@ fn model_in(name: &str, folder: &Path, strict: bool) -> Result<ModelConfigEntry,
 }
 
 impl TritonRepositories {
-    /// Reads every repository; a model name in two repositories, or any
-    /// model's configuration that cannot be read, is refused.
+    /// Reads every repository; a model name in two repositories is
+    /// refused, and so is any model's configuration that cannot be read
+    /// (without `exit_on_error`: that model is left out, logged).
     pub fn load(&self) -> Result<ServerModelsConfig, ConfigError> {
-        let (models, refusals) = self.read(None)?;
-        match refusals.into_iter().next() {
-            Some(refusal) => Err(refusal),
-            None => Ok(models),
+        let (models, mut refusals) = self.read(None)?;
+        if self.exit_on_error && !refusals.is_empty() {
+            return Err(refusals.swap_remove(0));
         }
+        for refusal in refusals {
+            tracing::error!(%refusal, "model left out (--exit-on-error=false)");
+        }
+        Ok(models)
     }
 
     /// Reads every repository again, as a poll does: a model whose
@@ -139,6 +146,7 @@ mod tests {
         let repositories = TritonRepositories {
             paths: vec![repo.path().to_path_buf()],
             strict: false,
+            exit_on_error: true,
         };
         let models = repositories.load().unwrap();
         let names: Vec<_> = models.models().map(|m| m.name.as_str()).collect();
@@ -154,7 +162,7 @@ mod tests {
 
         let twice = TritonRepositories {
             paths: vec![repo.path().to_path_buf(), repo.path().to_path_buf()],
-            strict: false,
+            ..repositories.clone()
         };
         let e = twice.load().unwrap_err().to_string();
         assert!(e.contains("in more than one model repository"), "{e}");
@@ -163,6 +171,17 @@ mod tests {
         std::fs::write(repo.path().join("tuned/config.pbtxt"), "bogus: 1").unwrap();
         let e = repositories.load().unwrap_err().to_string();
         assert!(e.contains("bogus") && e.contains("config.pbtxt"), "{e}");
+        let lenient = TritonRepositories {
+            exit_on_error: false,
+            ..repositories.clone()
+        };
+        let names: Vec<_> = lenient
+            .load()
+            .unwrap()
+            .models()
+            .map(|m| m.name.clone())
+            .collect();
+        assert_eq!(names, ["plain"]);
 
         // A poll keeps the refused model's last good entry; the others change.
         std::fs::create_dir_all(repo.path().join("late/1")).unwrap();
