@@ -135,8 +135,9 @@ pub trait LoadedModel: Send + Sync {
     fn session(&self) -> Option<Result<Box<dyn ModelSession>, BackendError>> {
         None
     }
-    /// The signatures of the SavedModel it was read from (empty for other
-    /// formats); it runs the one [`ModelOptions::signature`] named.
+    /// The signatures of the SavedModel it was read from, when loaded for
+    /// its primary signature (empty for other formats, and for a signature
+    /// [`ModelOptions::signature`] named: the caller has the list).
     fn saved_signatures(&self) -> &[saved_model::SavedSignature] {
         &[]
     }

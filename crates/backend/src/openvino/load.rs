@@ -168,7 +168,8 @@ pub fn compile(
 }
 
 /// A SavedModel's signatures (`None` for other formats) and the one to
-/// serve: [`ModelOptions::signature`], else the primary one.
+/// serve: [`ModelOptions::signature`], else the primary one. The list is
+/// read for the primary load only (empty for a named signature).
 fn saved_model_signatures(
     file: &ModelFile,
     options: &ModelOptions,
@@ -181,20 +182,16 @@ fn saved_model_signatures(
             None => Ok(None),
         };
     }
+    if let Some(name) = &options.signature {
+        // Named after the primary load listed the signatures: the list is
+        // not read again (the copy checks the name).
+        return Ok(Some((Vec::new(), name.clone())));
+    }
     let found = saved_model::signatures(&file.path)?;
-    let wanted = match options.signature.as_deref() {
-        Some(name) => found.iter().find(|s| s.name == name && s.is_servable()),
-        None => saved_model::primary(&found),
-    };
-    let Some(wanted) = wanted.map(|s| s.name.clone()) else {
-        let names: Vec<&str> = found
-            .iter()
-            .filter(|s| s.is_servable())
-            .map(|s| s.name.as_str())
-            .collect();
+    let Some(wanted) = saved_model::primary(&found).map(|s| s.name.clone()) else {
+        let names: Vec<&str> = found.iter().map(|s| s.name.as_str()).collect();
         return Err(BackendError::Load(format!(
-            "the SavedModel has no signature {:?} to serve; it has {names:?}",
-            options.signature.as_deref().unwrap_or(DEFAULT_SIGNATURE)
+            "the SavedModel has no signature to serve; it has {names:?}"
         )));
     };
     Ok(Some((found, wanted)))
